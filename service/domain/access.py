@@ -1,0 +1,90 @@
+"""Who may do what, where: roles granted on org units apply to the unit's whole subtree (DOMAIN.md §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    reporter = "reporter"
+    unit_manager = "unit_manager"
+    investigator = "investigator"
+    decision_maker = "decision_maker"
+    dpo = "dpo"
+    statistics = "statistics"
+    auditor = "auditor"
+    admin = "admin"
+    integration = "integration"
+
+
+class Permission(StrEnum):
+    submit_report = "submit_report"
+    read_case = "read_case"  # case content: description, assessment, investigation
+    read_reporter_identity = "read_reporter_identity"
+    read_statistics = "read_statistics"
+    read_audit_log = "read_audit_log"
+    manage_org = "manage_org"
+    manage_grants = "manage_grants"
+
+
+_P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.reporter: frozenset({_P.submit_report}),
+    Role.unit_manager: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
+    Role.investigator: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
+    Role.decision_maker: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
+    Role.dpo: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
+    Role.statistics: frozenset({_P.read_statistics}),
+    Role.auditor: frozenset({_P.read_audit_log}),
+    Role.admin: frozenset({_P.manage_org, _P.manage_grants}),
+    Role.integration: frozenset({_P.submit_report}),
+}
+
+EVERYWHERE = "/"  # the path of a grant that covers every förvaltning
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    unit_path: str  # materialised path of the unit the grant is on, or EVERYWHERE
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    display_name: str
+    grants: tuple[Grant, ...]
+
+    @property
+    def is_integration(self) -> bool:
+        return any(grant.role is Role.integration for grant in self.grants)
+
+    def scope(self, permission: Permission) -> Scope:
+        paths = {grant.unit_path for grant in self.grants if permission in ROLE_PERMISSIONS[grant.role]}
+        return Scope.of(paths)
+
+    def may(self, permission: Permission, unit_path: str) -> bool:
+        return self.scope(permission).covers(unit_path)
+
+    def roles_for(self, unit_path: str) -> frozenset[Role]:
+        return frozenset(grant.role for grant in self.grants if unit_path.startswith(grant.unit_path))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The subtrees (by root path) where a permission holds; no root lies inside another."""
+
+    roots: frozenset[str]
+
+    @classmethod
+    def of(cls, paths: set[str]) -> Scope:
+        roots = {p for p in paths if not any(p != other and p.startswith(other) for other in paths)}
+        return cls(frozenset(roots))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.roots
+
+    def covers(self, unit_path: str) -> bool:
+        return any(unit_path.startswith(root) for root in self.roots)

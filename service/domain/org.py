@@ -1,0 +1,84 @@
+"""Rules of the organisation tree: förvaltning → avdelning → enhet."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from service.domain.errors import Conflict, InvalidInput
+
+
+class OrgKind(StrEnum):
+    administration = "administration"  # förvaltning
+    department = "department"  # avdelning
+    unit = "unit"  # enhet
+
+
+# The kind a parent must have, per kind; a förvaltning is a root.
+PARENT_KIND: dict[OrgKind, OrgKind | None] = {
+    OrgKind.administration: None,
+    OrgKind.department: OrgKind.administration,
+    OrgKind.unit: OrgKind.department,
+}
+
+SWEDISH_KIND = {
+    OrgKind.administration: "förvaltning",
+    OrgKind.department: "avdelning",
+    OrgKind.unit: "enhet",
+}
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a unit stands: its kind, validity and the path of ids from the root to it."""
+
+    id: int
+    kind: OrgKind
+    path: str
+    valid_from: date
+    valid_to: date | None
+
+    def is_active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+def path_for(parent_path: str | None, unit_id: int) -> str:
+    """Materialised path "/1/5/12/": a subtree is every path that starts with its root's path."""
+    return f"{parent_path or '/'}{unit_id}/"
+
+
+def check_parent(kind: OrgKind, parent: Placement | None, *, field: str = "parent_id") -> None:
+    expected = PARENT_KIND[kind]
+    if expected is None:
+        if parent is not None:
+            raise InvalidInput("A förvaltning (administration) has no parent.", field=field)
+        return
+    if parent is None:
+        raise InvalidInput(f"A {SWEDISH_KIND[kind]} ({kind}) needs a parent of kind {expected}.", field=field)
+    if parent.kind != expected:
+        raise InvalidInput(
+            f"A {SWEDISH_KIND[kind]} ({kind}) must be placed under a {expected}, not a {parent.kind}.",
+            field=field,
+        )
+
+
+def check_move(unit: Placement, new_parent: Placement, *, field: str = "parent_id") -> None:
+    if new_parent.path.startswith(unit.path):
+        raise Conflict("A unit cannot be moved into its own subtree.", field=field)
+    check_parent(unit.kind, new_parent, field=field)
+
+
+def check_validity(valid_from: date, valid_to: date | None, *, field: str = "valid_to") -> None:
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidInput("valid_to is before valid_from.", field=field)
+
+
+def check_code(code: str, *, field: str = "code") -> None:
+    if not CODE_PATTERN.fullmatch(code):
+        raise InvalidInput(
+            "A code is 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit.", field=field
+        )

@@ -1,0 +1,70 @@
+"""Rules for a new report (DOMAIN.md §6): times, subject reference, case number, the 'genast' flag."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from service.domain.errors import InvalidInput
+
+# Clocks differ; a report "noticed" a few minutes in our future is a skewed clock, not a lie.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Swedish personal identity numbers (YYMMDD-NNNN, YYYYMMDDNNNN, with or without separator)
+# must not be stored as the subject reference, which is a pseudonymous reference by design.
+_PERSONNUMMER = re.compile(r"(?<!\d)(\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+
+
+class ReportStatus(StrEnum):
+    reported = "reported"
+
+
+class Channel(StrEnum):
+    web_form = "web_form"
+    integration = "integration"
+    phone = "phone"
+    paper = "paper"
+    in_person = "in_person"
+
+
+def check_times(occurred_at: datetime, noticed_at: datetime, now: datetime) -> None:
+    if occurred_at > now + CLOCK_SKEW:
+        raise InvalidInput("occurred_at is in the future.", field="occurred_at")
+    if noticed_at > now + CLOCK_SKEW:
+        raise InvalidInput("noticed_at is in the future.", field="noticed_at")
+    if noticed_at < occurred_at:
+        raise InvalidInput("noticed_at is before occurred_at.", field="noticed_at")
+
+
+def check_subject(subject_reference: str | None, no_specific_subject: bool) -> None:
+    if no_specific_subject and subject_reference is not None:
+        raise InvalidInput(
+            "Give either subject_reference or no_specific_subject=true, not both.", field="subject_reference"
+        )
+    if not no_specific_subject and subject_reference is None:
+        raise InvalidInput(
+            "Give subject_reference (a pseudonymous reference) or no_specific_subject=true.",
+            field="subject_reference",
+        )
+    if subject_reference is not None and _PERSONNUMMER.search(subject_reference):
+        raise InvalidInput(
+            "subject_reference looks like a personal identity number; use the pseudonymous reference "
+            "of the verksamhetssystem instead.",
+            field="subject_reference",
+        )
+
+
+def is_late_report(noticed_at: datetime, received_at: datetime, late_after: timedelta) -> bool:
+    """Policy flag for SoL 27:2 "genast": the report reached us long after the event was noticed."""
+    return received_at - noticed_at > late_after
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def case_number(prefix: str, year: int, sequence: int) -> str:
+    """Human-readable number per förvaltning and year, e.g. AVV-2026-00042."""
+    return f"{prefix.upper()}-{year}-{sequence:05d}"
