@@ -1,0 +1,165 @@
+"""Command line: `python -m service COMMAND`. Run with --help for the list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from service.config import get_settings
+from service.db import make_engine
+from service.domain.access import Role
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from service.migrate import upgrade
+
+    settings = get_settings()
+    _ensure_sqlite_folder(settings.database_url)
+    upgrade(settings.database_url)
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from service.demo import DEMO_GRANT_UNIT, ensure_grant, load_demo_organisation
+
+    engine = make_engine(get_settings().database_url)
+    with Session(engine) as session:
+        created = load_demo_organisation(session, _now())
+        for role, unit in DEMO_GRANT_UNIT.items():
+            ensure_grant(session, f"demo-{role.value}", role, unit, _now(), granted_by="system:demo")
+        session.commit()
+    print(f"demo organisation: {created} units created; demo users demo-<role> for every role", file=sys.stderr)
+    return 0
+
+
+def cmd_grant(args: argparse.Namespace) -> int:
+    from service.demo import ensure_grant
+
+    engine = make_engine(get_settings().database_url)
+    with Session(engine) as session:
+        ensure_grant(session, args.subject, Role(args.role), args.unit, _now(), granted_by="system:cli")
+        session.commit()
+    print(f"granted {args.role} on {args.unit} to {args.subject}", file=sys.stderr)
+    return 0
+
+
+def cmd_devtoken(args: argparse.Namespace) -> int:
+    from service.demo import DEMO_GRANT_UNIT, ensure_grant
+    from service.tokens import load_or_create_dev_key
+
+    settings = get_settings()
+    if settings.auth_mode != "dev":
+        print("devtoken works only with AVV_AUTH_MODE=dev", file=sys.stderr)
+        return 2
+    role = Role(args.role)
+    subject = args.subject or f"demo-{role.value}"
+    unit = args.unit or DEMO_GRANT_UNIT[role]
+    if settings.grant_source == "service":
+        engine = make_engine(settings.database_url)
+        with Session(engine) as session:
+            ensure_grant(session, subject, role, unit, _now(), granted_by="system:devtoken")
+            session.commit()
+    claims = {"sub": subject, "name": args.name or f"Demo {role.value.replace('_', ' ')}",
+              "grants": [{"role": role.value, "unit": unit}]}
+    key = load_or_create_dev_key(settings.dev_key_path)
+    print(key.mint(claims, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                   lifetime_seconds=args.minutes * 60))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from service.openapi_file import OPENAPI_PATH, render_openapi
+
+    rendered = render_openapi()
+    if args.check:
+        if not OPENAPI_PATH.exists() or OPENAPI_PATH.read_text() != rendered:
+            print(f"{OPENAPI_PATH} is out of date: run `python -m service openapi`", file=sys.stderr)
+            return 1
+        return 0
+    OPENAPI_PATH.write_text(rendered)
+    print(f"wrote {OPENAPI_PATH}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    cmd_migrate(args)
+    if args.demo:
+        cmd_demo(args)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"\n  API docs:     {base}/docs\n"
+        f"  OpenAPI:      {base}/openapi.json\n"
+        f"  Database:     {settings.database_url}\n"
+        f"  Dev token:    TOKEN=$(.venv/bin/python -m service devtoken --role investigator)\n"
+        f"                curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/org-units\n",
+        file=sys.stderr,
+    )
+    if settings.is_sqlite and args.workers > 1:
+        print("SQLite is single-process: use PostgreSQL for more than one worker", file=sys.stderr)
+        return 2
+    uvicorn.run("service.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate the database, then run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="also load the demo organisation and demo users")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(func=cmd_migrate)
+    commands.add_parser("demo", help="load the demo organisation and demo users").set_defaults(func=cmd_demo)
+
+    token = commands.add_parser("devtoken", help="print a development token (AVV_AUTH_MODE=dev only)")
+    token.add_argument("--role", required=True, choices=[role.value for role in Role])
+    token.add_argument("--unit", help="org unit code the role is granted on, or '*' (default: per role)")
+    token.add_argument("--subject", help="default: demo-<role>")
+    token.add_argument("--name", help="display name")
+    token.add_argument("--minutes", type=int, default=60)
+    token.set_defaults(func=cmd_devtoken)
+
+    grant = commands.add_parser("grant", help="store a role grant (e.g. the first admin)")
+    grant.add_argument("--subject", required=True)
+    grant.add_argument("--role", required=True, choices=[role.value for role in Role])
+    grant.add_argument("--unit", required=True, help="org unit code, or '*' for every förvaltning")
+    grant.set_defaults(func=cmd_grant)
+
+    spec = commands.add_parser("openapi", help="write openapi/openapi.json (or --check it)")
+    spec.add_argument("--check", action="store_true")
+    spec.set_defaults(func=cmd_openapi)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""ASGI middleware that refuses requests before FastAPI parses them: body size, media type; and request ids."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from service.api.problems import PROBLEM_BASE, PROBLEM_JSON
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,
+                        path: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status,
+                       "detail": detail, "instance": path}).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuardMiddleware:
+    """Refuses oversized bodies (413) and bodies of a media type the route does not take (415).
+
+    `accepted_types(path)` names the media types a path takes; JSON everywhere unless told otherwise.
+    A body without Content-Length (chunked) is read up to the limit before the app sees any of it.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 accepted_types: Callable[[str], frozenset[str]]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.accepted_types = accepted_types
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {key.lower(): value for key, value in scope["headers"]}
+        path = scope["path"]
+        length_header = headers.get(b"content-length")
+        if length_header is not None:
+            try:
+                length = int(length_header)
+            except ValueError:
+                await _send_problem(send, 400, "Bad Request", "bad-content-length",
+                                    "Content-Length is not a number.", path)
+                return
+            if length > self.max_body_bytes:
+                await self._too_large(send, path)
+                return
+        else:
+            length = -1  # unknown until it has streamed in
+
+        if length != 0:
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
+            accepted = self.accepted_types(path)
+            if media_type not in accepted:
+                await _send_problem(
+                    send, 415, "Unsupported Media Type", "unsupported-media-type",
+                    f"Send the body as {' or '.join(sorted(accepted))}.", path,
+                    [(b"accept-post" if scope["method"] == "POST" else b"accept-patch",
+                      ", ".join(sorted(accepted)).encode())],
+                )
+                return
+
+        if length >= 0:
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read up to the limit before the app sees any of it, then replay.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send, path)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send, path: str) -> None:
+        await _send_problem(send, 413, "Content Too Large", "body-too-large",
+                            f"The request body is larger than {self.max_body_bytes} bytes.", path)
+
+
+class RequestIdMiddleware:
+    """Accepts a sane X-Request-ID or makes one, exposes it to handlers and echoes it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,40 @@
+"""Opaque, signed keyset cursors: clients pass them back, they cannot build or alter them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import datetime
+
+from service.api.problems import ProblemException
+
+
+def encode_cursor(secret: str, received_at: datetime, report_id: uuid.UUID) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps([received_at.isoformat(), report_id.hex]).encode()).rstrip(b"=")
+    return f"{payload.decode()}.{_sign(secret, payload)}"
+
+
+def decode_cursor(secret: str, cursor: str) -> tuple[datetime, uuid.UUID]:
+    payload, _, signature = cursor.partition(".")
+    if not hmac.compare_digest(signature, _sign(secret, payload.encode())):
+        raise _invalid()
+    try:
+        padded = payload + "=" * (-len(payload) % 4)
+        moment, report_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(moment), uuid.UUID(hex=report_id)
+    except (ValueError, TypeError) as exc:
+        raise _invalid() from exc
+
+
+def _sign(secret: str, payload: bytes) -> str:
+    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()[:32]
+
+
+def _invalid() -> ProblemException:
+    return ProblemException(400, "The cursor is not one this service issued (or it has expired).",
+                            type_="invalid-cursor", errors=[{"pointer": None, "location": "query",
+                                                             "name": "cursor", "detail": "invalid cursor",
+                                                             "code": "invalid_cursor"}])

@@ -1,0 +1,173 @@
+"""RFC 9457 problem+json: one body shape for every error the service gives."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:avvikelser:problem:"
+
+log = logging.getLogger("service.errors")
+
+
+class FieldError(BaseModel):
+    pointer: str | None = None
+    location: str
+    detail: str
+    code: str
+
+
+class Problem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    title: str | None = None,
+    type_: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_ if type_ else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update({key: value for key, value in extensions.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class ProblemException(Exception):
+    """Raised by the API layer for an HTTP-level refusal that is not a domain rule."""
+
+    def __init__(self, status: int, detail: str, *, type_: str | None = None,
+                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type_ = type_
+        self.headers = headers
+        self.extensions = extensions
+
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (NotFound, 404, "not-found"),
+    (Forbidden, 403, "forbidden"),
+    (Conflict, 409, "conflict"),
+    (InvalidInput, 422, "invalid-input"),
+]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Starlette names only the first route that matched the path; list every method the path takes."""
+    allowed = [method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in request.app.routes)]
+    return ", ".join(allowed)
+
+
+def _pointer(location: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = list(location)
+    if not parts or parts[0] != "body":
+        return None
+    return "/" + "/".join(str(part) for part in parts[1:])
+
+
+def _field_pointer(field: str | None) -> str | None:
+    if field is None:
+        return None
+    return field if field.startswith("/") else "/" + field
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(exc.status_code, detail=detail, instance=request.url.path, headers=headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in raw):
+            return problem_response(400, title="Malformed JSON", type_="malformed-json",
+                                    detail="The request body is not valid JSON.", instance=request.url.path)
+        # Never echo the submitted value: it may hold personal data.
+        errors = [
+            {
+                "pointer": _pointer(error["loc"]),
+                "location": str(error["loc"][0]) if error["loc"] else "body",
+                "name": ".".join(str(part) for part in error["loc"][1:]) or None,
+                "detail": error["msg"],
+                "code": error["type"],
+            }
+            for error in raw
+        ]
+        names = ", ".join(sorted({e["name"] or e["location"] for e in errors}))
+        return problem_response(422, title="Request validation failed", type_="validation",
+                                detail=f"Invalid or missing: {names}.", instance=request.url.path, errors=errors)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        for cls, status, type_ in _DOMAIN_STATUS:
+            if isinstance(exc, cls):
+                errors = None
+                if exc.field is not None:
+                    errors = [{"pointer": _field_pointer(exc.field), "location": "body",
+                               "name": exc.field.strip("/").replace("/", "."), "detail": exc.detail,
+                               "code": type_}]
+                return problem_response(status, type_=type_, detail=exc.detail, instance=request.url.path,
+                                        errors=errors)
+        raise exc  # a DomainError subclass without a mapping is a programming error
+
+    @app.exception_handler(ProblemException)
+    async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
+        return problem_response(exc.status, type_=exc.type_, detail=exc.detail, instance=request.url.path,
+                                headers=exc.headers, **exc.extensions)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, detail="An unexpected error occurred. It has been logged.",
+                                instance=request.url.path)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the listed statuses, all documented as problem+json."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

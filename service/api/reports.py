@@ -1,0 +1,181 @@
+"""/api/v1/reports: intake (staff and integrations) and scoped reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
+
+from service import reports
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.pagination import decode_cursor, encode_cursor
+from service.api.problems import problem_responses
+from service.api.types import BoundedText, Input, Name, Timestamp
+from service.domain.reports import Channel, ReportStatus
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+class ReporterIn(Input):
+    """Who made the report, when an integration client submits on a person's behalf."""
+
+    subject: str = Field(min_length=1, max_length=255, description="The person's id in your identity system.")
+    name: Name()  # type: ignore[valid-type]
+    title: Name() | None = None  # type: ignore[valid-type]
+
+
+class ReportCreate(Input):
+    units: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=1, max_length=20, description="Codes of the enheter the report concerns."
+    )
+    occurred_at: Timestamp = Field(description="When it happened (with UTC offset).")
+    noticed_at: Timestamp = Field(description="When it was noticed (with UTC offset).")
+    description: BoundedText(20_000, min_length=1)  # type: ignore[valid-type]
+    immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
+    subject_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+        default=None, description="Pseudonymous reference to the person concerned; never a personnummer.")
+    no_specific_subject: bool = Field(default=False, description="True when no specific person is concerned.")
+    category: str = Field(max_length=64, description="One of GET /api/v1/report-categories.")
+    channel: Channel | None = Field(default=None, description="Default: web_form, or integration for clients.")
+    external_reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Your own id for the report; sending it again returns the first receipt, never a copy.")
+    reporter: ReporterIn | None = Field(default=None, description="Integration clients only.")
+
+    @field_validator("units")
+    @classmethod
+    def _distinct_units(cls, units: list[str]) -> list[str]:
+        if len(set(units)) != len(units):
+            raise ValueError("lists the same enhet twice")
+        return units
+
+
+class UnitRef(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class ReportReceipt(BaseModel):
+    id: uuid.UUID
+    case_number: str = Field(examples=["AVV-2026-00042"])
+    status: ReportStatus
+    received_at: datetime
+    units: list[UnitRef]
+    external_reference: str | None
+
+
+class ReportRead(ReportReceipt):
+    """The receipt for everyone who may see the report; content only for those who handle the case."""
+
+    access: str = Field(description="'case': full content; 'receipt': your own report's receipt and status.")
+    category: str | None = None
+    channel: Channel | None = None
+    occurred_at: datetime | None = None
+    noticed_at: datetime | None = None
+    reported_late: bool | None = Field(default=None, description="Reached us > policy hours after it was noticed.")
+    description: str | None = None
+    immediate_actions: str | None = None
+    subject_reference: str | None = None
+    no_specific_subject: bool | None = None
+    reporter_name: str | None = Field(default=None, description="Shown only to roles that handle the case.")
+    reporter_title: str | None = None
+
+
+class ReportSummary(ReportReceipt):
+    access: str
+    category: str | None = None
+    occurred_at: datetime | None = None
+
+
+class ReportPage(BaseModel):
+    items: list[ReportSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+def _units(view: reports.ReportView) -> list[UnitRef]:
+    return [UnitRef(id=unit.id or 0, code=unit.code, name=unit.name) for unit in view.units]
+
+
+def _receipt_fields(view: reports.ReportView) -> dict:
+    report = view.report
+    return dict(id=report.id, case_number=report.case_number, status=ReportStatus(report.status),
+                received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
+
+
+def _read(view: reports.ReportView) -> ReportRead:
+    if not view.case_access:
+        return ReportRead(**_receipt_fields(view), access="receipt")
+    report = view.report
+    return ReportRead(
+        **_receipt_fields(view), access="case", category=report.category, channel=Channel(report.channel),
+        occurred_at=report.occurred_at, noticed_at=report.noticed_at, reported_late=report.reported_late,
+        description=report.description, immediate_actions=report.immediate_actions,
+        subject_reference=report.subject_reference, no_specific_subject=report.no_specific_subject,
+        reporter_name=report.reporter_name if view.reporter_visible else None,
+        reporter_title=report.reporter_title if view.reporter_visible else None,
+    )
+
+
+def _summary(view: reports.ReportView) -> ReportSummary:
+    if not view.case_access:
+        return ReportSummary(**_receipt_fields(view), access="receipt")
+    return ReportSummary(**_receipt_fields(view), access="case", category=view.report.category,
+                         occurred_at=view.report.occurred_at)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Submit a report; answers with the receipt",
+    responses={200: {"description": "This client already sent this external_reference with the same "
+                                    "contents: the first receipt again.", "model": ReportRead},
+               **problem_responses(403, 409, 422)},
+)
+def submit_report(body: ReportCreate, request: Request, response: Response, session: SessionDep,
+                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ReportRead:
+    reporter = (reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
+                if body.reporter else None)
+    new = reports.NewReport(
+        unit_codes=body.units, occurred_at=body.occurred_at, noticed_at=body.noticed_at,
+        description=body.description, immediate_actions=body.immediate_actions,
+        subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
+        category=body.category, channel=body.channel, external_reference=body.external_reference,
+        reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
+    )
+    stored = reports.submit_report(session, principal, new, clock(), settings)
+    session.commit()
+    if not stored.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = str(request.url_for("get_report", report_id=stored.report.id))
+    return _read(reports.view_of_new(principal, stored))
+
+
+@router.get("/{report_id}", summary="One report, as far as the caller may see it", responses=problem_responses(404))
+def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReportRead:
+    return _read(reports.get_report(session, principal, report_id))
+
+
+@router.get("", summary="Reports the caller may see, newest first, a page at a time")
+def list_reports(
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    unit_id: Annotated[int | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
+    received_from: Annotated[date | None, Query(description="Received on or after this day (local time).")] = None,
+    received_to: Annotated[date | None, Query(description="Received on or before this day (local time).")] = None,
+    status_: Annotated[list[ReportStatus] | None, Query(alias="status", description="Repeat for several.")] = None,
+    category: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the text.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ReportPage:
+    secret = settings.cursor_secret.get_secret_value()
+    page_size = min(limit or settings.default_page_size, settings.max_page_size)
+    page = reports.list_reports(
+        session, principal,
+        reports.ReportFilter(unit_id=unit_id, received_from=received_from, received_to=received_to,
+                             statuses=[s.value for s in status_ or []], categories=category or [], text=q),
+        limit=page_size, after=decode_cursor(secret, cursor) if cursor else None, time_zone=settings.time_zone,
+    )
+    next_cursor = encode_cursor(secret, *page.last_key) if page.last_key else None
+    return ReportPage(items=[_summary(view) for view in page.items], next_cursor=next_cursor)

@@ -1,0 +1,55 @@
+"""Builds the principal of a request from token claims and the grants the service stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from service.domain.access import EVERYWHERE, Grant, Principal, Role
+from service.models import OrgUnit, RoleGrant
+
+_ROLES = {role.value: role for role in Role}
+
+
+def principal_from_claims(session: Session, claims: dict[str, Any], source: Literal["service", "token"]) -> Principal:
+    subject = str(claims["sub"])
+    name = claims.get("name") or claims.get("preferred_username") or subject
+    if source == "service":
+        grants = stored_grants(session, subject)
+    else:
+        grants = _claimed_grants(session, claims.get("grants"))
+    return Principal(subject=subject, display_name=str(name)[:200], grants=tuple(grants))
+
+
+def stored_grants(session: Session, subject: str) -> list[Grant]:
+    rows = session.exec(
+        select(RoleGrant.role, OrgUnit.path)
+        .join(OrgUnit, col(RoleGrant.org_unit_id) == col(OrgUnit.id), isouter=True)
+        .where(RoleGrant.subject == subject, col(RoleGrant.revoked_at).is_(None))
+    ).all()
+    return [Grant(_ROLES[role], path or EVERYWHERE) for role, path in rows if role in _ROLES]
+
+
+def _claimed_grants(session: Session, claim: Any) -> list[Grant]:
+    """`grants: [{"role": "investigator", "unit": "<code>" | "*"}]`; anything malformed is ignored."""
+    if not isinstance(claim, list):
+        return []
+    wanted: list[tuple[Role, str]] = []
+    for item in claim:
+        if isinstance(item, dict) and item.get("role") in _ROLES and isinstance(item.get("unit"), str):
+            wanted.append((_ROLES[item["role"]], item["unit"]))
+    paths = _paths_by_code(session, {unit for _, unit in wanted if unit != "*"})
+    return [
+        Grant(role, EVERYWHERE if unit == "*" else paths[unit])
+        for role, unit in wanted
+        if unit == "*" or unit in paths
+    ]
+
+
+def _paths_by_code(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    codes = list(codes)
+    if not codes:
+        return {}
+    return dict(session.exec(select(OrgUnit.code, OrgUnit.path).where(col(OrgUnit.code).in_(codes))).all())

@@ -1,0 +1,123 @@
+"""The application factory: routers, error handlers, guards and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+
+from service.api import health, meta, org_units, reports
+from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.config import Settings, get_settings
+from service.db import make_engine
+from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
+
+API_PREFIX = "/api/v1"
+JSON_ONLY = frozenset({"application/json"})
+
+log = logging.getLogger("service")
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """A misspelt filter must fail loudly rather than silently widen a query."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = {param.alias for param in get_flat_params(route.dependant) if param.field_info.in_.value == "query"}  # type: ignore[attr-defined]
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ProblemException(
+            400, f"Unknown query parameter(s): {', '.join(unknown)}.", type_="unknown-query-parameter",
+            errors=[{"pointer": None, "location": "query", "name": name, "detail": "not a parameter of this operation",
+                     "code": "unknown_parameter"} for name in unknown],
+        )
+
+
+def _accepted_body_types(path: str) -> frozenset[str]:
+    if path == f"{API_PREFIX}/org-units/import":
+        return org_units.IMPORT_MEDIA_TYPES
+    return JSON_ONLY
+
+
+def build_token_verifier(settings: Settings) -> TokenVerifier:
+    if settings.auth_mode == "dev":
+        keys: StaticKeySource | JwksKeySource = StaticKeySource(load_or_create_dev_key(settings.dev_key_path).public_jwks())
+    else:
+        # Short timeouts: a slow identity provider must not hold request threads for long.
+        http = httpx.Client(timeout=httpx.Timeout(5.0))
+        jwks_url = settings.oidc_jwks_url or discover_jwks_url(settings.oidc_issuer, http)
+        keys = JwksKeySource(jwks_url, http, ttl_seconds=settings.jwks_cache_seconds)
+    return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] | None = None,
+    token_verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Avvikelser: deviation reports and lex Sarah cases",
+        version="1.0.0",
+        summary="Reports, cases, notifications and statistics for Swedish municipal social services.",
+        generate_unique_id_function=lambda route: route.name,
+        responses=problem_responses(500),
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.clock = clock or (lambda: datetime.now(UTC))
+    app.state.token_verifier = token_verifier or build_token_verifier(settings)
+    app.state.migration_head = health.migration_head()
+
+    install_problem_handlers(app)
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
+                       accepted_types=_accepted_body_types)
+    app.add_middleware(RequestIdMiddleware)
+
+    api = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(reject_unknown_query_parameters)],
+        responses=problem_responses(400, 401, 413, 415, 422),
+    )
+    api.include_router(org_units.router)
+    api.include_router(reports.router)
+    api.include_router(meta.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error response pointing at the one Problem schema."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in (FieldError, Problem):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.pop("$defs", None)
+        schemas[model.__name__] = schema
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for path_item in spec.get("paths", {}).values():
+        for operation in path_item.values():
+            for code, response in operation.get("responses", {}).items():
+                if code.startswith(("4", "5")):
+                    response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            operation.setdefault("security", [{"bearer": []}])
+    spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    app.openapi_schema = spec
+    return spec

@@ -1,0 +1,302 @@
+"""Use cases for reports: intake with case numbers and de-duplication, and reads scoped to the caller."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from service.config import Settings
+from service.domain.access import Permission, Principal, Scope
+from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.domain.org import OrgKind
+from service.domain.reports import (
+    Channel,
+    ReportStatus,
+    case_number,
+    check_subject,
+    check_times,
+    is_late_report,
+    local_date,
+)
+from service.models import CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
+
+
+@dataclass(frozen=True)
+class Reporter:
+    subject: str
+    name: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class NewReport:
+    unit_codes: list[str]
+    occurred_at: datetime
+    noticed_at: datetime
+    description: str
+    immediate_actions: str
+    subject_reference: str | None
+    no_specific_subject: bool
+    category: str
+    channel: Channel | None
+    external_reference: str | None
+    reporter: Reporter | None  # only integration clients name the reporter; people report as themselves
+    fingerprint: str  # SHA-256 of the canonical request body
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class StoredReport:
+    report: Report
+    units: list[OrgUnit]
+    created: bool = True
+
+
+def submit_report(session: Session, principal: Principal, new: NewReport, now: datetime,
+                  settings: Settings) -> StoredReport:
+    check_times(new.occurred_at, new.noticed_at, now)
+    check_subject(new.subject_reference, new.no_specific_subject)
+    if new.category not in settings.report_categories:
+        raise InvalidInput(f"Unknown category; use one of: {', '.join(settings.report_categories)}.",
+                           field="category")
+    reporter = _reporter_for(principal, new.reporter)
+
+    if new.external_reference is not None:
+        earlier = _by_external_reference(session, principal.subject, new.external_reference)
+        if earlier is not None:
+            return _replay(session, earlier, new)
+
+    units = _units_for_report(session, principal, new, settings)
+    administration_id = int(units[0].path.split("/")[1])
+    administration = session.get(OrgUnit, administration_id)
+    assert administration is not None
+    year = local_date(now, settings.time_zone).year
+    channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
+    try:
+        with session.begin_nested():
+            number = _next_case_number(session, administration_id, year)
+            report = Report(
+                case_number=case_number(administration.code, year, number),
+                administration_id=administration_id, status=ReportStatus.reported.value,
+                category=new.category, channel=channel.value,
+                occurred_at=new.occurred_at, noticed_at=new.noticed_at, received_at=now,
+                description=new.description, immediate_actions=new.immediate_actions,
+                subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
+                reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,
+                submitted_by=principal.subject, external_reference=new.external_reference,
+                payload_sha256=new.fingerprint,
+                reported_late=is_late_report(new.noticed_at, now, timedelta(hours=settings.late_report_hours)),
+                search_text=_search_text(new.description, new.immediate_actions),
+            )
+            session.add(report)
+            session.flush()
+            session.add_all(ReportUnit(report_id=report.id, unit_id=unit.id or 0) for unit in units)
+            session.add(CaseEvent(report_id=report.id, at=now, actor_subject=principal.subject,
+                                  actor_name=principal.display_name, kind="reported",
+                                  detail=json.dumps({"status": [None, report.status],
+                                                     "units": [unit.code for unit in units]})))
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same external reference won the race; answer as its replay.
+        if new.external_reference is None:
+            raise
+        earlier = _by_external_reference(session, principal.subject, new.external_reference)
+        if earlier is None:
+            raise
+        return _replay(session, earlier, new)
+    return StoredReport(report=report, units=units)
+
+
+def _reporter_for(principal: Principal, named: Reporter | None) -> Reporter:
+    if principal.is_integration:
+        if named is None:
+            raise InvalidInput("An integration client must name the reporter.", field="reporter")
+        return named
+    if named is not None:
+        raise InvalidInput("The reporter is the signed-in person; leave reporter out.", field="reporter")
+    return Reporter(subject=principal.subject, name=principal.display_name)
+
+
+def _by_external_reference(session: Session, submitted_by: str, reference: str) -> Report | None:
+    return session.exec(
+        select(Report).where(Report.submitted_by == submitted_by, Report.external_reference == reference)
+    ).first()
+
+
+def _replay(session: Session, earlier: Report, new: NewReport) -> StoredReport:
+    if earlier.payload_sha256 != new.fingerprint:
+        raise Conflict(
+            f"external_reference was already used for {earlier.case_number} with different contents.",
+            field="external_reference",
+        )
+    return StoredReport(report=earlier, units=units_of(session, [earlier.id])[earlier.id], created=False)
+
+
+def _units_for_report(session: Session, principal: Principal, new: NewReport, settings: Settings) -> list[OrgUnit]:
+    found = {unit.code: unit for unit in session.exec(
+        select(OrgUnit).where(col(OrgUnit.code).in_(new.unit_codes))).all()}
+    occurred_on = local_date(new.occurred_at, settings.time_zone)
+    units: list[OrgUnit] = []
+    for index, code in enumerate(new.unit_codes):
+        pointer = f"/units/{index}"
+        unit = found.get(code)
+        if unit is None:
+            raise InvalidInput(f"Unknown enhet {code!r}.", field=pointer)
+        if unit.kind != OrgKind.unit:
+            raise InvalidInput(f"{code!r} is a {unit.kind}; a report concerns enheter (units).", field=pointer)
+        if not (unit.valid_from <= occurred_on and (unit.valid_to is None or occurred_on <= unit.valid_to)):
+            raise InvalidInput(f"Enhet {code!r} was not active on the day of occurred_at.", field=pointer)
+        if not principal.may(Permission.submit_report, unit.path):
+            raise Forbidden(f"You may not submit reports for enhet {code!r}.", field=pointer)
+        units.append(unit)
+    if len({unit.path.split("/")[1] for unit in units}) > 1:
+        raise InvalidInput("All enheter of one report must belong to the same förvaltning.", field="units")
+    return units
+
+
+def _next_case_number(session: Session, administration_id: int, year: int) -> int:
+    """Atomic upsert-and-increment; concurrent requests queue on the row instead of colliding."""
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = CaseNumberSequence.__table__  # type: ignore[attr-defined]
+    statement = (
+        dialect_insert(table)
+        .values(administration_id=administration_id, year=year, last_number=1)
+        .on_conflict_do_update(index_elements=["administration_id", "year"],
+                               set_={"last_number": table.c.last_number + 1})
+        .returning(table.c.last_number)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def _search_text(*parts: str) -> str:
+    return "\n".join(parts).casefold()
+
+
+def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OrgUnit]]:
+    result: dict[uuid.UUID, list[OrgUnit]] = {report_id: [] for report_id in report_ids}
+    if not report_ids:
+        return result
+    rows = session.exec(
+        select(ReportUnit.report_id, OrgUnit).join(OrgUnit, col(OrgUnit.id) == col(ReportUnit.unit_id))
+        .where(col(ReportUnit.report_id).in_(report_ids)).order_by(col(OrgUnit.code))
+    ).all()
+    for report_id, unit in rows:
+        result[report_id].append(unit)
+    return result
+
+
+# ---- reads -----------------------------------------------------------------------------------------
+
+
+def _in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Reports with at least one enhet inside one of the scope's subtrees."""
+    if scope.is_empty:
+        return false()
+    return exists().where(
+        ReportUnit.report_id == Report.id,
+        col(OrgUnit.id) == col(ReportUnit.unit_id),
+        or_(*(col(OrgUnit.path).startswith(root, autoescape=True) for root in sorted(scope.roots))),
+    )
+
+
+def readable_reports(principal: Principal) -> ColumnElement[bool]:
+    """The one filter every report read starts from: case scope, or the caller's own submissions."""
+    return or_(
+        _in_scope(principal.scope(Permission.read_case)),
+        Report.reporter_subject == principal.subject,
+        Report.submitted_by == principal.subject,
+    )
+
+
+@dataclass(frozen=True)
+class ReportView:
+    report: Report
+    units: list[OrgUnit]
+    case_access: bool  # False: the caller sees the receipt and status of their own report only
+    reporter_visible: bool
+
+
+def _view(principal: Principal, report: Report, units: list[OrgUnit]) -> ReportView:
+    read_scope = principal.scope(Permission.read_case)
+    identity_scope = principal.scope(Permission.read_reporter_identity)
+    own = principal.subject in (report.reporter_subject, report.submitted_by)
+    return ReportView(
+        report=report, units=units,
+        case_access=any(read_scope.covers(unit.path) for unit in units),
+        reporter_visible=own or any(identity_scope.covers(unit.path) for unit in units),
+    )
+
+
+def get_report(session: Session, principal: Principal, report_id: uuid.UUID) -> ReportView:
+    report = session.exec(select(Report).where(Report.id == report_id, readable_reports(principal))).first()
+    if report is None:
+        raise NotFound("No such report.")
+    return _view(principal, report, units_of(session, [report.id])[report.id])
+
+
+def view_of_new(principal: Principal, stored: StoredReport) -> ReportView:
+    return _view(principal, stored.report, stored.units)
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    unit_id: int | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    statuses: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[ReportView]
+    last_key: tuple[datetime, uuid.UUID] | None  # keyset position after the last item, if more follow
+
+
+def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *, limit: int,
+                 after: tuple[datetime, uuid.UUID] | None, time_zone: str) -> Page:
+    conditions: list[ColumnElement[bool]] = [readable_reports(principal)]
+    if wanted.unit_id is not None:
+        root = session.get(OrgUnit, wanted.unit_id)
+        if root is None:
+            raise InvalidInput(f"No org unit with id {wanted.unit_id}.", field="unit_id")
+        conditions.append(_in_scope(Scope.of({root.path})))
+    zone = ZoneInfo(time_zone)
+    if wanted.received_from is not None:
+        conditions.append(col(Report.received_at) >= datetime.combine(wanted.received_from, time(), zone))
+    if wanted.received_to is not None:
+        end = datetime.combine(wanted.received_to + timedelta(days=1), time(), zone)
+        conditions.append(col(Report.received_at) < end)
+    if wanted.statuses:
+        conditions.append(col(Report.status).in_(wanted.statuses))
+    if wanted.categories:
+        conditions.append(col(Report.category).in_(wanted.categories))
+    if wanted.text:
+        conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
+    if after is not None:
+        conditions.append(tuple_(col(Report.received_at), col(Report.id)) < tuple_(*after))
+    rows = list(session.exec(
+        select(Report).where(and_(true(), *conditions))
+        .order_by(col(Report.received_at).desc(), col(Report.id).desc()).limit(limit + 1)
+    ).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    units = units_of(session, [row.id for row in rows])
+    items = [_view(principal, row, units[row.id]) for row in rows]
+    last = (rows[-1].received_at, rows[-1].id) if more else None
+    return Page(items=items, last_key=last)

@@ -1,0 +1,278 @@
+"""Access-token validation. The only module that imports `jose`.
+
+python-jose is minimally maintained and its defaults are unsafe (no algorithm
+allow-list, iss/aud/exp optional, HMAC accepts DER public keys as secrets), so
+everything it is given here is pre-checked and pinned. See
+shared/reference/conventions.md section 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pathlib
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk, jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256",)
+MAX_TOKEN_LENGTH = 8192
+
+# Keys in a token header must never decide which key verifies the token.
+_FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "crit"})
+# Compact JWS only (no JWE), and strict base64url: jose's decoder tolerates padding
+# and stray characters, which would make tokens malleable.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_DECODE_OPTIONS = {
+    "verify_signature": True,
+    "verify_nbf": True,
+    "require_exp": True,
+    "require_iat": True,
+    "require_iss": True,
+    "require_aud": True,
+    "require_sub": True,
+    # at_hash belongs to ID tokens; with no access_token to compare jose would reject.
+    "verify_at_hash": False,
+}
+
+
+class TokenInvalid(Exception):
+    """Raised for every rejected token.
+
+    str(exc) is a short machine reason for server logs only (never shown to clients).
+    """
+
+
+class KeySource(Protocol):
+    def key_for(self, kid: str) -> dict | None: ...
+
+
+def _usable_keys(jwks: object) -> dict[str, dict]:
+    """kid -> public RSA signing JWK. Raises ValueError if jwks is not a JWK Set."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise ValueError("not a JWK Set")
+    usable: dict[str, dict] = {}
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or key.get("kty") != "RSA":
+            continue
+        if key.get("use", "sig") != "sig" or key.get("alg", ALLOWED_ALGORITHMS[0]) not in ALLOWED_ALGORITHMS:
+            continue
+        kid, n, e = key.get("kid"), key.get("n"), key.get("e")
+        if not (isinstance(kid, str) and kid and isinstance(n, str) and isinstance(e, str)):
+            continue
+        # Public members only: a JWKS that leaks "d" must not turn into a private key here.
+        usable[kid] = {m: key[m] for m in ("kty", "kid", "n", "e", "alg", "use") if m in key}
+    return usable
+
+
+class StaticKeySource:
+    """Fixed set of public JWKs (dev key, tests)."""
+
+    def __init__(self, jwks: dict) -> None:
+        self._keys = _usable_keys(jwks)
+
+    def key_for(self, kid: str) -> dict | None:
+        return self._keys.get(kid)
+
+
+class JwksKeySource:
+    """The OIDC issuer's JWKS, fetched over HTTP and cached per process."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        http: httpx.Client,
+        *,
+        ttl_seconds: float = 600,
+        min_refresh_interval_seconds: float = 30,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = jwks_url
+        self._http = http
+        self._ttl = ttl_seconds
+        self._min_interval = min_refresh_interval_seconds
+        self._clock = clock
+        # The lock is held during the fetch on purpose: concurrent requests wait for
+        # one refresh instead of stampeding the IdP. Bound the wait with the client's timeouts.
+        self._lock = threading.Lock()
+        self._keys: dict[str, dict] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+
+    def key_for(self, kid: str) -> dict | None:
+        with self._lock:
+            now = self._clock()
+            refreshed = False
+            if self._fetched_at is None or now - self._fetched_at >= self._ttl:
+                refreshed = self._refresh(now)
+            if kid not in self._keys and not refreshed:
+                self._refresh(now)  # possibly a rotated key; rate-limited inside
+            return self._keys.get(kid)
+
+    def _refresh(self, now: float) -> bool:
+        """Fetch unless one was attempted less than min_refresh_interval ago. True if attempted."""
+        if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
+            return False
+        self._attempted_at = now
+        try:
+            response = self._http.get(self._url)
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            keys = _usable_keys(response.json())
+        except Exception as exc:  # any failure: keep serving the cached keys
+            log.warning("JWKS refresh from %s failed (%s); keeping %d cached keys", self._url, exc, len(self._keys))
+            return True
+        self._keys = keys
+        self._fetched_at = now
+        return True
+
+
+def discover_jwks_url(issuer: str, http: httpx.Client) -> str:
+    """jwks_uri from the issuer's OpenID discovery document. Raises httpx.HTTPError or ValueError."""
+    response = http.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
+    response.raise_for_status()
+    doc = response.json()
+    if not isinstance(doc, dict):
+        raise ValueError("discovery document is not a JSON object")
+    # OIDC Discovery 1.0 section 4.3: the document must name exactly the issuer we asked.
+    if doc.get("issuer") != issuer:
+        raise ValueError(f"discovery issuer mismatch: {doc.get('issuer')!r} != {issuer!r}")
+    jwks_uri = doc.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+        raise ValueError("discovery document has no usable jwks_uri")
+    return jwks_uri
+
+
+def _is_numeric_date(value: object) -> bool:
+    # jose accepts strings such as "9999999999" and lets inf/lists escape as TypeError/OverflowError.
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._options = {**_DECODE_OPTIONS, "leeway": leeway_seconds}
+
+    def verify(self, token: str) -> dict:
+        """Claims of a valid access token; raises TokenInvalid otherwise."""
+        try:
+            return self._verify(token)
+        except TokenInvalid:
+            raise
+        except Exception as exc:  # jose raises outside its own hierarchy for odd claim types
+            raise TokenInvalid("malformed") from exc
+
+    def _verify(self, token: str) -> dict:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenInvalid("too_long")
+        if not _COMPACT_JWS.fullmatch(token):
+            raise TokenInvalid("not_compact_jws")
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+            raise TokenInvalid("alg_not_allowed")
+        if _FORBIDDEN_HEADERS & header.keys():
+            raise TokenInvalid("forbidden_header")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenInvalid("missing_kid")
+        public_jwk = self._keys.key_for(kid)
+        if public_jwk is None:
+            raise TokenInvalid("unknown_kid")
+        if public_jwk.get("alg", alg) != alg:
+            raise TokenInvalid("alg_key_mismatch")
+        key = jwk.construct(public_jwk, algorithm=alg)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALLOWED_ALGORITHMS),  # a str here would be a substring test
+                issuer=self._issuer,
+                audience=self._audience,
+                options=self._options,
+            )
+        except ExpiredSignatureError as exc:
+            raise TokenInvalid("expired") from exc
+        except JWTClaimsError as exc:
+            raise TokenInvalid("claim_invalid") from exc
+        except Exception as exc:
+            raise TokenInvalid("signature_or_format") from exc
+        if not all(_is_numeric_date(claims[c]) for c in ("exp", "iat") if c in claims):
+            raise TokenInvalid("claim_invalid")
+        if "nbf" in claims and not _is_numeric_date(claims["nbf"]):
+            raise TokenInvalid("claim_invalid")
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise TokenInvalid("claim_invalid")
+        return claims
+
+
+# --- development key -------------------------------------------------------
+
+DEV_KEY_ID = "dev-1"
+
+
+@dataclass(frozen=True)
+class DevKey:
+    private_pem: str = field(repr=False)  # keep the private key out of logs and tracebacks
+    kid: str
+
+    def public_jwks(self) -> dict:
+        public = jwk.RSAKey(self.private_pem, "RS256").public_key().to_dict()
+        key = {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": self.kid, "alg": "RS256", "use": "sig"}
+        return {"keys": [key]}
+
+    def mint(
+        self, claims: dict, *, issuer: str, audience: str, lifetime_seconds: int = 3600, now: float | None = None
+    ) -> str:
+        issued_at = int(time.time() if now is None else now)
+        payload = {
+            **claims,
+            "iss": issuer,
+            "aud": audience,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": issued_at + lifetime_seconds,
+        }
+        return jwt.encode(payload, self.private_pem, algorithm="RS256", headers={"kid": self.kid})
+
+
+def load_or_create_dev_key(path: pathlib.Path) -> DevKey:
+    """RSA 2048 private key PEM at path, generated (mode 0600) if missing."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Write a complete temp file, then link it into place: link fails if another
+        # worker won the race, and nobody ever reads a half-written key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    pem_text = path.read_text(encoding="ascii")
+    loaded = serialization.load_pem_private_key(pem_text.encode("ascii"), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey) or loaded.key_size < 2048:
+        raise ValueError(f"{path} is not an RSA private key of at least 2048 bits")
+    return DevKey(private_pem=pem_text, kid=DEV_KEY_ID)

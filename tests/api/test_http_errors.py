@@ -1,0 +1,127 @@
+"""Every error is RFC 9457 problem+json, refuses before parsing where it can, and leaks nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from service.domain.access import Role
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def investigator(users, org):
+    return users.headers(Role.investigator, "SOC")
+
+
+def _is_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"]
+    return body
+
+
+def test_unknown_route_is_404(client, investigator):
+    _is_problem(client.get("/api/v1/nothing-here", headers=investigator), 404)
+
+
+def test_wrong_method_is_405_with_allow(client, investigator):
+    response = client.delete("/api/v1/reports", headers=investigator)
+    _is_problem(response, 405)
+    assert "GET" in response.headers["allow"]
+
+
+def test_unknown_report_id_and_malformed_id(client, investigator):
+    _is_problem(client.get("/api/v1/reports/00000000-0000-0000-0000-000000000000", headers=investigator), 404)
+    body = _is_problem(client.get("/api/v1/reports/not-a-uuid", headers=investigator), 422)
+    assert body["errors"][0]["location"] == "path"
+
+
+def test_non_json_body_is_415_before_parsing(client, investigator):
+    response = client.post("/api/v1/reports", content=b"units=SOC-ALD-1",
+                           headers={**investigator, "Content-Type": "application/x-www-form-urlencoded"})
+    _is_problem(response, 415)
+    assert response.headers["accept-post"] == "application/json"
+    _is_problem(client.post("/api/v1/reports", content=b"{}", headers=investigator), 415)  # no Content-Type
+
+
+def test_malformed_json_is_400(client, investigator):
+    response = client.post("/api/v1/reports", content=b'{"units": ["SOC-ALD-1"',
+                           headers={**investigator, "Content-Type": "application/json"})
+    assert _is_problem(response, 400)["type"].endswith("malformed-json")
+
+
+def test_json_that_is_not_an_object_is_422(client, investigator):
+    response = client.post("/api/v1/reports", json=["a", "list"], headers=investigator)
+    _is_problem(response, 422)
+
+
+def test_oversized_body_is_413_whether_declared_or_streamed(client, investigator, settings):
+    huge = json.dumps({"description": "x" * (settings.max_body_bytes + 1)}).encode()
+    declared = client.post("/api/v1/reports", content=huge,
+                           headers={**investigator, "Content-Type": "application/json"})
+    _is_problem(declared, 413)
+
+    def chunks():
+        for _ in range(settings.max_body_bytes // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = client.post("/api/v1/reports", content=chunks(),
+                           headers={**investigator, "Content-Type": "application/json"})
+    _is_problem(streamed, 413)
+
+
+def test_validation_errors_name_every_bad_field(client, investigator):
+    response = client.post("/api/v1/reports", json={"units": "SOC-ALD-1", "occurred_at": 5, "extra": 1},
+                           headers=investigator)
+    body = _is_problem(response, 422)
+    pointers = {error["pointer"] for error in body["errors"]}
+    assert {"/units", "/occurred_at", "/extra", "/description", "/noticed_at", "/category"} <= pointers
+    assert "units" in body["detail"]
+
+
+def test_unexpected_errors_are_a_plain_500_without_internals(client, investigator):
+    def broken() -> None:
+        raise RuntimeError("SELECT secret FROM report -- stack trace material")
+
+    client.app.add_api_route("/api/v1/broken", broken)
+    body = _is_problem(client.get("/api/v1/broken", headers=investigator), 500)
+    assert "SELECT" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+
+
+def test_a_failing_request_writes_nothing(client, investigator, db, org):
+    """The report row is flushed before the failure: the whole transaction must roll back."""
+    body = {"units": ["SOC-ALD-1"], "occurred_at": "2026-03-09T10:00:00Z", "noticed_at": "2026-03-09T10:00:00Z",
+            "description": "x", "no_specific_subject": True, "category": "other"}
+    with db.begin() as connection:  # make the timeline insert fail after the report row is written
+        connection.execute(text("CREATE TABLE trap (id INTEGER)"))
+    try:
+        import service.reports as reports_module
+
+        original = reports_module.CaseEvent
+
+        def exploding_event(**kwargs):
+            raise RuntimeError("disk full")
+
+        reports_module.CaseEvent = exploding_event  # type: ignore[assignment]
+        try:
+            _is_problem(client.post("/api/v1/reports", json=body, headers=investigator), 500)
+        finally:
+            reports_module.CaseEvent = original
+    finally:
+        with db.begin() as connection:
+            connection.execute(text("DROP TABLE trap"))
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM report")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM case_number_sequence")).scalar_one() == 0
+    assert client.post("/api/v1/reports", json=body, headers=investigator).json()["case_number"] == "SOC-2026-00001"
+
+
+def test_request_id_is_echoed_or_made(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-12345678"}).headers["x-request-id"] == "abc-12345678"
+    made = client.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["x-request-id"]
+    assert made != "<script>" and len(made) == 32

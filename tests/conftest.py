@@ -1,0 +1,128 @@
+"""Fixtures shared by all tests: a migrated database (SQLite or PostgreSQL), an app with a fake clock, tokens.
+
+AVV_TEST_DATABASE_URL picks the backend: `sqlite` (default) makes a temporary file; a PostgreSQL URL
+names a server where a throwaway database is created for the run (scripts/test provisions one).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlmodel import SQLModel
+
+from service.db import make_engine
+from service.migrate import upgrade
+from service.tokens import DevKey, load_or_create_dev_key
+
+TEST_ISSUER = "urn:avvikelser:test"
+TEST_AUDIENCE = "avvikelser-test"
+
+
+def _backend_url() -> str:
+    return os.environ.get("AVV_TEST_DATABASE_URL", "sqlite")
+
+
+def pytest_report_header() -> str:
+    url = _backend_url()
+    return f"database: {'SQLite (temporary file)' if url == 'sqlite' else make_url(url).render_as_string()}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _backend_url() == "sqlite":
+        skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL pass of scripts/test)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _backend_url()
+
+
+@pytest.fixture(scope="session")
+def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[callable]:
+    """A factory of empty databases on the chosen backend, dropped at the end of the run."""
+    url = _backend_url()
+    created: list[str] = []
+    admin: Engine | None = None
+    if url != "sqlite":
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:  # fail, don't skip, when the server is not there
+            connection.execute(text("SELECT 1"))
+
+    def make() -> str:
+        if url == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        name = f"avv_test_{uuid.uuid4().hex[:12]}"
+        assert admin is not None
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.connect() as connection:
+            for name in created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(fresh_database) -> str:
+    url = fresh_database()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied after the test (the code under test commits for real)."""
+    yield engine
+    _truncate_all(engine)
+
+
+@dataclass
+class FakeClock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def dev_key(tmp_path_factory: pytest.TempPathFactory) -> DevKey:
+    return load_or_create_dev_key(Path(tmp_path_factory.mktemp("keys")) / "test-key.pem")
