@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# Build:  docker build -t avvikelser .
+# Run:    docker run -p 8000:8000 -e AVV_DATABASE_URL=postgresql+psycopg://... \
+#           -e AVV_AUTH_MODE=oidc -e AVV_OIDC_ISSUER=https://idp.example/realms/kommun \
+#           -e AVV_OIDC_AUDIENCE=avvikelser-api -e AVV_CURSOR_SECRET=... avvikelser
+
+# --- build: resolve and install the dependencies into a venv (compilers stay here) ---
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml ./
+# Only the runtime dependencies from pyproject.toml: this layer is reused until they change.
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && /opt/venv/bin/pip install -r requirements.txt
+
+# --- runtime: slim, no build tools, not root ---
+FROM python:3.11-slim-bookworm AS runtime
+RUN useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY service ./service
+RUN mkdir -p /app/data && chown app:app /app/data
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    AVV_ENVIRONMENT=production
+USER app
+EXPOSE 8000
+# Migrate, then hand PID 1 to uvicorn so it receives SIGTERM and drains gracefully.
+# With several replicas, run `python -m service migrate` once as a release step instead.
+# Set FORWARDED_ALLOW_IPS to the load balancer's address so X-Forwarded-* is trusted from it only.
+CMD ["sh", "-c", "python -m service migrate && exec uvicorn service.asgi:app --host 0.0.0.0 --port 8000 --proxy-headers --timeout-graceful-shutdown 20 --no-access-log"]
