@@ -24,6 +24,20 @@ DEFAULT_CATEGORIES: dict[str, str] = {
 }
 
 
+DEFAULT_ROOT_CAUSES: dict[str, str] = {
+    "missing_routine": "Rutin saknas",
+    "deficient_routine": "Rutinen är bristfällig",
+    "routine_not_known": "Rutinen är inte känd",
+    "routine_not_followed": "Rutinen följs inte",
+    "staffing": "Bemanning/vakanser",
+    "competence": "Kompetens",
+    "communication": "Kommunikation",
+    "it_system": "IT-system",
+    "premises_equipment": "Lokaler/utrustning",
+    "other": "Övrigt",
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVV_", extra="ignore")
 
@@ -48,8 +62,14 @@ class Settings(BaseSettings):
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
     report_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
-    # Policy (DOMAIN.md §5): a report is flagged as late when it reaches us this long after it was noticed.
+    # Policy numbers (DOMAIN.md §5), not law: a report is flagged late when it reaches us this long after
+    # it was noticed; an IVO notification is warned and escalated this long after the case was judged
+    # serious; an open investigation is flagged this long after it started.
     late_report_hours: int = 24
+    ivo_warn_days: int = 7
+    ivo_escalate_days: int = 14
+    investigation_days: int = 30
+    root_causes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROOT_CAUSES))
     # Case numbers count per förvaltning and calendar year in this time zone.
     time_zone: str = "Europe/Stockholm"
 

@@ -99,6 +99,9 @@ class Report(SQLModel, table=True):
     reported_late: bool
     # Case-folded copy of the searchable text; SQLite's LIKE folds ASCII only, not å/ä/ö.
     search_text: str = Field(sa_column=Column(Text, nullable=False))
+    first_assessed_at: datetime | None = None
+    judged_serious_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 class ReportUnit(SQLModel, table=True):
@@ -123,3 +126,172 @@ class CaseEvent(SQLModel, table=True):
     actor_name: str = Field(max_length=200)
     kind: str = Field(max_length=64)
     detail: str = Field(sa_column=Column(Text, nullable=False))  # JSON: {field: [from, to]} and notes
+
+
+# ---- the case lifecycle -------------------------------------------------------------------------------
+
+
+class Assessment(SQLModel, table=True):
+    """Every bedömning, kept; the current one is also spread into report_type for counting."""
+
+    __tablename__ = "assessment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", index=True)
+    assessed_at: datetime
+    assessor_subject: str = Field(max_length=255)
+    assessor_name: str = Field(max_length=200)
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    findings: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of the types and details
+    incident_aware_at: datetime | None = None
+    is_current: bool
+
+
+class ReportType(SQLModel, table=True):
+    """The report's current types, one row each: what the statistics count."""
+
+    __tablename__ = "report_type"
+
+    report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
+    type: str = Field(max_length=32, primary_key=True, index=True)
+    lex_sarah_severity: str | None = Field(default=None, max_length=32)
+    incident_risk: str | None = Field(default=None, max_length=16)
+    complaint_kind: str | None = Field(default=None, max_length=16)
+    complaint_submitter: str | None = Field(default=None, max_length=16)
+
+
+class CaseLink(SQLModel, table=True):
+    __tablename__ = "case_link"
+
+    report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
+    related_report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
+
+
+class Investigation(SQLModel, table=True):
+    __tablename__ = "investigation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", unique=True)
+    kind: str = Field(max_length=16)  # full (SOSFS 2011:5) or light (handled within the unit)
+    started_at: datetime
+    started_by_name: str = Field(max_length=200)
+    decision: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_at: datetime | None = None
+    decided_by_name: str | None = Field(default=None, max_length=200)
+    decided_by_title: str | None = Field(default=None, max_length=200)
+
+
+class InvestigationRootCause(SQLModel, table=True):
+    __tablename__ = "investigation_root_cause"
+
+    investigation_id: int = Field(foreign_key="investigation.id", primary_key=True)
+    cause: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class InvestigationEntry(SQLModel, table=True):
+    """Append-only: a correction is a new entry pointing at the one it corrects."""
+
+    __tablename__ = "investigation_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    investigation_id: int = Field(foreign_key="investigation.id", index=True)
+    topic: str = Field(max_length=32)
+    documented_on: date
+    source: str = Field(max_length=500)
+    nature: str = Field(max_length=16)  # fact or assessment
+    author_name: str = Field(max_length=200)
+    author_title: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    corrects_entry_id: int | None = Field(default=None, foreign_key="investigation_entry.id")
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=255)
+
+
+class CaseAction(SQLModel, table=True):
+    __tablename__ = "case_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", index=True)
+    kind: str = Field(max_length=16)  # immediate or planned
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    owner_name: str = Field(max_length=200)
+    due_date: date | None = None
+    done_date: date | None = None
+    effect_evaluation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evaluated_at: datetime | None = None
+    created_at: datetime
+
+
+class Notification(SQLModel, table=True):
+    """An IVO or IMY notification: a draft until sent, then frozen."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("report_id", "authority", name="uq_notification_report_id_authority"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", index=True)
+    authority: str = Field(max_length=8)
+    created_at: datetime
+    sender_reference: str | None = Field(default=None, max_length=100)
+    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the form's fields (DOMAIN.md §6)
+    investigation_attached: bool = False
+    aware_at: datetime | None = None  # IMY
+    delay_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decision_maker_name: str | None = Field(default=None, max_length=200)
+    delegation_reference: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = None
+    channel: str | None = Field(default=None, max_length=16)
+    sent_by_name: str | None = Field(default=None, max_length=200)
+    authority_reference: str | None = Field(default=None, max_length=100)
+    authority_decision: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    authority_decision_at: date | None = None
+
+
+class NotificationSupplement(SQLModel, table=True):
+    __tablename__ = "notification_supplement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    kind: str = Field(max_length=16)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    sent_at: datetime
+    channel: str = Field(max_length=16)
+    recorded_at: datetime
+    recorded_by_name: str = Field(max_length=200)
+
+
+class DataSubjectCommunication(SQLModel, table=True):
+    """GDPR art. 34 for a high-risk incident: the data subjects informed, or the exemption and why."""
+
+    __tablename__ = "data_subject_communication"
+
+    report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
+    informed_at: datetime | None = None
+    method: str | None = Field(default=None, max_length=200)
+    exemption: str | None = Field(default=None, max_length=32)
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime
+    recorded_by_name: str = Field(max_length=200)
+
+
+class FollowUp(SQLModel, table=True):
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", index=True)
+    followed_up_at: datetime
+    by_name: str = Field(max_length=200)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CaseDeadline(SQLModel, table=True):
+    """Open deadlines only; recomputed from the case's facts after every change."""
+
+    __tablename__ = "case_deadline"
+    __table_args__ = (Index("ix_case_deadline_due_at", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: uuid.UUID = Field(foreign_key="report.id", index=True)
+    kind: str = Field(max_length=32)
+    action_id: int | None = Field(default=None, foreign_key="case_action.id")
+    due_at: datetime

@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.domain.lifecycle import CaseStatus
 from service.domain.org import OrgKind
 from service.domain.reports import (
     Channel,
-    ReportStatus,
     case_number,
     check_subject,
     check_times,
@@ -91,7 +91,7 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
             number = _next_case_number(session, administration_id, year)
             report = Report(
                 case_number=case_number(administration.code, year, number),
-                administration_id=administration_id, status=ReportStatus.reported.value,
+                administration_id=administration_id, status=CaseStatus.reported.value,
                 category=new.category, channel=channel.value,
                 occurred_at=new.occurred_at, noticed_at=new.noticed_at, received_at=now,
                 description=new.description, immediate_actions=new.immediate_actions,
@@ -202,7 +202,7 @@ def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, l
 # ---- reads -----------------------------------------------------------------------------------------
 
 
-def _in_scope(scope: Scope) -> ColumnElement[bool]:
+def in_scope(scope: Scope) -> ColumnElement[bool]:
     """Reports with at least one enhet inside one of the scope's subtrees."""
     if scope.is_empty:
         return false()
@@ -216,7 +216,7 @@ def _in_scope(scope: Scope) -> ColumnElement[bool]:
 def readable_reports(principal: Principal) -> ColumnElement[bool]:
     """The one filter every report read starts from: case scope, or the caller's own submissions."""
     return or_(
-        _in_scope(principal.scope(Permission.read_case)),
+        in_scope(principal.scope(Permission.read_case)),
         Report.reporter_subject == principal.subject,
         Report.submitted_by == principal.subject,
     )
@@ -275,7 +275,7 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         root = session.get(OrgUnit, wanted.unit_id)
         if root is None:
             raise InvalidInput(f"No org unit with id {wanted.unit_id}.", field="unit_id")
-        conditions.append(_in_scope(Scope.of({root.path})))
+        conditions.append(in_scope(Scope.of({root.path})))
     zone = ZoneInfo(time_zone)
     if wanted.received_from is not None:
         conditions.append(col(Report.received_at) >= datetime.combine(wanted.received_from, time(), zone))

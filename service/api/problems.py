@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from service.domain.closing import CannotClose
 from service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.domain.lifecycle import InvalidTransition
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:avvikelser:problem:"
@@ -76,6 +78,8 @@ class ProblemException(Exception):
 
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (InvalidTransition, 409, "invalid-transition"),
+    (CannotClose, 409, "cannot-close"),
     (NotFound, 404, "not-found"),
     (Forbidden, 403, "forbidden"),
     (Conflict, 409, "conflict"),
@@ -147,7 +151,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                                "name": exc.field.strip("/").replace("/", "."), "detail": exc.detail,
                                "code": type_}]
                 return problem_response(status, type_=type_, detail=exc.detail, instance=request.url.path,
-                                        errors=errors)
+                                        errors=errors, **exc.extensions())
         raise exc  # a DomainError subclass without a mapping is a programming error
 
     @app.exception_handler(ProblemException)

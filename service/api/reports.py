@@ -14,7 +14,8 @@ from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, Name, Timestamp
-from service.domain.reports import Channel, ReportStatus
+from service.domain.lifecycle import CaseStatus
+from service.domain.reports import Channel
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -62,7 +63,7 @@ class UnitRef(BaseModel):
 class ReportReceipt(BaseModel):
     id: uuid.UUID
     case_number: str = Field(examples=["AVV-2026-00042"])
-    status: ReportStatus
+    status: CaseStatus
     received_at: datetime
     units: list[UnitRef]
     external_reference: str | None
@@ -102,7 +103,7 @@ def _units(view: reports.ReportView) -> list[UnitRef]:
 
 def _receipt_fields(view: reports.ReportView) -> dict:
     report = view.report
-    return dict(id=report.id, case_number=report.case_number, status=ReportStatus(report.status),
+    return dict(id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
 
 
@@ -163,7 +164,7 @@ def list_reports(
     unit_id: Annotated[int | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
     received_from: Annotated[date | None, Query(description="Received on or after this day (local time).")] = None,
     received_to: Annotated[date | None, Query(description="Received on or before this day (local time).")] = None,
-    status_: Annotated[list[ReportStatus] | None, Query(alias="status", description="Repeat for several.")] = None,
+    status_: Annotated[list[CaseStatus] | None, Query(alias="status", description="Repeat for several.")] = None,
     category: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the text.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,

@@ -20,8 +20,17 @@ class Role(StrEnum):
 
 class Permission(StrEnum):
     submit_report = "submit_report"
-    read_case = "read_case"  # case content: description, assessment, investigation
+    read_case = "read_case"  # case content: description, assessment, investigation, timeline
     read_reporter_identity = "read_reporter_identity"
+    assess = "assess"
+    investigate = "investigate"
+    manage_actions = "manage_actions"
+    draft_notification = "draft_notification"
+    send_ivo_notification = "send_ivo_notification"  # decide and send, on delegation
+    send_imy_notification = "send_imy_notification"
+    follow_up = "follow_up"
+    close_case = "close_case"
+    reopen_case = "reopen_case"
     read_statistics = "read_statistics"
     read_audit_log = "read_audit_log"
     manage_org = "manage_org"
@@ -29,12 +38,15 @@ class Permission(StrEnum):
 
 
 _P = Permission
+_HANDLING = frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.reporter: frozenset({_P.submit_report}),
-    Role.unit_manager: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
-    Role.investigator: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
-    Role.decision_maker: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
-    Role.dpo: frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics}),
+    Role.unit_manager: _HANDLING | {_P.assess, _P.investigate, _P.manage_actions, _P.follow_up, _P.close_case},
+    Role.investigator: _HANDLING | {_P.assess, _P.investigate, _P.manage_actions, _P.draft_notification,
+                                    _P.follow_up, _P.close_case, _P.reopen_case},
+    Role.decision_maker: _HANDLING | {_P.draft_notification, _P.send_ivo_notification, _P.send_imy_notification,
+                                      _P.close_case, _P.reopen_case},
+    Role.dpo: _HANDLING | {_P.draft_notification, _P.send_imy_notification},
     Role.statistics: frozenset({_P.read_statistics}),
     Role.auditor: frozenset({_P.read_audit_log}),
     Role.admin: frozenset({_P.manage_org, _P.manage_grants}),

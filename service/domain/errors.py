@@ -11,6 +11,10 @@ class DomainError(Exception):
         self.detail = detail
         self.field = field
 
+    def extensions(self) -> dict[str, object]:
+        """Extra members for the problem document, e.g. the steps possible now."""
+        return {}
+
 
 class NotFound(DomainError):
     """The thing does not exist, or the caller may not know that it does."""

@@ -17,10 +17,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 _PERSONNUMMER = re.compile(r"(?<!\d)(\d{2})?\d{6}[-+]?\d{4}(?!\d)")
 
 
-class ReportStatus(StrEnum):
-    reported = "reported"
-
-
 class Channel(StrEnum):
     web_form = "web_form"
     integration = "integration"

@@ -1,0 +1,241 @@
+"""/api/v1/reports/{id}/...: the case around a report: assessment, follow-up, closing, timeline, deadlines."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from service import assessments, cases
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.problems import problem_responses
+from service.api.types import BoundedText, Input, Timestamp
+from service.domain.access import Permission
+from service.domain.assessment import (
+    ComplaintKind,
+    ComplaintSubmitter,
+    IncidentRisk,
+    LexSarahSeverity,
+    ReportType,
+    TypeFinding,
+)
+from service.domain.closing import closing_blockers
+from service.domain.lifecycle import CaseStatus, Step, allowed_steps
+from service.models import Assessment, CaseDeadline, CaseEvent, CaseLink, Report
+from service.reports import in_scope
+
+router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
+
+CASE_ERRORS = problem_responses(403, 404)
+STEP_ERRORS = problem_responses(403, 404, 409)
+
+
+class TypeIn(Input):
+    type: ReportType
+    lex_sarah_severity: LexSarahSeverity | None = None
+    incident_risk: IncidentRisk | None = None
+    complaint_kind: ComplaintKind | None = None
+    complaint_submitter: ComplaintSubmitter | None = None
+
+
+class AssessmentCreate(Input):
+    types: list[TypeIn] = Field(min_length=1, max_length=5)
+    justification: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    incident_aware_at: Timestamp | None = Field(
+        default=None, description="Personal-data incidents: when the organisation became aware (GDPR art. 33). "
+                                  "Default: when the report says it was noticed.")
+    add_units: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
+    remove_units: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
+    link_cases: list[uuid.UUID] = Field(default_factory=list, max_length=20,
+                                        description="Ids of related reports (e.g. the same event).")
+
+
+class TypeOut(BaseModel):
+    type: ReportType
+    lex_sarah_severity: LexSarahSeverity | None = None
+    incident_risk: IncidentRisk | None = None
+    complaint_kind: ComplaintKind | None = None
+    complaint_submitter: ComplaintSubmitter | None = None
+
+
+class DeadlineOut(BaseModel):
+    kind: str
+    due_at: datetime
+    overdue: bool
+    action_id: int | None = None
+
+
+class LinkedCase(BaseModel):
+    id: uuid.UUID
+    case_number: str
+
+
+class CaseRead(BaseModel):
+    id: uuid.UUID
+    case_number: str
+    status: CaseStatus
+    types: list[TypeOut]
+    allowed_steps: list[Step] = Field(description="Steps the lifecycle allows now (your roles may allow fewer).")
+    closing_blockers: list[str] = Field(description="What must happen before the case can close.")
+    deadlines: list[DeadlineOut] = Field(description="Open deadlines, soonest first.")
+    linked_cases: list[LinkedCase]
+    first_assessed_at: datetime | None
+    judged_serious_at: datetime | None
+    closed_at: datetime | None
+
+
+class AssessmentOut(BaseModel):
+    assessed_at: datetime
+    assessor_name: str
+    types: list[TypeOut]
+    justification: str
+    incident_aware_at: datetime | None
+    current: bool
+
+
+class FollowUpCreate(Input):
+    summary: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+
+
+class CloseCreate(Input):
+    note: BoundedText(10_000) | None = None  # type: ignore[valid-type]
+
+
+class ReopenCreate(Input):
+    reason: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor_name: str
+    kind: str
+    changes: dict[str, Any] = Field(description="field: [from, to]")
+    note: str | None = None
+
+
+def case_read(session: Session, report: Report, now: datetime) -> CaseRead:
+    facts = cases.case_facts(session, report)
+    deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
+                             .order_by(col(CaseDeadline.due_at))).all()
+    links = session.exec(select(Report.id, Report.case_number).join(CaseLink, col(CaseLink.related_report_id) == col(Report.id))
+                         .where(CaseLink.report_id == report.id).order_by(col(Report.case_number))).all()
+    return CaseRead(
+        id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
+        types=[TypeOut(**{k: v for k, v in vars(f).items()}) for f in facts.findings],
+        allowed_steps=allowed_steps(CaseStatus(report.status)),
+        closing_blockers=closing_blockers(facts) if facts.status is not CaseStatus.closed else [],
+        deadlines=[DeadlineOut(kind=d.kind, due_at=d.due_at, overdue=d.due_at < now, action_id=d.action_id)
+                   for d in deadlines],
+        linked_cases=[LinkedCase(id=i, case_number=n) for i, n in links],
+        first_assessed_at=report.first_assessed_at, judged_serious_at=report.judged_serious_at,
+        closed_at=report.closed_at,
+    )
+
+
+@router.get("/case", summary="The case: status, types, possible steps, deadlines, what blocks closing",
+            responses=CASE_ERRORS)
+def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseRead:
+    return case_read(session, cases.load_case(session, principal, report_id, Permission.read_case), clock())
+
+
+@router.post("/assessments", status_code=201, summary="Assess (or re-assess) the report: its types",
+             responses=STEP_ERRORS)
+def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, principal: PrincipalDep,
+           clock: ClockDep, settings: SettingsDep) -> CaseRead:
+    now = clock()
+    report = assessments.assess(session, principal, report_id, assessments.NewAssessment(
+        findings=[TypeFinding(**t.model_dump()) for t in body.types], justification=body.justification,
+        incident_aware_at=body.incident_aware_at, add_unit_codes=tuple(body.add_units),
+        remove_unit_codes=tuple(body.remove_units), link_report_ids=tuple(body.link_cases)), now, settings)
+    result = case_read(session, report, now)
+    session.commit()
+    return result
+
+
+@router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
+def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[AssessmentOut]:
+    report = cases.load_case(session, principal, report_id, Permission.read_case)
+    rows = session.exec(select(Assessment).where(Assessment.report_id == report.id)
+                        .order_by(col(Assessment.assessed_at), col(Assessment.id))).all()
+    return [AssessmentOut(assessed_at=a.assessed_at, assessor_name=a.assessor_name,
+                          types=[TypeOut(**t) for t in json.loads(a.findings)], justification=a.justification,
+                          incident_aware_at=a.incident_aware_at, current=a.is_current) for a in rows]
+
+
+@router.post("/follow-ups", status_code=201, summary="Record the follow-up (uppföljning)", responses=STEP_ERRORS)
+def follow_up(report_id: uuid.UUID, body: FollowUpCreate, session: SessionDep, principal: PrincipalDep,
+              clock: ClockDep, settings: SettingsDep) -> CaseRead:
+    now = clock()
+    report = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
+    result = case_read(session, report, now)
+    session.commit()
+    return result
+
+
+@router.post("/close", summary="Close the case (refused with what is missing)", responses=STEP_ERRORS)
+def close(report_id: uuid.UUID, body: CloseCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+          settings: SettingsDep) -> CaseRead:
+    now = clock()
+    report = assessments.close(session, principal, report_id, body.note, now, settings)
+    result = case_read(session, report, now)
+    session.commit()
+    return result
+
+
+@router.post("/reopen", summary="Reopen a closed case, with a reason", responses=STEP_ERRORS)
+def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+           settings: SettingsDep) -> CaseRead:
+    now = clock()
+    report = assessments.reopen(session, principal, report_id, body.reason, now, settings)
+    result = case_read(session, report, now)
+    session.commit()
+    return result
+
+
+@router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)
+def timeline(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
+    report = cases.load_case(session, principal, report_id, Permission.read_case)
+    events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
+    entries = []
+    for event in events:
+        detail = json.loads(event.detail)
+        changes = detail.get("changes", {k: v for k, v in detail.items() if k != "note"})
+        entries.append(TimelineEntry(at=event.at, actor_name=event.actor_name, kind=event.kind,
+                                     changes=changes, note=detail.get("note")))
+    return entries
+
+
+deadlines_router = APIRouter(tags=["cases"])
+
+
+class DueItem(BaseModel):
+    report_id: uuid.UUID
+    case_number: str
+    kind: str
+    due_at: datetime
+    overdue: bool
+    action_id: int | None = None
+
+
+@deadlines_router.get("/deadlines", summary="What is due or overdue in the caller's units, soonest first")
+def list_deadlines(
+    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    overdue: Annotated[bool, Query(description="Only deadlines already passed.")] = False,
+    due_before: Annotated[datetime | None, Query(description="Only deadlines before this moment.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DueItem]:
+    now = clock()
+    query = (select(CaseDeadline, Report.case_number).join(Report, col(Report.id) == col(CaseDeadline.report_id))
+             .where(in_scope(principal.scope(Permission.read_case))))
+    if overdue:
+        query = query.where(col(CaseDeadline.due_at) < now)
+    if due_before is not None:
+        query = query.where(col(CaseDeadline.due_at) < due_before)
+    rows = session.exec(query.order_by(col(CaseDeadline.due_at), col(CaseDeadline.id)).limit(limit)).all()
+    return [DueItem(report_id=d.report_id, case_number=number, kind=d.kind, due_at=d.due_at,
+                    overdue=d.due_at < now, action_id=d.action_id) for d, number in rows]

@@ -1,0 +1,154 @@
+"""Use cases for the bedömning, and for following up, closing and reopening a case."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from service.config import Settings
+from service.domain.access import Permission, Principal
+from service.domain.assessment import TypeFinding, check_findings, has_type, is_serious_lex_sarah
+from service.domain.assessment import ReportType as Type
+from service.domain.closing import check_can_close
+from service.domain.errors import InvalidInput
+from service.domain.lifecycle import Step
+from service.domain.org import OrgKind
+from service.cases import case_facts, check_step, current_findings, load_case, refresh_deadlines, take_step
+from service.models import Assessment, CaseLink, FollowUp, OrgUnit, Report, ReportType, ReportUnit
+from service.reports import readable_reports, units_of
+
+
+@dataclass(frozen=True)
+class NewAssessment:
+    findings: list[TypeFinding]
+    justification: str
+    incident_aware_at: datetime | None = None
+    add_unit_codes: tuple[str, ...] = ()
+    remove_unit_codes: tuple[str, ...] = ()
+    link_report_ids: tuple[uuid.UUID, ...] = ()
+
+
+def _findings_json(findings: list[TypeFinding]) -> list[dict]:
+    return [{key: value for key, value in asdict(f).items() if value is not None} for f in findings]
+
+
+def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: NewAssessment, now: datetime,
+           settings: Settings) -> Report:
+    report = load_case(session, principal, report_id, Permission.assess)
+    check_step(report, Step.assess)
+    check_findings(new.findings)
+    is_incident = has_type(new.findings, Type.personal_data_incident)
+    if new.incident_aware_at is not None and not is_incident:
+        raise InvalidInput("incident_aware_at belongs to a personal-data incident.", field="incident_aware_at")
+    aware_at = (new.incident_aware_at or report.noticed_at) if is_incident else None
+    if aware_at is not None and aware_at > now:
+        raise InvalidInput("incident_aware_at is in the future.", field="incident_aware_at")
+
+    before = current_findings(session, report.id)
+    changes: dict = {"types": [_findings_json(before) or None, _findings_json(new.findings)]}
+    unit_change = _change_units(session, principal, report, new)
+    if unit_change:
+        changes["units"] = unit_change
+    linked = _link(session, principal, report, new.link_report_ids)
+    if linked:
+        changes["linked_cases"] = [None, linked]
+
+    session.exec(delete(ReportType).where(col(ReportType.report_id) == report.id))
+    session.add_all(ReportType(report_id=report.id, type=f.type.value,
+                               lex_sarah_severity=f.lex_sarah_severity.value if f.lex_sarah_severity else None,
+                               incident_risk=f.incident_risk.value if f.incident_risk else None,
+                               complaint_kind=f.complaint_kind.value if f.complaint_kind else None,
+                               complaint_submitter=f.complaint_submitter.value if f.complaint_submitter else None)
+                    for f in new.findings)
+    for earlier in session.exec(select(Assessment).where(Assessment.report_id == report.id,
+                                                         Assessment.is_current == True)).all():  # noqa: E712
+        earlier.is_current = False
+        session.add(earlier)
+    session.add(Assessment(report_id=report.id, assessed_at=now, assessor_subject=principal.subject,
+                           assessor_name=principal.display_name, justification=new.justification,
+                           findings=json.dumps(_findings_json(new.findings)), incident_aware_at=aware_at,
+                           is_current=True))
+    report.first_assessed_at = report.first_assessed_at or now
+    if is_serious_lex_sarah(new.findings) and report.judged_serious_at is None:
+        report.judged_serious_at = now  # the IVO "snarast" clock starts when seriousness is first judged
+    take_step(session, principal, report, Step.assess, now, changes=changes, note=new.justification)
+    refresh_deadlines(session, report, settings)
+    return report
+
+
+def _change_units(session: Session, principal: Principal, report: Report, new: NewAssessment) -> list | None:
+    if not new.add_unit_codes and not new.remove_unit_codes:
+        return None
+    current = units_of(session, [report.id])[report.id]
+    current_codes = [unit.code for unit in current]
+    wanted = {unit.code: unit for unit in current}
+    for index, code in enumerate(new.remove_unit_codes):
+        if code not in wanted:
+            raise InvalidInput(f"The report does not concern {code!r}.", field=f"/remove_units/{index}")
+        del wanted[code]
+    found = {u.code: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.code).in_(new.add_unit_codes))).all()}
+    administration = f"/{report.administration_id}/"
+    for index, code in enumerate(new.add_unit_codes):
+        unit = found.get(code)
+        pointer = f"/add_units/{index}"
+        if unit is None or unit.kind != OrgKind.unit:
+            raise InvalidInput(f"{code!r} is not an enhet.", field=pointer)
+        if not unit.path.startswith(administration):
+            raise InvalidInput(f"{code!r} belongs to another förvaltning.", field=pointer)
+        if not principal.may(Permission.assess, unit.path):
+            raise InvalidInput(f"You may not assess cases of {code!r}.", field=pointer)
+        wanted[code] = unit
+    if not wanted:
+        raise InvalidInput("A report must concern at least one enhet.", field="remove_units")
+    session.exec(delete(ReportUnit).where(col(ReportUnit.report_id) == report.id))
+    session.add_all(ReportUnit(report_id=report.id, unit_id=unit.id or 0) for unit in wanted.values())
+    return [current_codes, sorted(wanted)]
+
+
+def _link(session: Session, principal: Principal, report: Report, ids: tuple[uuid.UUID, ...]) -> list[str]:
+    linked: list[str] = []
+    for index, other_id in enumerate(ids):
+        other = session.exec(select(Report).where(Report.id == other_id, readable_reports(principal))).first()
+        if other is None or other.id == report.id:
+            raise InvalidInput("No such case to link.", field=f"/link_cases/{index}")
+        for a, b in ((report.id, other.id), (other.id, report.id)):
+            if session.get(CaseLink, (a, b)) is None:
+                session.add(CaseLink(report_id=a, related_report_id=b))
+        linked.append(other.case_number)
+    return linked
+
+
+def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,
+              settings: Settings) -> Report:
+    report = load_case(session, principal, report_id, Permission.follow_up)
+    check_step(report, Step.follow_up)
+    session.add(FollowUp(report_id=report.id, followed_up_at=now, by_name=principal.display_name, summary=summary))
+    take_step(session, principal, report, Step.follow_up, now, note=summary)
+    refresh_deadlines(session, report, settings)
+    return report
+
+
+def close(session: Session, principal: Principal, report_id: uuid.UUID, note: str | None, now: datetime,
+          settings: Settings) -> Report:
+    report = load_case(session, principal, report_id, Permission.close_case)
+    check_step(report, Step.close)
+    check_can_close(case_facts(session, report))
+    report.closed_at = now
+    take_step(session, principal, report, Step.close, now, note=note)
+    refresh_deadlines(session, report, settings)
+    return report
+
+
+def reopen(session: Session, principal: Principal, report_id: uuid.UUID, reason: str, now: datetime,
+           settings: Settings) -> Report:
+    report = load_case(session, principal, report_id, Permission.reopen_case)
+    check_step(report, Step.reopen)
+    report.closed_at = None
+    take_step(session, principal, report, Step.reopen, now, note=reason)
+    refresh_deadlines(session, report, settings)
+    return report

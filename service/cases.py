@@ -1,0 +1,156 @@
+"""The case around a report: loading it for a step, its facts for the rules, the timeline, the deadlines.
+
+Every use case that changes a case goes through `take_step`, which asks the lifecycle table, writes
+the timeline record in the same transaction, and `refresh_deadlines` afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from service.config import Settings
+from service.domain.access import Permission, Principal
+from service.domain.assessment import (
+    ComplaintKind,
+    ComplaintSubmitter,
+    IncidentRisk,
+    LexSarahSeverity,
+    ReportType as Type,
+    TypeFinding,
+)
+from service.domain.case_facts import CaseFacts, SentNotification
+from service.domain.deadlines import Policy, open_deadlines
+from service.domain.errors import Forbidden, NotFound
+from service.domain.lifecycle import CaseStatus, Step, apply
+from service.domain.notifications import Authority, SupplementKind
+from service.models import (
+    Assessment,
+    CaseAction,
+    CaseDeadline,
+    CaseEvent,
+    DataSubjectCommunication,
+    FollowUp,
+    Investigation,
+    Notification,
+    NotificationSupplement,
+    Report,
+    ReportType,
+)
+from service.reports import in_scope, units_of
+
+
+def load_case(session: Session, principal: Principal, report_id: uuid.UUID, permission: Permission) -> Report:
+    """The case if the caller handles it (else 404, as if it did not exist), checked for `permission` (403)."""
+    report = session.exec(
+        select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
+    ).first()
+    if report is None:
+        raise NotFound("No such case.")
+    if permission is not Permission.read_case:
+        units = units_of(session, [report.id])[report.id]
+        if not any(principal.may(permission, unit.path) for unit in units):
+            raise Forbidden(f"Your roles on this case's enheter do not allow {permission.value}.")
+    return report
+
+
+def record_event(session: Session, report: Report, principal: Principal, now: datetime, kind: str,
+                 changes: dict[str, Any] | None = None, note: str | None = None) -> None:
+    detail: dict[str, Any] = {"changes": changes or {}}
+    if note:
+        detail["note"] = note
+    session.add(CaseEvent(report_id=report.id, at=now, actor_subject=principal.subject,
+                          actor_name=principal.display_name, kind=kind,
+                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+def take_step(session: Session, principal: Principal, report: Report, step: Step, now: datetime, *,
+              changes: dict[str, Any] | None = None, note: str | None = None, kind: str | None = None) -> None:
+    """Apply `step` to the case (InvalidTransition if the table says no) and record it on the timeline."""
+    new_status = apply(CaseStatus(report.status), step)
+    changes = dict(changes or {})
+    if new_status.value != report.status:
+        changes["status"] = [report.status, new_status.value]
+        report.status = new_status.value
+        session.add(report)
+    record_event(session, report, principal, now, kind or step.value, changes, note)
+
+
+def check_step(report: Report, step: Step) -> None:
+    """Refuse a step early, before its input is examined: the status decides first."""
+    apply(CaseStatus(report.status), step)
+
+
+def current_findings(session: Session, report_id: uuid.UUID) -> list[TypeFinding]:
+    rows = session.exec(select(ReportType).where(ReportType.report_id == report_id)).all()
+    return [
+        TypeFinding(
+            type=Type(row.type),
+            lex_sarah_severity=LexSarahSeverity(row.lex_sarah_severity) if row.lex_sarah_severity else None,
+            incident_risk=IncidentRisk(row.incident_risk) if row.incident_risk else None,
+            complaint_kind=ComplaintKind(row.complaint_kind) if row.complaint_kind else None,
+            complaint_submitter=ComplaintSubmitter(row.complaint_submitter) if row.complaint_submitter else None,
+        )
+        for row in rows
+    ]
+
+
+def case_facts(session: Session, report: Report) -> CaseFacts:
+    session.flush()
+    investigation = session.exec(select(Investigation).where(Investigation.report_id == report.id)).first()
+    open_actions = session.exec(
+        select(CaseAction.id, CaseAction.due_date)
+        .where(CaseAction.report_id == report.id, col(CaseAction.done_date).is_(None))
+    ).all()
+    current = session.exec(
+        select(Assessment).where(Assessment.report_id == report.id, Assessment.is_current == True)  # noqa: E712
+    ).first()
+    return CaseFacts(
+        status=CaseStatus(report.status),
+        findings=current_findings(session, report.id),
+        judged_serious_at=report.judged_serious_at,
+        incident_aware_at=current.incident_aware_at if current else None,
+        investigation_started_at=investigation.started_at if investigation else None,
+        investigation_decided_at=investigation.decided_at if investigation else None,
+        open_action_due_dates={action_id: due for action_id, due in open_actions if action_id is not None},
+        followed_up=session.exec(select(FollowUp.id).where(FollowUp.report_id == report.id)).first() is not None,
+        ivo=_sent(session, report.id, Authority.ivo),
+        imy=_sent(session, report.id, Authority.imy),
+        data_subjects_handled=session.get(DataSubjectCommunication, report.id) is not None,
+    )
+
+
+def _sent(session: Session, report_id: uuid.UUID, authority: Authority) -> SentNotification | None:
+    notification = session.exec(
+        select(Notification).where(Notification.report_id == report_id, Notification.authority == authority.value,
+                                   col(Notification.sent_at).is_not(None))
+    ).first()
+    if notification is None or notification.sent_at is None:
+        return None
+    supplement_at = session.exec(
+        select(NotificationSupplement.sent_at)
+        .where(NotificationSupplement.notification_id == notification.id,
+               NotificationSupplement.kind == SupplementKind.investigation.value)
+        .order_by(col(NotificationSupplement.sent_at))
+    ).first()
+    return SentNotification(sent_at=notification.sent_at, investigation_attached=notification.investigation_attached,
+                            investigation_supplement_at=supplement_at)
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(ivo_warn_days=settings.ivo_warn_days, ivo_escalate_days=settings.ivo_escalate_days,
+                  investigation_days=settings.investigation_days, time_zone=settings.time_zone)
+
+
+def refresh_deadlines(session: Session, report: Report, settings: Settings) -> None:
+    """Replace the case's stored deadlines with those its facts now imply."""
+    deadlines = open_deadlines(case_facts(session, report), policy(settings))
+    session.exec(delete(CaseDeadline).where(col(CaseDeadline.report_id) == report.id))
+    session.add_all(CaseDeadline(report_id=report.id, kind=deadline.kind.value, action_id=deadline.action_id,
+                                 due_at=deadline.due_at) for deadline in deadlines)
+    session.flush()
