@@ -13,7 +13,7 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from service.api import cases, health, meta, org_units, reports
+from service.api import cases, health, meta, org_units, reports, statistics
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.config import Settings, get_settings
@@ -93,6 +93,7 @@ def create_app(
     api.include_router(reports.router)
     api.include_router(cases.router)
     api.include_router(cases.deadlines_router)
+    api.include_router(statistics.router)
     api.include_router(meta.router)
     app.include_router(api)
     app.include_router(health.router)

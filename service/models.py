@@ -85,6 +85,7 @@ class Report(SQLModel, table=True):
     occurred_at: datetime
     noticed_at: datetime
     received_at: datetime
+    received_on: date = Field(index=True)  # the local calendar day of received_at: what periods count by
     description: str = Field(sa_column=Column(Text, nullable=False))
     immediate_actions: str = Field(sa_column=Column(Text, nullable=False))
     subject_reference: str | None = Field(default=None, max_length=100)

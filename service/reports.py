@@ -94,6 +94,7 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
                 administration_id=administration_id, status=CaseStatus.reported.value,
                 category=new.category, channel=channel.value,
                 occurred_at=new.occurred_at, noticed_at=new.noticed_at, received_at=now,
+                received_on=local_date(now, settings.time_zone),
                 description=new.description, immediate_actions=new.immediate_actions,
                 subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
                 reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,

@@ -37,3 +37,29 @@ def test_constraints_follow_the_naming_convention(database_url):
         assert foreign_keys == {"fk_report_unit_report_id_report", "fk_report_unit_unit_id_org_unit"}
     finally:
         engine.dispose()
+
+
+def test_received_on_is_backfilled_in_swedish_time(fresh_database):
+    from sqlalchemy import text
+
+    url = fresh_database()
+    upgrade(url, "0002")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            connection.execute(text(
+                "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
+                "noticed_at, received_at, description, immediate_actions, no_specific_subject, reporter_subject, "
+                "reporter_name, submitted_by, payload_sha256, reported_late, search_text) VALUES "
+                "(:id, 'SOC-2027-00001', 1, 'reported', 'other', 'web_form', :t, :t, :t, 'x', '', :f, 's', 'n', "
+                "'s', 'h', :f, 'x')"),
+                {"id": "0d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b" if engine.dialect.name == "sqlite"
+                 else "0d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b", "t": "2026-12-31 23:30:00+00:00", "f": False})
+        upgrade(url)
+        with engine.connect() as connection:
+            assert str(connection.execute(text("SELECT received_on FROM report")).scalar_one()) == "2027-01-01"
+    finally:
+        engine.dispose()
