@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -66,7 +66,14 @@ def record_event(session: Session, report: Report, principal: Principal, now: da
         detail["note"] = note
     session.add(CaseEvent(report_id=report.id, at=now, actor_subject=principal.subject,
                           actor_name=principal.display_name, kind=kind,
-                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+                          detail=json.dumps(detail, ensure_ascii=False, default=_json_value)))
+
+
+def _json_value(value: object) -> object:
+    """Timeline values as the API writes them: ISO 8601 for dates and times, strings for the rest."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
 
 
 def take_step(session: Session, principal: Principal, report: Report, step: Step, now: datetime, *,

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     oidc_audience: str = "avvikelser-api"
     oidc_jwks_url: str | None = None  # discovered from the issuer when unset
     jwks_cache_seconds: int = 600
+    # How long a verified token, and a subject's stored grants, are remembered by one process.
+    # A revoked grant or a withdrawn signing key takes effect within this time.
+    token_cache_seconds: float = 30.0
+    grant_cache_seconds: float = 5.0
+    org_cache_seconds: float = 5.0  # the org tree as intake sees it; this process's own changes clear it
     dev_key_path: Path = Path("./data/dev-signing-key.pem")
     # Where role grants come from: the service's own grant table, or the token's `grants` claim.
     grant_source: Literal["service", "token"] = "service"

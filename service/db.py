@@ -16,7 +16,9 @@ def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
         _configure_sqlite(engine)
         return engine
     # FastAPI runs sync endpoints on a 40-thread pool; the pool must not be the narrower bottleneck.
-    return create_engine(database_url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per request. A connection the server dropped fails one request
+    # and is discarded (SQLAlchemy invalidates the pool on disconnect errors); recycling bounds their age.
+    return create_engine(database_url, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
+from service.caches import TtlCache
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.models import OrgUnit, RoleGrant
 
 _ROLES = {role.value: role for role in Role}
 
 
-def principal_from_claims(session: Session, claims: dict[str, Any], source: Literal["service", "token"]) -> Principal:
+def principal_from_claims(session: Session, claims: dict[str, Any], source: Literal["service", "token"],
+                          cache: TtlCache[tuple[Grant, ...]]) -> Principal:
     subject = str(claims["sub"])
     name = claims.get("name") or claims.get("preferred_username") or subject
     if source == "service":
-        grants = stored_grants(session, subject)
+        grants = cache.get(("service", subject), lambda: tuple(stored_grants(session, subject)))
     else:
-        grants = _claimed_grants(session, claims.get("grants"))
-    return Principal(subject=subject, display_name=str(name)[:200], grants=tuple(grants))
+        claim = claims.get("grants")
+        key = ("token", json.dumps(claim, sort_keys=True, default=str))
+        grants = cache.get(key, lambda: tuple(_claimed_grants(session, claim)))
+    return Principal(subject=subject, display_name=str(name)[:200], grants=grants)
 
 
 def stored_grants(session: Session, subject: str) -> list[Grant]:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from service.api import cases, health, meta, org_units, reports, statistics
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import make_engine
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
@@ -26,13 +27,24 @@ JSON_ONLY = frozenset({"application/json"})
 log = logging.getLogger("service")
 
 
-def reject_unknown_query_parameters(request: Request) -> None:
+_QUERY_PARAMETERS: dict[int, frozenset[str]] = {}
+
+
+def _query_parameters(route: APIRoute) -> frozenset[str]:
+    known = _QUERY_PARAMETERS.get(id(route))
+    if known is None:
+        known = frozenset(param.alias for param in get_flat_params(route.dependant)
+                          if param.field_info.in_.value == "query")  # type: ignore[attr-defined]
+        _QUERY_PARAMETERS[id(route)] = known
+    return known
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
     """A misspelt filter must fail loudly rather than silently widen a query."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not isinstance(route, APIRoute) or not request.query_params:
         return
-    known = {param.alias for param in get_flat_params(route.dependant) if param.field_info.in_.value == "query"}  # type: ignore[attr-defined]
-    unknown = sorted(set(request.query_params) - known)
+    unknown = sorted(set(request.query_params) - _query_parameters(route))
     if unknown:
         raise ProblemException(
             400, f"Unknown query parameter(s): {', '.join(unknown)}.", type_="unknown-query-parameter",
@@ -55,7 +67,8 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
         http = httpx.Client(timeout=httpx.Timeout(5.0))
         jwks_url = settings.oidc_jwks_url or discover_jwks_url(settings.oidc_issuer, http)
         keys = JwksKeySource(jwks_url, http, ttl_seconds=settings.jwks_cache_seconds)
-    return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience)
+    return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                         cache_seconds=settings.token_cache_seconds)
 
 
 def create_app(
@@ -78,6 +91,8 @@ def create_app(
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.token_verifier = token_verifier or build_token_verifier(settings)
     app.state.migration_head = health.migration_head()
+    app.state.org_cache = TtlCache(settings.org_cache_seconds)
+    app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,

@@ -10,11 +10,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true, tuple_
+from sqlalchemy import ColumnElement, and_, exists, false, insert, or_, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from service.caches import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -62,12 +63,12 @@ def fingerprint(body: dict[str, Any]) -> str:
 @dataclass
 class StoredReport:
     report: Report
-    units: list[OrgUnit]
+    units: list[UnitInfo]
     created: bool = True
 
 
 def submit_report(session: Session, principal: Principal, new: NewReport, now: datetime,
-                  settings: Settings) -> StoredReport:
+                  settings: Settings, org: OrgSnapshot) -> StoredReport:
     check_times(new.occurred_at, new.noticed_at, now)
     check_subject(new.subject_reference, new.no_specific_subject)
     if new.category not in settings.report_categories:
@@ -80,46 +81,56 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
         if earlier is not None:
             return _replay(session, earlier, new)
 
-    units = _units_for_report(session, principal, new, settings)
-    administration_id = int(units[0].path.split("/")[1])
-    administration = session.get(OrgUnit, administration_id)
-    assert administration is not None
+    units = _units_for_report(org, principal, new, settings)
+    administration = org.by_id[int(units[0].path.split("/")[1])]
     year = local_date(now, settings.time_zone).year
     channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
+    report = Report(
+        id=(report_id := uuid.uuid4()), case_number=f"pending-{report_id.hex}", administration_id=administration.id, status=CaseStatus.reported.value,
+        category=new.category, channel=channel.value, occurred_at=new.occurred_at, noticed_at=new.noticed_at,
+        received_at=now, received_on=local_date(now, settings.time_zone),
+        description=new.description, immediate_actions=new.immediate_actions,
+        subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
+        reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,
+        submitted_by=principal.subject, external_reference=new.external_reference, payload_sha256=new.fingerprint,
+        reported_late=is_late_report(new.noticed_at, now, timedelta(hours=settings.late_report_hours)),
+        search_text=_search_text(new.description, new.immediate_actions),
+    )
+
+    def write() -> None:
+        # Plain INSERTs rather than ORM flushes: intake is the hottest path in the service. The case
+        # number is taken last, so the row lock on the förvaltning's counter, which serialises
+        # concurrent reports, is held only for the final UPDATE and the commit.
+        session.execute(insert(Report.__table__).values(  # type: ignore[attr-defined]
+            {column: getattr(report, column) for column in _REPORT_COLUMNS}))
+        session.execute(insert(ReportUnit.__table__),  # type: ignore[attr-defined]
+                        [{"report_id": report.id, "unit_id": unit.id} for unit in units])
+        session.execute(insert(CaseEvent.__table__).values(  # type: ignore[attr-defined]
+            report_id=report.id, at=now, actor_subject=principal.subject, actor_name=principal.display_name,
+            kind="reported", detail=json.dumps({"changes": {"status": [None, report.status],
+                                                            "units": [None, [unit.code for unit in units]]}})))
+        number = _next_case_number(session, administration.id, year)
+        report.case_number = case_number(administration.code, year, number)
+        session.execute(update(Report.__table__).where(Report.__table__.c.id == report.id)  # type: ignore[attr-defined]
+                        .values(case_number=report.case_number))
+
+    units = sorted(units, key=lambda unit: unit.code)
+    if new.external_reference is None:
+        write()
+        return StoredReport(report=report, units=units)
     try:
         with session.begin_nested():
-            number = _next_case_number(session, administration_id, year)
-            report = Report(
-                case_number=case_number(administration.code, year, number),
-                administration_id=administration_id, status=CaseStatus.reported.value,
-                category=new.category, channel=channel.value,
-                occurred_at=new.occurred_at, noticed_at=new.noticed_at, received_at=now,
-                received_on=local_date(now, settings.time_zone),
-                description=new.description, immediate_actions=new.immediate_actions,
-                subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
-                reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,
-                submitted_by=principal.subject, external_reference=new.external_reference,
-                payload_sha256=new.fingerprint,
-                reported_late=is_late_report(new.noticed_at, now, timedelta(hours=settings.late_report_hours)),
-                search_text=_search_text(new.description, new.immediate_actions),
-            )
-            session.add(report)
-            session.flush()
-            session.add_all(ReportUnit(report_id=report.id, unit_id=unit.id or 0) for unit in units)
-            session.add(CaseEvent(report_id=report.id, at=now, actor_subject=principal.subject,
-                                  actor_name=principal.display_name, kind="reported",
-                                  detail=json.dumps({"status": [None, report.status],
-                                                     "units": [unit.code for unit in units]})))
-            session.flush()
+            write()
     except IntegrityError:
         # A concurrent request with the same external reference won the race; answer as its replay.
-        if new.external_reference is None:
-            raise
         earlier = _by_external_reference(session, principal.subject, new.external_reference)
         if earlier is None:
             raise
         return _replay(session, earlier, new)
     return StoredReport(report=report, units=units)
+
+
+_REPORT_COLUMNS = [column.name for column in Report.__table__.columns]  # type: ignore[attr-defined]
 
 
 def _reporter_for(principal: Principal, named: Reporter | None) -> Reporter:
@@ -147,19 +158,17 @@ def _replay(session: Session, earlier: Report, new: NewReport) -> StoredReport:
     return StoredReport(report=earlier, units=units_of(session, [earlier.id])[earlier.id], created=False)
 
 
-def _units_for_report(session: Session, principal: Principal, new: NewReport, settings: Settings) -> list[OrgUnit]:
-    found = {unit.code: unit for unit in session.exec(
-        select(OrgUnit).where(col(OrgUnit.code).in_(new.unit_codes))).all()}
+def _units_for_report(org: OrgSnapshot, principal: Principal, new: NewReport, settings: Settings) -> list[UnitInfo]:
     occurred_on = local_date(new.occurred_at, settings.time_zone)
-    units: list[OrgUnit] = []
+    units: list[UnitInfo] = []
     for index, code in enumerate(new.unit_codes):
         pointer = f"/units/{index}"
-        unit = found.get(code)
+        unit = org.by_code.get(code)
         if unit is None:
             raise InvalidInput(f"Unknown enhet {code!r}.", field=pointer)
         if unit.kind != OrgKind.unit:
             raise InvalidInput(f"{code!r} is a {unit.kind}; a report concerns enheter (units).", field=pointer)
-        if not (unit.valid_from <= occurred_on and (unit.valid_to is None or occurred_on <= unit.valid_to)):
+        if not unit.is_active_on(occurred_on):
             raise InvalidInput(f"Enhet {code!r} was not active on the day of occurred_at.", field=pointer)
         if not principal.may(Permission.submit_report, unit.path):
             raise Forbidden(f"You may not submit reports for enhet {code!r}.", field=pointer)
@@ -187,16 +196,18 @@ def _search_text(*parts: str) -> str:
     return "\n".join(parts).casefold()
 
 
-def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OrgUnit]]:
-    result: dict[uuid.UUID, list[OrgUnit]] = {report_id: [] for report_id in report_ids}
+def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[UnitInfo]]:
+    result: dict[uuid.UUID, list[UnitInfo]] = {report_id: [] for report_id in report_ids}
     if not report_ids:
         return result
     rows = session.exec(
-        select(ReportUnit.report_id, OrgUnit).join(OrgUnit, col(OrgUnit.id) == col(ReportUnit.unit_id))
+        select(ReportUnit.report_id, OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
+               OrgUnit.valid_from, OrgUnit.valid_to)
+        .join(OrgUnit, col(OrgUnit.id) == col(ReportUnit.unit_id))
         .where(col(ReportUnit.report_id).in_(report_ids)).order_by(col(OrgUnit.code))
     ).all()
-    for report_id, unit in rows:
-        result[report_id].append(unit)
+    for report_id, *unit in rows:
+        result[report_id].append(UnitInfo(*unit))
     return result
 
 
@@ -226,12 +237,12 @@ def readable_reports(principal: Principal) -> ColumnElement[bool]:
 @dataclass(frozen=True)
 class ReportView:
     report: Report
-    units: list[OrgUnit]
+    units: list[UnitInfo]
     case_access: bool  # False: the caller sees the receipt and status of their own report only
     reporter_visible: bool
 
 
-def _view(principal: Principal, report: Report, units: list[OrgUnit]) -> ReportView:
+def _view(principal: Principal, report: Report, units: list[UnitInfo]) -> ReportView:
     read_scope = principal.scope(Permission.read_case)
     identity_scope = principal.scope(Permission.read_reporter_identity)
     own = principal.subject in (report.reporter_subject, report.submitted_by)

@@ -14,6 +14,7 @@ import os
 import pathlib
 import re
 import threading
+from collections import OrderedDict
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,20 +162,45 @@ def _is_numeric_date(value: object) -> bool:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30) -> None:
+    # A client sends the same token with every request until it expires; verifying the RSA signature
+    # each time is most of the cost of authentication, so a verified token may be remembered for
+    # `cache_seconds` (never past its exp). The price: a key withdrawn from the JWKS keeps its tokens
+    # valid that much longer.
+    CACHE_SIZE = 10_000
+
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30,
+                 cache_seconds: float = 0.0, clock: Callable[[], float] = time.time) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._options = {**_DECODE_OPTIONS, "leeway": leeway_seconds}
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[dict, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> dict:
         """Claims of a valid access token; raises TokenInvalid otherwise."""
+        now = self._clock()
+        with self._lock:
+            remembered = self._verified.get(token)
+            if remembered is not None and now < remembered[1]:
+                self._verified.move_to_end(token)
+                return dict(remembered[0])
         try:
-            return self._verify(token)
+            claims = self._verify(token)
         except TokenInvalid:
             raise
         except Exception as exc:  # jose raises outside its own hierarchy for odd claim types
             raise TokenInvalid("malformed") from exc
+        if self._cache_seconds <= 0:
+            return claims
+        # Never past exp (without leeway): a remembered token expires no later than the token itself.
+        with self._lock:
+            self._verified[token] = (claims, min(float(claims["exp"]), now + self._cache_seconds))
+            while len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return dict(claims)
 
     def _verify(self, token: str) -> dict:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, func, select
 
+from service.caches import OrgSnapshot
 from service.config import Settings
 from service.demo import load_demo_organisation
 from service.domain.access import Grant, Principal, Role
@@ -36,7 +37,7 @@ def _submit_many(engine, references: list[str | None]) -> list[str]:
     def one(reference: str | None) -> str:
         with Session(engine, expire_on_commit=False) as session:
             start.wait()
-            stored = submit_report(session, CLIENT, _new(reference), NOW, SETTINGS)
+            stored = submit_report(session, CLIENT, _new(reference), NOW, SETTINGS, OrgSnapshot.load(session))
             session.commit()
             return stored.report.case_number
 

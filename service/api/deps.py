@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from service.api.problems import ProblemException
+from service.caches import OrgSnapshot
 from service.config import Settings
 from service.db import session_scope
 from service.domain.access import Principal
@@ -20,11 +21,12 @@ from service.tokens import TokenInvalid, TokenVerifier
 log = logging.getLogger("service.auth")
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are async: a sync one costs a hop to the threadpool on every request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
+async def get_clock(request: Request) -> Callable[[], datetime]:
     return request.app.state.clock
 
 
@@ -59,9 +61,22 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
         log.info("token refused: %s", exc)
         raise ProblemException(401, "The bearer token is not valid.", type_="unauthenticated",
                                headers=_UNAUTHORIZED_HEADERS) from None
-    principal = principal_from_claims(session, claims, settings.grant_source)
+    principal = principal_from_claims(session, claims, settings.grant_source, request.app.state.grant_cache)
     request.state.principal_subject = principal.subject
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_org(request: Request, session: SessionDep) -> OrgSnapshot:
+    return request.app.state.org_cache.get("org", lambda: OrgSnapshot.load(session))
+
+
+def org_changed(request: Request) -> None:
+    """Call after committing a change to the org tree: this process sees it at once, others within the TTL."""
+    request.app.state.org_cache.clear()
+    request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
+
+
+OrgDep = Annotated[OrgSnapshot, Depends(get_org)]

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from service import org_units
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Input, Name
 from service.domain.org import OrgKind
@@ -116,39 +116,43 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
         code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id,
         valid_from=body.valid_from or today, valid_to=body.valid_to), now)
     session.commit()
+    org_changed(request)
     response.headers["Location"] = str(request.url_for("get_unit", unit_id=unit.id))
     return _read(unit, today)
 
 
 @router.patch("/{unit_id}", summary="Rename an org unit (the old name stays in its history)",
               responses=problem_responses(404, *_WRITE_ERRORS))
-def rename_unit(unit_id: int, body: OrgUnitRename, session: SessionDep, principal: PrincipalDep,
+def rename_unit(unit_id: int, body: OrgUnitRename, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
     unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now)
     session.commit()
+    org_changed(request)
     return _read(unit, today)
 
 
 @router.post("/{unit_id}/move", summary="Move an org unit under another parent (with its subtree)",
              responses=problem_responses(404, *_WRITE_ERRORS))
-def move_unit(unit_id: int, body: OrgUnitMove, session: SessionDep, principal: PrincipalDep,
+def move_unit(unit_id: int, body: OrgUnitMove, request: Request, session: SessionDep, principal: PrincipalDep,
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
     unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now)
     session.commit()
+    org_changed(request)
     return _read(unit, today)
 
 
 @router.post("/{unit_id}/close", summary="Close an org unit from a date (its reports keep it)",
              responses=problem_responses(404, *_WRITE_ERRORS))
-def close_unit(unit_id: int, body: OrgUnitClose, session: SessionDep, principal: PrincipalDep,
+def close_unit(unit_id: int, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     unit = org_units.close_unit(session, principal, unit_id, body.valid_to, now)
     session.commit()
+    org_changed(request)
     return _read(unit, local_date(now, settings.time_zone))
 
 
@@ -194,7 +198,7 @@ def _csv_rows(text: str) -> list[dict[str, str | None]]:
         "text/csv": {"schema": {"type": "string"}},
     }}},
 )
-def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], session: SessionDep,
+def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], request: Request, session: SessionDep,
                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> OrgImportResult:
     now = clock()
     today = local_date(now, settings.time_zone)
@@ -202,4 +206,5 @@ def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], sessio
                       valid_from=u.valid_from or today, valid_to=u.valid_to) for u in payload.units]
     result = org_units.import_units(session, principal, rows, now)
     session.commit()
+    org_changed(request)
     return OrgImportResult(created=[_read(unit, today) for unit in result.created], unchanged=result.unchanged)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from service import reports
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, Name, Timestamp
@@ -135,7 +135,7 @@ def _summary(view: reports.ReportView) -> ReportSummary:
                **problem_responses(403, 409, 422)},
 )
 def submit_report(body: ReportCreate, request: Request, response: Response, session: SessionDep,
-                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ReportRead:
+                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep, org: OrgDep) -> ReportRead:
     reporter = (reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
                 if body.reporter else None)
     new = reports.NewReport(
@@ -145,11 +145,11 @@ def submit_report(body: ReportCreate, request: Request, response: Response, sess
         category=body.category, channel=body.channel, external_reference=body.external_reference,
         reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
     )
-    stored = reports.submit_report(session, principal, new, clock(), settings)
+    stored = reports.submit_report(session, principal, new, clock(), settings, org)
     session.commit()
     if not stored.created:
         response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = str(request.url_for("get_report", report_id=stored.report.id))
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{stored.report.id}"
     return _read(reports.view_of_new(principal, stored))
 
 

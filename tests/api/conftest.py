@@ -26,7 +26,8 @@ from tests.conftest import TEST_AUDIENCE, TEST_ISSUER, FakeClock
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, oidc_issuer=TEST_ISSUER, oidc_audience=TEST_AUDIENCE,
-                    dev_key_path=Path("/nonexistent"), cursor_secret="test-cursor-secret")
+                    dev_key_path=Path("/nonexistent"), cursor_secret="test-cursor-secret",
+                    grant_cache_seconds=0)  # Users.grant writes grants straight into the database
 
 
 @pytest.fixture

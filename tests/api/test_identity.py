@@ -122,3 +122,23 @@ def test_readyz_is_503_when_the_schema_is_not_at_head(client):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["database"] == "migrations not at head"
+
+
+def test_with_a_grant_cache_a_revocation_takes_effect_within_its_seconds(client, users, db, org):
+    from sqlalchemy import text
+
+    from service.caches import TtlCache
+
+    seconds = [0.0]
+    client.app.state.grant_cache = TtlCache(5, clock=lambda: seconds[0])
+    headers = users.headers(Role.statistics, "SOC", subject="cached-stats")
+    table = "/api/v1/statistics/annual-table"
+    params = {"unit_id": org["SOC"]}
+    assert client.get(table, params=params, headers=headers).status_code == 200
+    with db.begin() as connection:
+        connection.execute(text("UPDATE role_grant SET revoked_at = CURRENT_TIMESTAMP, revoked_by = 'test' "
+                                "WHERE subject = 'cached-stats'"))
+    seconds[0] = 4.9
+    assert client.get(table, params=params, headers=headers).status_code == 200
+    seconds[0] = 5.1
+    assert client.get(table, params=params, headers=headers).status_code == 403

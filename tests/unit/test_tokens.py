@@ -430,3 +430,35 @@ def test_dev_public_jwks_has_expected_members(tmp_path):
     (key,) = load_or_create_dev_key(tmp_path / "k.pem").public_jwks()["keys"]
     assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
+
+
+def test_a_verified_token_is_remembered_only_when_asked_and_never_past_exp(tmp_path):
+    class Counting(StaticKeySource):
+        lookups = 0
+
+        def key_for(self, kid):
+            Counting.lookups += 1
+            return super().key_for(kid)
+
+    dev = load_or_create_dev_key(tmp_path / "k.pem")
+    token = dev.mint({"sub": "anna"}, issuer="iss", audience="aud", lifetime_seconds=100)
+    exp = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["exp"]
+    now = [time.time()]
+    keys = Counting(dev.public_jwks())
+    uncached = TokenVerifier(keys, issuer="iss", audience="aud", clock=lambda: now[0])
+    cached = TokenVerifier(keys, issuer="iss", audience="aud", cache_seconds=60, clock=lambda: now[0])
+    for _ in range(3):
+        uncached.verify(token)
+    assert Counting.lookups == 3
+    for _ in range(3):
+        assert cached.verify(token)["sub"] == "anna"
+    assert Counting.lookups == 4
+    now[0] += 61  # past the cache time: verified again
+    cached.verify(token)
+    assert Counting.lookups == 5
+    now[0] = exp + 1  # the entry from a moment ago would still be in its 60 s, but not past exp
+    try:
+        cached.verify(token)
+    except TokenInvalid:
+        pass  # jose judges exp by the real clock; what matters is that the signature was checked again
+    assert Counting.lookups == 6

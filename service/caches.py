@@ -1,0 +1,76 @@
+"""Per-process caches for what every request reads and rarely changes: the org tree, a subject's grants.
+
+Both expire after a configured number of seconds (changes made by other instances show up within
+that time) and are cleared at once when this process changes what they hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date
+from typing import Generic, TypeVar
+
+from sqlmodel import Session, select
+
+from service.models import OrgUnit
+
+T = TypeVar("T")
+
+
+class TtlCache(Generic[T]):
+    def __init__(self, seconds: float, *, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[T, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        if self.seconds <= 0:
+            return load()
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now < entry[1]:
+            return entry[0]
+        value = load()
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, now + self.seconds)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+    valid_from: date
+    valid_to: date | None
+
+    def is_active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class OrgSnapshot:
+    by_id: dict[int, UnitInfo]
+    by_code: dict[str, UnitInfo]
+
+    @classmethod
+    def load(cls, session: Session) -> OrgSnapshot:
+        rows = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
+                                   OrgUnit.valid_from, OrgUnit.valid_to)).all()
+        units = [UnitInfo(*row) for row in rows]
+        return cls(by_id={unit.id: unit for unit in units}, by_code={unit.code: unit for unit in units})
