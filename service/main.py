@@ -13,7 +13,7 @@ from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
-from service.api import cases, health, meta, org_units, reports, statistics
+from service.api import cases, health, investigations, meta, notifications, org_units, reports, statistics
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
@@ -107,6 +107,8 @@ def create_app(
     api.include_router(org_units.router)
     api.include_router(reports.router)
     api.include_router(cases.router)
+    api.include_router(investigations.router)
+    api.include_router(notifications.router)
     api.include_router(cases.deadlines_router)
     api.include_router(statistics.router)
     api.include_router(meta.router)

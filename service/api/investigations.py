@@ -1,0 +1,240 @@
+"""/api/v1/reports/{id}/investigation and /actions: the utredning with its entries and decision, and the
+case's åtgärder."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from service import actions, investigations
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.problems import problem_responses
+from service.api.types import BoundedText, Input, Name
+from service.config import Settings
+from service.domain.deadlines import end_of_day
+from service.domain.investigation import ActionKind, InvestigationKind, Nature, Topic
+from service.models import CaseAction, InvestigationEntry
+
+router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actions"])
+
+READ_ERRORS = problem_responses(403, 404)
+STEP_ERRORS = problem_responses(403, 404, 409)
+
+LongText = BoundedText(20_000, min_length=1)
+ActionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+# ---- the investigation -------------------------------------------------------------------------------
+
+
+class InvestigationStart(Input):
+    kind: InvestigationKind | None = Field(
+        default=None, description="full (SOSFS 2011:5) or light (within the unit). Default: full for lex Sarah "
+                                  "and personal-data incidents, else light. light is refused for those types.")
+
+
+class EntryCreate(Input):
+    topic: Topic = Field(description="The item of SOSFS 2011:5 5 kap. the entry documents.")
+    documented_on: date = Field(description="The day it was documented; not in the future.")
+    source: Name(500) = Field(  # type: ignore[valid-type]
+        description="Where the information comes from, e.g. an interview.")
+    nature: Nature = Field(description="Fact or assessment.")
+    author_name: Name()  # type: ignore[valid-type]
+    author_title: Name() = Field(description="Befattning/titel.")  # type: ignore[valid-type]
+    text: LongText  # type: ignore[valid-type]
+    corrects_entry_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1,
+        description="The entry this one corrects: an entry of this investigation, on the same topic.")
+
+
+class DecisionCreate(Input):
+    decision: LongText = Field(  # type: ignore[valid-type]
+        description="The beslut or ställningstagande that closes the investigation.")
+    decided_by_name: Name()  # type: ignore[valid-type]
+    decided_by_title: Name()  # type: ignore[valid-type]
+    root_causes: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20,
+        description="Codes from the configured list of root causes (setting AVV_ROOT_CAUSES).")
+
+
+class EntryOut(BaseModel):
+    id: int
+    topic: Topic
+    documented_on: date
+    source: str
+    nature: Nature
+    author_name: str
+    author_title: str
+    text: str
+    corrects_entry_id: int | None
+    corrected_by: list[int] = Field(description="Ids of later entries that correct this one.")
+    recorded_at: datetime
+
+
+class RootCauseOut(BaseModel):
+    code: str
+    name: str
+
+
+class InvestigationOut(BaseModel):
+    kind: InvestigationKind
+    started_at: datetime
+    started_by_name: str
+    decision: str | None
+    decided_at: datetime | None
+    decided_by_name: str | None
+    decided_by_title: str | None
+    root_causes: list[RootCauseOut]
+    missing_topics: list[Topic] = Field(description="Topics without an entry that the decision needs.")
+    entries: list[EntryOut] = Field(description="Every entry, in the order recorded; corrections included.")
+
+
+def _entry_out(entry: InvestigationEntry, corrected_by: list[int]) -> EntryOut:
+    return EntryOut(id=entry.id or 0, topic=Topic(entry.topic), documented_on=entry.documented_on, source=entry.source,
+                    nature=Nature(entry.nature), author_name=entry.author_name, author_title=entry.author_title,
+                    text=entry.text, corrects_entry_id=entry.corrects_entry_id, corrected_by=corrected_by,
+                    recorded_at=entry.recorded_at)
+
+
+def _investigation_out(view: investigations.InvestigationView, settings: Settings) -> InvestigationOut:
+    investigation = view.investigation
+    return InvestigationOut(
+        kind=InvestigationKind(investigation.kind), started_at=investigation.started_at,
+        started_by_name=investigation.started_by_name, decision=investigation.decision,
+        decided_at=investigation.decided_at, decided_by_name=investigation.decided_by_name,
+        decided_by_title=investigation.decided_by_title,
+        root_causes=[RootCauseOut(code=code, name=settings.root_causes.get(code, code)) for code in view.root_causes],
+        missing_topics=view.missing_topics,
+        entries=[_entry_out(e.entry, e.corrected_by) for e in view.entries],
+    )
+
+
+@router.post("/investigation", status_code=201, responses=STEP_ERRORS,
+             summary="Start the investigation (utredning); on a reopened case, open the decided one again")
+def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session: SessionDep,
+                        principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
+    view = investigations.start(session, principal, report_id, body.kind, clock(), settings)
+    result = _investigation_out(view, settings)
+    session.commit()
+    return result
+
+
+@router.get("/investigation", responses=READ_ERRORS,
+            summary="The investigation with its entries, what the decision still needs, and the decision")
+def get_investigation(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+                      settings: SettingsDep) -> InvestigationOut:
+    return _investigation_out(investigations.get_investigation(session, principal, report_id), settings)
+
+
+@router.post("/investigation/entries", status_code=201, responses=STEP_ERRORS,
+             summary="Add an entry to the open investigation (append-only; a correction is a new entry)")
+def add_investigation_entry(report_id: uuid.UUID, body: EntryCreate, session: SessionDep, principal: PrincipalDep,
+                            clock: ClockDep, settings: SettingsDep) -> EntryOut:
+    entry = investigations.add_entry(session, principal, report_id, investigations.NewEntry(
+        topic=body.topic, documented_on=body.documented_on, source=body.source, nature=body.nature,
+        author_name=body.author_name, author_title=body.author_title, text=body.text,
+        corrects_entry_id=body.corrects_entry_id), clock(), settings)
+    result = _entry_out(entry, [])
+    session.commit()
+    return result
+
+
+@router.post("/investigation/decision", responses=STEP_ERRORS,
+             summary="Close the investigation by a decision, with its root causes (refused naming missing topics)")
+def decide_investigation(report_id: uuid.UUID, body: DecisionCreate, session: SessionDep, principal: PrincipalDep,
+                         clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
+    view = investigations.decide(session, principal, report_id, investigations.Decision(
+        decision=body.decision, decided_by_name=body.decided_by_name, decided_by_title=body.decided_by_title,
+        root_causes=list(body.root_causes)), clock(), settings)
+    result = _investigation_out(view, settings)
+    session.commit()
+    return result
+
+
+# ---- åtgärder ----------------------------------------------------------------------------------------
+
+
+class ActionCreate(Input):
+    kind: ActionKind
+    description: LongText  # type: ignore[valid-type]
+    owner_name: Name() = Field(description="Who is responsible for the action.")  # type: ignore[valid-type]
+    due_date: date | None = Field(default=None, description="Not in the past for an action still open.")
+    done_date: date | None = Field(
+        default=None, description="Only for an immediate action already taken: between the event and today.")
+
+
+class ActionDone(Input):
+    done_date: date | None = Field(default=None, description="Default: today. Not before the action was created, "
+                                                             "not in the future.")
+
+
+class ActionEvaluation(Input):
+    effect_evaluation: LongText = Field(  # type: ignore[valid-type]
+        description="Whether the action had the intended effect.")
+
+
+class ActionOut(BaseModel):
+    id: int
+    kind: ActionKind
+    description: str
+    owner_name: str
+    due_date: date | None
+    done_date: date | None
+    overdue: bool = Field(description="Not done, and its due date has passed.")
+    effect_evaluation: str | None
+    evaluated_at: datetime | None
+    created_at: datetime
+
+
+def _action_out(action: CaseAction, now: datetime, settings: Settings) -> ActionOut:
+    overdue = (action.done_date is None and action.due_date is not None
+               and end_of_day(action.due_date, settings.time_zone) < now)  # as the case's deadlines
+    return ActionOut(id=action.id or 0, kind=ActionKind(action.kind), description=action.description,
+                     owner_name=action.owner_name, due_date=action.due_date, done_date=action.done_date,
+                     overdue=overdue, effect_evaluation=action.effect_evaluation, evaluated_at=action.evaluated_at,
+                     created_at=action.created_at)
+
+
+@router.get("/actions", responses=READ_ERRORS, summary="The case's actions (åtgärder), in the order created")
+def list_actions(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                 settings: SettingsDep) -> list[ActionOut]:
+    now = clock()
+    return [_action_out(action, now, settings) for action in actions.list_actions(session, principal, report_id)]
+
+
+@router.post("/actions", status_code=201, responses=STEP_ERRORS,
+             summary="Record an action: immediate (possibly already done) or planned, with owner and due date")
+def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep, principal: PrincipalDep,
+                  clock: ClockDep, settings: SettingsDep) -> ActionOut:
+    now = clock()
+    action = actions.create(session, principal, report_id, actions.NewAction(
+        kind=body.kind, description=body.description, owner_name=body.owner_name, due_date=body.due_date,
+        done_date=body.done_date), now, settings)
+    result = _action_out(action, now, settings)
+    session.commit()
+    return result
+
+
+@router.post("/actions/{action_id}/done", responses=STEP_ERRORS, summary="Mark an action done")
+def mark_action_done(report_id: uuid.UUID, action_id: ActionId, body: ActionDone, session: SessionDep,
+                     principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
+    now = clock()
+    action = actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
+    result = _action_out(action, now, settings)
+    session.commit()
+    return result
+
+
+@router.post("/actions/{action_id}/evaluation", responses=STEP_ERRORS,
+             summary="Evaluate the effect of a done action (a later evaluation replaces it; the timeline keeps both)")
+def evaluate_action(report_id: uuid.UUID, action_id: ActionId, body: ActionEvaluation, session: SessionDep,
+                    principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
+    now = clock()
+    action = actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)
+    result = _action_out(action, now, settings)
+    session.commit()
+    return result
