@@ -75,6 +75,22 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_audit(_: argparse.Namespace) -> int:
+    from service import audit
+
+    engine = make_engine(get_settings().database_url)
+    with Session(engine) as session:
+        audit.seal_all(session, _now())
+        broken = audit.verify(session)
+        head = audit.head(session)
+    if broken is not None:
+        print(f"BROKEN: audit record id {broken.id} (chain_seq {broken.chain_seq}): {broken.reason}")
+        return 1
+    # The head hash is what to keep elsewhere: with it, records cut off the end are noticed too.
+    print(f"OK: {head.chain_seq} records, head hash {head.hash}" if head else "OK: the audit log is empty")
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from service.openapi_file import OPENAPI_PATH, render_openapi
 
@@ -152,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     grant.add_argument("--role", required=True, choices=[role.value for role in Role])
     grant.add_argument("--unit", required=True, help="org unit code, or '*' for every förvaltning")
     grant.set_defaults(func=cmd_grant)
+
+    commands.add_parser("verify-audit", help="seal the audit log, then check its hash chain (exit 1 if broken)"
+                        ).set_defaults(func=cmd_verify_audit)
 
     spec = commands.add_parser("openapi", help="write openapi/openapi.json (or --check it)")
     spec.add_argument("--check", action="store_true")

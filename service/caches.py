@@ -30,19 +30,27 @@ class TtlCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        value = self.peek(key)
+        if value is None:
+            value = load()
+            self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> T | None:
+        """The cached value, or None when absent or expired (the caller then loads and puts it)."""
         if self.seconds <= 0:
-            return load()
-        now = self._clock()
+            return None
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and now < entry[1]:
-            return entry[0]
-        value = load()
+        return entry[0] if entry is not None and self._clock() < entry[1] else None
+
+    def put(self, key: Hashable, value: T) -> None:
+        if self.seconds <= 0:
+            return
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()
-            self._entries[key] = (value, now + self.seconds)
-        return value
+            self._entries[key] = (value, self._clock() + self.seconds)
 
     def clear(self) -> None:
         with self._lock:

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from service import audit
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import (
@@ -45,17 +46,26 @@ from service.models import (
 from service.reports import in_scope, units_of
 
 
-def load_case(session: Session, principal: Principal, report_id: uuid.UUID, permission: Permission) -> Report:
-    """The case if the caller handles it (else 404, as if it did not exist), checked for `permission` (403)."""
+def load_case(session: Session, principal: Principal, report_id: uuid.UUID, permission: Permission, *,
+              action: str | None = None) -> Report:
+    """The case if the caller handles it (else 404, as if it did not exist), checked for `permission` (403).
+
+    Every outcome goes to the access log as `action` (default: read_case, or step:<permission>);
+    refusals too, with the id asked for, so that probing shows even though the caller learns nothing.
+    """
+    action = action or (permission.value if permission is Permission.read_case else f"step:{permission.value}")
     report = session.exec(
         select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
     ).first()
     if report is None:
+        audit.record(session, principal, action, report_id=report_id, outcome=audit.DENIED)
         raise NotFound("No such case.")
-    if permission is not Permission.read_case:
-        units = units_of(session, [report.id])[report.id]
-        if not any(principal.may(permission, unit.path) for unit in units):
-            raise Forbidden(f"Your roles on this case's enheter do not allow {permission.value}.")
+    units = units_of(session, [report.id])[report.id]
+    roles = audit.roles_on(principal, [unit.path for unit in units])
+    if permission is not Permission.read_case and not any(principal.may(permission, unit.path) for unit in units):
+        audit.record(session, principal, action, report_id=report_id, outcome=audit.DENIED, roles=roles)
+        raise Forbidden(f"Your roles on this case's enheter do not allow {permission.value}.")
+    audit.record(session, principal, action, report_id=report_id, roles=roles)
     return report
 
 
@@ -125,11 +135,21 @@ def case_facts(session: Session, report: Report) -> CaseFacts:
         investigation_started_at=investigation.started_at if investigation else None,
         investigation_decided_at=investigation.decided_at if investigation else None,
         open_action_due_dates={action_id: due for action_id, due in open_actions if action_id is not None},
-        followed_up=session.exec(select(FollowUp.id).where(FollowUp.report_id == report.id)).first() is not None,
+        followed_up=_followed_up_since_reopened(session, report.id),
         ivo=_sent(session, report.id, Authority.ivo),
         imy=_sent(session, report.id, Authority.imy),
         data_subjects_handled=session.get(DataSubjectCommunication, report.id) is not None,
     )
+
+
+def _followed_up_since_reopened(session: Session, report_id: uuid.UUID) -> bool:
+    """A follow-up counts for closing only if it was made after the case was last reopened."""
+    reopened_at = session.exec(select(func.max(CaseEvent.at)).where(CaseEvent.report_id == report_id,
+                                                                  CaseEvent.kind == Step.reopen.value)).one()
+    query = select(FollowUp.id).where(FollowUp.report_id == report_id)
+    if reopened_at is not None:
+        query = query.where(col(FollowUp.followed_up_at) >= reopened_at)
+    return session.exec(query).first() is not None
 
 
 def _sent(session: Session, report_id: uuid.UUID, authority: Authority) -> SentNotification | None:

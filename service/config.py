@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Where role grants come from: the service's own grant table, or the token's `grants` claim.
     grant_source: Literal["service", "token"] = "service"
 
+    # How often the audit log's new records are sealed into its hash chain (service/audit.py); 0: never
+    # (tests seal by hand). Every instance may run it; on PostgreSQL one seals at a time, others skip.
+    audit_seal_seconds: float = 5.0
+
     max_body_bytes: int = 1_048_576
     default_page_size: int = 50
     max_page_size: int = 200

@@ -1,11 +1,8 @@
-"""Engine and the per-request session. Routers commit once, at the end; anything else rolls back."""
+"""The database engine, with the SQLite settings the embedded default needs (sessions: service/api/deps.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
 
 
 def make_engine(database_url: str, *, pool_size: int = 20) -> Engine:
@@ -38,9 +35,3 @@ def _configure_sqlite(engine: Engine) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
         # taking the write lock up front makes concurrent requests queue instead.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """Yield a session; whatever the router did not commit is rolled back when it closes."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session

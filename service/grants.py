@@ -8,23 +8,31 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from service.caches import TtlCache
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.models import OrgUnit, RoleGrant
 
 _ROLES = {role.value: role for role in Role}
 
 
-def principal_from_claims(session: Session, claims: dict[str, Any], source: Literal["service", "token"],
-                          cache: TtlCache[tuple[Grant, ...]]) -> Principal:
+Source = Literal["service", "token"]
+
+
+def grants_key(claims: dict[str, Any], source: Source) -> tuple[str, str]:
+    """What a principal's grants depend on: the subject, or the token's grants claim."""
+    if source == "service":
+        return ("service", str(claims["sub"]))
+    return ("token", json.dumps(claims.get("grants"), sort_keys=True, default=str))
+
+
+def load_grants(session: Session, claims: dict[str, Any], source: Source) -> tuple[Grant, ...]:
+    if source == "service":
+        return tuple(stored_grants(session, str(claims["sub"])))
+    return tuple(_claimed_grants(session, claims.get("grants")))
+
+
+def principal_of(claims: dict[str, Any], grants: tuple[Grant, ...]) -> Principal:
     subject = str(claims["sub"])
     name = claims.get("name") or claims.get("preferred_username") or subject
-    if source == "service":
-        grants = cache.get(("service", subject), lambda: tuple(stored_grants(session, subject)))
-    else:
-        claim = claims.get("grants")
-        key = ("token", json.dumps(claim, sort_keys=True, default=str))
-        grants = cache.get(key, lambda: tuple(_claimed_grants(session, claim)))
     return Principal(subject=subject, display_name=str(name)[:200], grants=grants)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +13,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from service.api import cases, health, investigations, meta, notifications, org_units, reports, statistics
+from service.api import audit as audit_api, grants
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
 from service.config import Settings, get_settings
@@ -71,6 +75,20 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
                          cache_seconds=settings.token_cache_seconds)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Chain new access-log records into the hash chain while the app serves; AVV_AUDIT_SEAL_SECONDS=0: off.
+    seconds = app.state.settings.audit_seal_seconds
+    sealer = Sealer(app.state.engine, seconds) if seconds > 0 else None
+    if sealer is not None:
+        sealer.start()
+    try:
+        yield
+    finally:
+        if sealer is not None:
+            await run_in_threadpool(sealer.stop)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -85,6 +103,7 @@ def create_app(
         summary="Reports, cases, notifications and statistics for Swedish municipal social services.",
         generate_unique_id_function=lambda route: route.name,
         responses=problem_responses(500),
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
@@ -112,6 +131,8 @@ def create_app(
     api.include_router(cases.deadlines_router)
     api.include_router(statistics.router)
     api.include_router(meta.router)
+    api.include_router(grants.router)
+    api.include_router(audit_api.router)
     app.include_router(api)
     app.include_router(health.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -59,6 +59,8 @@ class RoleGrant(SQLModel, table=True):
     granted_at: datetime
     revoked_by: str | None = Field(default=None, max_length=255)
     revoked_at: datetime | None = None
+    # The behovs- och riskanalys the grant rests on (R-F6), when the granting admin names one.
+    reference: str | None = Field(default=None, max_length=200)
 
 
 class CaseNumberSequence(SQLModel, table=True):
@@ -296,3 +298,56 @@ class CaseDeadline(SQLModel, table=True):
     kind: str = Field(max_length=32)
     action_id: int | None = Field(default=None, foreign_key="case_action.id")
     due_at: datetime
+
+
+# ---- the access log -----------------------------------------------------------------------------------
+
+
+class AuditRecord(SQLModel, table=True):
+    """One access to case data or to the access controls (R-F3), allowed or denied. service/audit.py.
+
+    Rows are only inserted; the sealer later fills chain_seq, prev_hash and hash once, chaining each
+    record to the one before it. report_id has no foreign key: a denied probe names an id that may not
+    exist, and the log outlives gallring of the case it points at.
+    """
+
+    __tablename__ = "audit_record"
+    __table_args__ = (
+        Index("ix_audit_record_actor_subject_id", "actor_subject", "id"),
+        Index("ix_audit_record_report_id_id", "report_id", "id"),
+        Index("ix_audit_record_at", "at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    at: datetime
+    actor_subject: str = Field(max_length=255)
+    actor_name: str = Field(max_length=200)
+    actor_kind: str = Field(max_length=8)  # person, or system for integration clients
+    acting_roles: str = Field(max_length=200)  # comma list
+    report_id: uuid.UUID | None = None
+    action: str = Field(max_length=64)
+    outcome: str = Field(max_length=8)  # allowed or denied
+    request_id: str | None = Field(default=None, max_length=128)
+    detail: str | None = Field(default=None, max_length=500)  # never personal data or case content
+    chain_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, unique=True))
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class LogReview(SQLModel, table=True):
+    """A loggkontroll (R-F4): who reviewed which part of the access log, when, and what they found."""
+
+    __tablename__ = "log_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reviewer_subject: str = Field(max_length=255)
+    reviewer_name: str = Field(max_length=200)
+    reviewed_at: datetime = Field(index=True)
+    period_from: datetime
+    period_to: datetime
+    subject_filter: str | None = Field(default=None, max_length=255)
+    report_filter: uuid.UUID | None = None
+    result: str = Field(sa_column=Column(Text, nullable=False))

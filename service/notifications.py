@@ -271,7 +271,8 @@ def send(session: Session, principal: Principal, report_id: uuid.UUID, notificat
     sent_at = order.sent_at or now
     if authority is Authority.ivo and order.delay_reason is not None:
         raise InvalidInput("delay_reason belongs to an IMY notification (GDPR art. 33(1)).", field="delay_reason")
-    check_send(authority, sent_at=sent_at, now=now, aware_at=notification.aware_at, delay_reason=order.delay_reason)
+    check_send(authority, sent_at=sent_at, now=now, aware_at=notification.aware_at, delay_reason=order.delay_reason,
+               occurred_at=report.occurred_at)
     if notification.investigation_attached:
         investigation = _investigation(session, report)
         check_investigation_ready(investigation.decided_at if investigation else None, "investigation_attached")
@@ -299,10 +300,9 @@ def add_supplement(session: Session, principal: Principal, report_id: uuid.UUID,
     check_step(report, Step.notify)
     authority = Authority(notification.authority)
     sent_at = new.sent_at or now
-    check_supplement(authority, new.kind, notification_sent_at=notification.sent_at, sent_at=sent_at, now=now)
-    if new.kind is SupplementKind.investigation:
-        investigation = _investigation(session, report)
-        check_investigation_ready(investigation.decided_at if investigation else None, "kind")
+    investigation = _investigation(session, report)
+    check_supplement(authority, new.kind, notification_sent_at=notification.sent_at, sent_at=sent_at, now=now,
+                     investigation_decided_at=investigation.decided_at if investigation else None)
     supplement = NotificationSupplement(notification_id=notification.id or 0, kind=new.kind.value,
                                         content=new.content, sent_at=sent_at, channel=new.channel.value,
                                         recorded_at=now, recorded_by_name=principal.display_name)

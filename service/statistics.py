@@ -6,9 +6,13 @@ the report was received (org_unit_placement), so a reorganisation does not move 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
+    FunctionElement,
     Integer,
     Select,
     String,
@@ -16,6 +20,7 @@ from sqlalchemy import (
     case,
     cast,
     distinct,
+    extract,
     func,
     literal,
     null,
@@ -23,14 +28,37 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
 from service.domain.access import Permission, Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.org import OrgKind
-from service.domain.statistics import TYPE_COLUMNS, Period, ShareCounts
-from service.models import Notification, OrgUnit, OrgUnitPlacement, Report, ReportType, ReportUnit
+from service.domain.statistics import (
+    DEADLINE_LABELS,
+    LEAD_TIMES,
+    MEDIAN,
+    OPEN_COLUMNS,
+    ORG_DIMENSIONS,
+    P90,
+    TYPE_COLUMNS,
+    Dimension,
+    Member,
+    Period,
+    ShareCounts,
+)
+from service.models import (
+    CaseDeadline,
+    Investigation,
+    InvestigationRootCause,
+    Notification,
+    OrgUnit,
+    OrgUnitPlacement,
+    Report,
+    ReportType,
+    ReportUnit,
+)
 
 
 def statistics_root(session: Session, principal: Principal, unit_id: int | None) -> OrgUnit:
@@ -68,10 +96,6 @@ def placed_reports(root: OrgUnit, period: Period) -> Select:
         department.c.path.startswith(root.path, autoescape=True))
 
 
-def _type_count(type_column, report_id, wanted: str):  # type: ignore[no-untyped-def]
-    return func.count(distinct(case((type_column == wanted, report_id), else_=None)))
-
-
 @dataclass(frozen=True)
 class CountRow:
     level: str  # unit, department or total
@@ -81,15 +105,49 @@ class CountRow:
 
 
 def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[CountRow]:
-    """One query: counts per enhet (under its avdelning), per avdelning, and in total."""
-    pairs = placed_reports(root, period).subquery("pairs")
+    """One query: counts per enhet (under its avdelning), per avdelning, and in total.
+
+    Each report's types are first folded into one row of 0/1 flags, so every level can SUM them over
+    its distinct reports instead of sorting for COUNT(DISTINCT ...) once per column.
+    """
+    pairs = placed_reports(root, period).cte("pairs")
     types = ReportType.__table__.alias("types")  # type: ignore[attr-defined]
-    joined = pairs.outerjoin(types, types.c.report_id == pairs.c.report_id)
-    measures = [
-        *(_type_count(types.c.type, pairs.c.report_id, column.key).label(column.key) for column in TYPE_COLUMNS),
-        func.count(distinct(case((types.c.type.is_(None), pairs.c.report_id), else_=None))).label("unassessed"),
-        func.count(distinct(pairs.c.report_id)).label("total"),
+    type_keys = [column.key for column in TYPE_COLUMNS]
+    flags = (
+        select(types.c.report_id,
+               *(func.max(case((types.c.type == key, 1), else_=0)).label(key) for key in type_keys))
+        .where(types.c.report_id.in_(select(pairs.c.report_id)))
+        .group_by(types.c.report_id)
+        .cte("flags")
+    )
+
+    def level(name: str, grouping: list):  # type: ignore[no-untyped-def]
+        keyed = select(pairs.c.report_id, *grouping).distinct().subquery(f"{name}_reports")
+        keys = [keyed.c[column.name] for column in grouping]
+        unit_id = keyed.c.unit_id if name == "unit" else cast(null(), Integer)
+        department_id = keyed.c.department_id if name != "total" else cast(null(), Integer)
+        return (
+            select(literal(name, String).label("level"), unit_id.label("unit_id"),
+                   department_id.label("department_id"),
+                   *(func.coalesce(func.sum(flags.c[key]), 0).label(key) for key in type_keys),
+                   func.sum(case((flags.c.report_id.is_(None), 1), else_=0)).label("unassessed"),
+                   func.count().label("total"))
+            .select_from(keyed.outerjoin(flags, flags.c.report_id == keyed.c.report_id))
+            .group_by(*keys)
+        )
+
+    query = union_all(level("unit", [pairs.c.unit_id, pairs.c.department_id]),
+                      level("department", [pairs.c.department_id]), level("total", []))
+    keys = type_keys + ["unassessed", "total"]
+    return [
+        CountRow(level=row.level, unit_id=row.unit_id, department_id=row.department_id,
+                 counts={key: int(getattr(row, key) or 0) for key in keys})
+        for row in session.execute(query).all()
     ]
+
+
+def _by_level(session: Session, pairs, joined, measures, keys: list[str]) -> list[CountRow]:  # type: ignore[no-untyped-def]
+    """The measures per enhet (under its avdelning), per avdelning and in total, in one UNION ALL query."""
     per_unit = (select(literal("unit", String).label("level"), pairs.c.unit_id, pairs.c.department_id, *measures)
                 .select_from(joined).group_by(pairs.c.unit_id, pairs.c.department_id))
     per_department = (select(literal("department", String).label("level"), cast(null(), Integer).label("unit_id"),
@@ -97,7 +155,6 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
                       .select_from(joined).group_by(pairs.c.department_id))
     total = (select(literal("total", String).label("level"), cast(null(), Integer).label("unit_id"),
                     cast(null(), Integer).label("department_id"), *measures).select_from(joined))
-    keys = [column.key for column in TYPE_COLUMNS] + ["unassessed", "total"]
     return [
         CountRow(level=row.level, unit_id=row.unit_id, department_id=row.department_id,
                  counts={key: int(getattr(row, key)) for key in keys})
@@ -167,3 +224,256 @@ def units_in_period(session: Session, root: OrgUnit, period: Period) -> list[Pla
     if root.kind == OrgKind.unit:
         return [unit for unit in latest.values() if unit.id == root.id]
     return list(latest.values())
+
+
+# ---- cross-tabulations --------------------------------------------------------------------------------
+
+
+def scoped_reports(root: OrgUnit, period: Period, types: Sequence[str] = ()) -> Select:
+    """placed_reports, kept to reports that have at least one of `types` (all reports when none are given)."""
+    query = placed_reports(root, period)
+    if types:
+        wanted = ReportType.__table__.alias("wanted_type")  # type: ignore[attr-defined]
+        query = query.where(select(wanted.c.report_id)
+                            .where(wanted.c.report_id == Report.id, wanted.c.type.in_(list(types))).exists())
+    return query
+
+
+def _dimension_sql(dimension: Dimension, base, report, prefix: str):  # type: ignore[no-untyped-def]
+    """The SQL values a dimension groups by, and the outer joins they need. Never multiplies a report's rows
+    except for dimensions where a report really has several values (type, root cause, enhet)."""
+    month = cast(extract("month", report.c.received_on), Integer)
+    year = cast(extract("year", report.c.received_on), Integer)
+    D = Dimension
+    if dimension is D.period_year:
+        return [year], []
+    if dimension is D.period_quarter:
+        return [year, (month + 2) // 3], []
+    if dimension is D.period_tertial:
+        return [year, (month + 3) // 4], []
+    if dimension is D.period_month:
+        return [year, month], []
+    if dimension is D.department:
+        return [base.c.department_id], []
+    if dimension is D.unit:
+        return [base.c.unit_id], []
+    if dimension is D.category:
+        return [report.c.category], []
+    if dimension is D.status:
+        return [report.c.status], []
+    if dimension is D.root_cause:
+        investigation = Investigation.__table__.alias(f"{prefix}_investigation")  # type: ignore[attr-defined]
+        cause = InvestigationRootCause.__table__.alias(f"{prefix}_cause")  # type: ignore[attr-defined]
+        return [cause.c.cause], [(investigation, investigation.c.report_id == report.c.id),
+                                 (cause, cause.c.investigation_id == investigation.c.id)]
+    if dimension in (D.notified_ivo, D.notified_imy):
+        notification = Notification.__table__.alias(f"{prefix}_notification")  # type: ignore[attr-defined]
+        authority = "ivo" if dimension is D.notified_ivo else "imy"
+        on = and_(notification.c.report_id == report.c.id, notification.c.authority == authority,
+                  notification.c.sent_at.is_not(None))
+        return [case((notification.c.id.is_not(None), literal("yes", String)), else_=literal("no", String))], [
+            (notification, on)]
+    types = ReportType.__table__.alias(f"{prefix}_type")  # type: ignore[attr-defined]
+    if dimension is D.type:
+        return [types.c.type], [(types, types.c.report_id == report.c.id)]
+    detail = {D.lex_sarah_severity: ("lex_sarah", types.c.lex_sarah_severity),
+              D.complaint_kind: ("complaint", types.c.complaint_kind),
+              D.complaint_submitter: ("complaint", types.c.complaint_submitter)}
+    owner, column = detail[dimension]  # (report_id, type) is the key: at most one row joins
+    return [column], [(types, and_(types.c.report_id == report.c.id, types.c.type == owner))]
+
+
+def _facts(root: OrgUnit, period: Period, types: Sequence[str], dimensions: Sequence[Dimension]):  # type: ignore[no-untyped-def]
+    """A CTE of (report_id, the dimensions' values...) for the reports in scope; grouped by the caller."""
+    pairs = scoped_reports(root, period, types).subquery("pairs")
+    if any(dimension in ORG_DIMENSIONS for dimension in dimensions):
+        base = pairs
+    else:  # one row per report: the enheter only matter for the scope
+        base = select(pairs.c.report_id).distinct().subquery("scope")
+    report = Report.__table__  # type: ignore[attr-defined]
+    joined = base.join(report, report.c.id == base.c.report_id)
+    columns = [base.c.report_id.label("report_id")]
+    names: list[list[str]] = []
+    for prefix, dimension in zip(("r", "c"), dimensions, strict=False):
+        expressions, joins = _dimension_sql(dimension, base, report, prefix)
+        for table, on in joins:
+            joined = joined.outerjoin(table, on)
+        names.append([f"{prefix}{index}" for index in range(len(expressions))])
+        columns += [expression.label(name) for expression, name in zip(expressions, names[-1], strict=True)]
+    # A CTE: the four groupings read it once (PostgreSQL materialises a CTE that is referenced more than once).
+    return select(*columns).select_from(joined).cte("facts"), names
+
+
+@dataclass(frozen=True)
+class CrossCount:
+    level: str  # cell, row, column or total
+    row: tuple | None  # the row dimension's values (None for column and total)
+    column: tuple | None
+    count: int
+
+
+def crosstab_counts(session: Session, root: OrgUnit, period: Period, types: Sequence[str],
+                    rows: Dimension, columns: Dimension | None) -> list[CrossCount]:
+    """One query: distinct reports per cell, per row, per column and in total, each counted on its own."""
+    dimensions = [rows] if columns is None else [rows, columns]
+    facts, names = _facts(root, period, types, dimensions)
+    row_columns = [facts.c[name] for name in names[0]]
+    column_columns = [facts.c[name] for name in names[1]] if columns is not None else []
+    count = func.count(distinct(facts.c.report_id)).label("n")
+
+    def level(name: str):  # type: ignore[no-untyped-def]
+        return literal(name, String).label("level")
+
+    def nulls(grouped):  # type: ignore[no-untyped-def]
+        return [cast(null(), column.type).label(column.name) for column in grouped]
+
+    parts = [select(level("row"), *row_columns, *nulls(column_columns), count).group_by(*row_columns),
+             select(level("total"), *nulls(row_columns), *nulls(column_columns), count)]
+    if columns is not None:
+        parts += [select(level("cell"), *row_columns, *column_columns, count).group_by(*row_columns, *column_columns),
+                  select(level("column"), *nulls(row_columns), *column_columns, count).group_by(*column_columns)]
+    width = len(row_columns)
+    result = []
+    for line in session.execute(union_all(*parts)).all():
+        values = tuple(line)[1:-1]
+        result.append(CrossCount(
+            level=line.level,
+            row=tuple(values[:width]) if line.level in ("cell", "row") else None,
+            column=tuple(values[width:]) if line.level in ("cell", "column") else None,
+            count=int(line.n)))
+    return result
+
+
+def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dimension,
+                seen_ids: set[int]) -> list[tuple[tuple[int, ...], Member]]:
+    """The avdelningar or enheter of the subtree in the period (names then), and any other the counts name."""
+    kind = OrgKind.department if dimension is Dimension.department else OrgKind.unit
+    placed = {unit.id: unit for unit in units_in_period(session, root, period) if unit.kind == kind}
+    missing = seen_ids - set(placed)
+    extra = session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name)
+                            .where(col(OrgUnit.id).in_(sorted(missing)))).all() if missing else []
+    members = [(unit.code, unit.id, unit.name) for unit in placed.values()] + [
+        (row.code, row.id, row.name) for row in extra]
+    return [((unit_id,), Member(code, name, name, unit_id)) for code, unit_id, name in sorted(members)]
+
+
+# ---- lead times ---------------------------------------------------------------------------------------
+
+
+class EpochSeconds(FunctionElement):  # type: ignore[type-arg]
+    """Whole seconds since 1970 (UTC) of a stored timestamp: the one place where the two databases differ.
+
+    Fractions of a second are dropped on both, so durations are exact integers and agree between them.
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_seconds_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+@compiles(EpochSeconds, "sqlite")
+def _epoch_seconds_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    # SQLite keeps UTC timestamps as text; strftime('%s') reads them as UTC and drops the fraction.
+    return f"CAST(STRFTIME('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+def duration_seconds(start, end):  # type: ignore[no-untyped-def]
+    return EpochSeconds(end) - EpochSeconds(start)
+
+
+def _scaled_percentile(ranked, fraction: tuple[int, int]):  # type: ignore[no-untyped-def]
+    """b·percentile in integers: the value at the lower rank weighted b - r, the next weighted r (see
+    service.domain.statistics.percentile_positions, which this mirrors)."""
+    a, b = fraction
+    position = (ranked.c.n - 1) * a
+    lower = position // b + 1
+    remainder = position % b
+    return func.sum(case((ranked.c.rn == lower, ranked.c.seconds * (b - remainder)),
+                         (ranked.c.rn == lower + 1, ranked.c.seconds * remainder), else_=0))
+
+
+def percentiles(durations) -> Select:  # type: ignore[no-untyped-def]
+    """(measure, n, median × 2, p90 × 10) per measure of a (measure, seconds) subquery, in integers.
+
+    Portable: ROW_NUMBER() and COUNT() OVER the measure's durations, then the rows at the percentile's ranks.
+    """
+    ranked = select(
+        durations.c.measure, durations.c.seconds,
+        func.row_number().over(partition_by=durations.c.measure, order_by=durations.c.seconds).label("rn"),
+        func.count().over(partition_by=durations.c.measure).label("n"),
+    ).subquery("ranked")
+    return (select(ranked.c.measure, func.max(ranked.c.n).label("n"),
+                   _scaled_percentile(ranked, MEDIAN).label("median"), _scaled_percentile(ranked, P90).label("p90"))
+            .group_by(ranked.c.measure))
+
+
+@dataclass(frozen=True)
+class LeadTimeCounts:
+    key: str
+    n: int
+    median_scaled: int | None  # seconds × MEDIAN[1]
+    p90_scaled: int | None  # seconds × P90[1]
+
+
+def lead_times(session: Session, root: OrgUnit, period: Period, types: Sequence[str]) -> dict[str, LeadTimeCounts]:
+    """Median and 90th percentile of each lead time, in the database: durations ranked by ROW_NUMBER()."""
+    pairs = scoped_reports(root, period, types).cte("pairs")  # placed once, read by each of the five measures
+    report = Report.__table__  # type: ignore[attr-defined]
+    in_scope = report.c.id.in_(select(pairs.c.report_id))
+
+    def measure(key: str, start, end, source=report):  # type: ignore[no-untyped-def]
+        return (select(literal(key, String).label("measure"), duration_seconds(start, end).label("seconds"))
+                .select_from(source).where(in_scope, start.is_not(None), end.is_not(None)))
+
+    parts = [measure("noticed_to_reported", report.c.noticed_at, report.c.received_at),
+             measure("reported_to_assessed", report.c.received_at, report.c.first_assessed_at)]
+    for authority in ("ivo", "imy"):
+        sent = Notification.__table__.alias(f"sent_{authority}")  # type: ignore[attr-defined]
+        source = report.join(sent, and_(sent.c.report_id == report.c.id, sent.c.authority == authority))
+        parts.append(measure(f"assessed_to_notified_{authority}", report.c.first_assessed_at, sent.c.sent_at, source))
+    parts.append(measure("reported_to_closed", report.c.received_at, report.c.closed_at))
+    found = {row.measure: LeadTimeCounts(row.measure, int(row.n), int(row.median), int(row.p90))
+             for row in session.execute(percentiles(union_all(*parts).subquery("durations"))).all()}
+    return {lead.key: found.get(lead.key, LeadTimeCounts(lead.key, 0, None, None)) for lead in LEAD_TIMES}
+
+
+# ---- open and overdue ---------------------------------------------------------------------------------
+
+_EARLIEST = date(1901, 1, 1)
+
+
+def open_and_overdue_counts(session: Session, root: OrgUnit, at: datetime, at_day: date) -> list[CountRow]:
+    """Cases open at `at` (received by then, not closed then) and those among them with an overdue deadline.
+
+    case_deadline holds the currently open deadlines only, so a past `at` is judged by today's deadlines.
+    """
+    pairs = (placed_reports(root, Period(_EARLIEST, at_day))
+             .where(col(Report.received_at) <= at, or_(col(Report.closed_at).is_(None), col(Report.closed_at) > at))
+             .cte("pairs"))
+    deadline = CaseDeadline.__table__.alias("overdue")  # type: ignore[attr-defined]
+    joined = pairs.outerjoin(deadline, and_(deadline.c.report_id == pairs.c.report_id, deadline.c.due_at < at))
+    report_id = pairs.c.report_id
+    measures = [
+        func.count(distinct(report_id)).label("open"),
+        func.count(distinct(case((deadline.c.id.is_not(None), report_id), else_=None))).label("overdue"),
+        *(func.count(distinct(case((deadline.c.kind == kind, report_id), else_=None))).label(f"overdue_{kind}")
+          for kind in DEADLINE_LABELS),
+    ]
+    return _by_level(session, pairs, joined, measures, [column.key for column in OPEN_COLUMNS])
+
+
+def units_for_rows(session: Session, root: OrgUnit, day: date, counts: list[CountRow]) -> list[PlacedUnit]:
+    """The org as it stood on `day`, plus any unit placed elsewhere earlier that the counts still name."""
+    units = units_in_period(session, root, Period(day, day))
+    known = {(unit.id, unit.department_id) for unit in units if unit.kind == OrgKind.unit} | {
+        (unit.id, None) for unit in units if unit.kind == OrgKind.department}
+    wanted = {(row.unit_id, row.department_id) for row in counts if row.level == "unit"} | {
+        (row.department_id, None) for row in counts if row.level == "department"}
+    if wanted <= known:
+        return units
+    earlier = units_in_period(session, root, Period(_EARLIEST, day))
+    return units + [unit for unit in earlier if (unit.id, unit.department_id) in wanted - known]

@@ -199,7 +199,7 @@ def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, princi
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)
 def timeline(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
-    report = cases.load_case(session, principal, report_id, Permission.read_case)
+    report = cases.load_case(session, principal, report_id, Permission.read_case, action="read_timeline")
     events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
     entries = []
     for event in events:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from service.api.problems import ProblemException
 from service.caches import OrgSnapshot
 from service.config import Settings
-from service.db import session_scope
 from service.domain.access import Principal
-from service.grants import principal_from_claims
+from service.grants import grants_key, load_grants, principal_of
 from service.tokens import TokenInvalid, TokenVerifier
 
 log = logging.getLogger("service.auth")
@@ -30,8 +30,17 @@ async def get_clock(request: Request) -> Callable[[], datetime]:
     return request.app.state.clock
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.engine)
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Creating a session does no I/O, and closing one whose work was committed does none either;
+    # only a session left mid-transaction (the request failed) is rolled back on the threadpool.
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -51,7 +60,7 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     token = _bearer_token(request)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
@@ -61,7 +70,13 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
         log.info("token refused: %s", exc)
         raise ProblemException(401, "The bearer token is not valid.", type_="unauthenticated",
                                headers=_UNAUTHORIZED_HEADERS) from None
-    principal = principal_from_claims(session, claims, settings.grant_source, request.app.state.grant_cache)
+    cache = request.app.state.grant_cache
+    key = grants_key(claims, settings.grant_source)
+    grants = cache.peek(key)
+    if grants is None:
+        grants = await run_in_threadpool(load_grants, session, claims, settings.grant_source)
+        cache.put(key, grants)
+    principal = principal_of(claims, grants)
     request.state.principal_subject = principal.subject
     return principal
 
@@ -69,8 +84,13 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_org(request: Request, session: SessionDep) -> OrgSnapshot:
-    return request.app.state.org_cache.get("org", lambda: OrgSnapshot.load(session))
+async def get_org(request: Request, session: SessionDep) -> OrgSnapshot:
+    cache = request.app.state.org_cache
+    org = cache.peek("org")
+    if org is None:
+        org = await run_in_threadpool(OrgSnapshot.load, session)
+        cache.put("org", org)
+    return org
 
 
 def org_changed(request: Request) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 from service.api.problems import PROBLEM_BASE, PROBLEM_JSON
@@ -19,6 +20,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+# The current request's id, for code far from the request object (the audit log); None outside a request.
+# Starlette copies the context into the threadpool that runs sync endpoints, so they see it too.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,
@@ -129,4 +134,8 @@ class RequestIdMiddleware:
                 message["headers"] = list(message["headers"]) + [(REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = current_request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_request_id.reset(token)

@@ -29,6 +29,19 @@ def decode_cursor(secret: str, cursor: str) -> tuple[datetime, uuid.UUID]:
         raise _invalid() from exc
 
 
+def encode_id_cursor(secret: str, last_id: int) -> str:
+    """For lists in id order (grants, the audit log): the last id seen."""
+    payload = str(last_id).encode()
+    return f"{payload.decode()}.{_sign(secret, b'id:' + payload)}"
+
+
+def decode_id_cursor(secret: str, cursor: str) -> int:
+    payload, _, signature = cursor.partition(".")
+    if not payload.isdigit() or not hmac.compare_digest(signature, _sign(secret, b"id:" + payload.encode())):
+        raise _invalid()
+    return int(payload)
+
+
 def _sign(secret: str, payload: bytes) -> str:
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()[:32]
 

@@ -20,8 +20,10 @@ def _not_blank(value: str) -> str:
 
 
 def BoundedText(max_length: int, *, min_length: int = 0) -> type[str]:  # noqa: N802 - reads like a type
+    """Free text up to max_length; when some text is required, whitespace alone does not count."""
+    checks = [AfterValidator(_no_nul)] + ([AfterValidator(_not_blank)] if min_length > 0 else [])
     return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+        str, StringConstraints(min_length=min_length, max_length=max_length), *checks
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from enum import StrEnum
 
 
@@ -68,7 +69,7 @@ class Principal:
     display_name: str
     grants: tuple[Grant, ...]
 
-    @property
+    @cached_property
     def is_integration(self) -> bool:
         return any(grant.role is Role.integration for grant in self.grants)
 

@@ -67,8 +67,10 @@ def open_deadlines(facts: CaseFacts, policy: Policy) -> list[Deadline]:
             due.append(Deadline(DeadlineKind.ivo_notification_escalation,
                                 facts.judged_serious_at + timedelta(days=policy.ivo_escalate_days)))
         elif not facts.ivo.investigation_attached and facts.ivo.investigation_supplement_at is None:
+            # Calendar months count on the Swedish calendar, not on UTC's.
+            sent_local = facts.ivo.sent_at.astimezone(ZoneInfo(policy.time_zone))
             due.append(Deadline(DeadlineKind.ivo_investigation,
-                                add_months(facts.ivo.sent_at, IVO_INVESTIGATION_MONTHS)))
+                                add_months(sent_local, IVO_INVESTIGATION_MONTHS).astimezone(facts.ivo.sent_at.tzinfo)))
     if facts.investigation_started_at is not None and facts.investigation_decided_at is None:
         due.append(Deadline(DeadlineKind.investigation,
                             facts.investigation_started_at + timedelta(days=policy.investigation_days)))

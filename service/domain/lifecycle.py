@@ -41,7 +41,7 @@ _OPEN_AFTER_ASSESSMENT = (S.assessed, S.investigating, S.investigated, S.followe
 
 TRANSITIONS: dict[tuple[CaseStatus, Step], CaseStatus] = {
     (S.reported, A.assess): S.assessed,
-    **{(status, A.assess): status for status in (S.assessed, S.investigating, S.investigated)},
+    **{(status, A.assess): status for status in (S.assessed, S.investigating, S.investigated, S.followed_up)},
     (S.assessed, A.start_investigation): S.investigating,
     (S.investigating, A.add_investigation_entry): S.investigating,
     (S.investigating, A.decide_investigation): S.investigated,

@@ -58,13 +58,17 @@ def imy_is_late(aware_at: datetime, sent_at: datetime) -> bool:
 
 
 def check_send(authority: Authority, *, sent_at: datetime, now: datetime, aware_at: datetime | None,
-               delay_reason: str | None) -> None:
+               delay_reason: str | None, occurred_at: datetime) -> None:
     if sent_at > now + timedelta(minutes=5):
         raise InvalidInput("sent_at is in the future.", field="sent_at")
+    if sent_at < occurred_at:
+        raise InvalidInput("sent_at is before the event happened.", field="sent_at")
     if authority is Authority.imy:
         if aware_at is None:
             raise InvalidInput("The IMY notification needs aware_at.", field="aware_at")
-        if imy_is_late(aware_at, sent_at) and not delay_reason:
+        if sent_at < aware_at:
+            raise InvalidInput("sent_at is before the organisation became aware of the incident.", field="sent_at")
+        if imy_is_late(aware_at, sent_at) and not (delay_reason and delay_reason.strip()):
             raise InvalidInput("Sent more than 72 hours after awareness: GDPR art. 33(1) requires the reasons "
                                "for the delay.", field="delay_reason")
 
@@ -197,7 +201,7 @@ def check_sent(sent_at: datetime | None, what: str) -> None:
 
 
 def check_supplement(authority: Authority, kind: SupplementKind, *, notification_sent_at: datetime | None,
-                     sent_at: datetime, now: datetime) -> None:
+                     sent_at: datetime, now: datetime, investigation_decided_at: datetime | None = None) -> None:
     check_sent(notification_sent_at, "a supplement")
     assert notification_sent_at is not None
     if kind is SupplementKind.investigation and authority is not Authority.ivo:
@@ -206,6 +210,11 @@ def check_supplement(authority: Authority, kind: SupplementKind, *, notification
         raise InvalidInput("sent_at is in the future.", field="sent_at")
     if sent_at < notification_sent_at:
         raise InvalidInput("A supplement cannot be sent before the notification it adds to.", field="sent_at")
+    if kind is SupplementKind.investigation:
+        check_investigation_ready(investigation_decided_at, "kind")
+        assert investigation_decided_at is not None
+        if sent_at < investigation_decided_at:
+            raise InvalidInput("The investigation cannot have been sent before it was decided.", field="sent_at")
 
 
 def check_authority_response(*, notification_sent_at: datetime | None, reference: str | None,

@@ -61,6 +61,10 @@ def local_date(moment: datetime, time_zone: str) -> date:
     return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
-def case_number(prefix: str, year: int, sequence: int) -> str:
-    """Human-readable number per förvaltning and year, e.g. AVV-2026-00042."""
-    return f"{prefix.upper()}-{year}-{sequence:05d}"
+def case_number_prefix(administration_code: str) -> str:
+    return administration_code.upper()
+
+
+def case_number(administration_code: str, year: int, sequence: int) -> str:
+    """Human-readable number per förvaltning and year, e.g. AVV-2026-00042 (at least five digits)."""
+    return f"{case_number_prefix(administration_code)}-{year}-{sequence:05d}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from service.domain.errors import InvalidInput
 
@@ -108,3 +109,278 @@ def suppress(count: int, threshold: int | None) -> int | None:
     if threshold is None or count == 0 or count >= threshold:
         return count
     return None
+
+
+# ---- cross-tabulations --------------------------------------------------------------------------------
+
+
+class Dimension(StrEnum):
+    """What a cross-tabulation can count reports by (DOMAIN.md §8, last paragraph)."""
+
+    period_year = "period_year"
+    period_quarter = "period_quarter"
+    period_tertial = "period_tertial"
+    period_month = "period_month"
+    department = "department"
+    unit = "unit"
+    type = "type"
+    lex_sarah_severity = "lex_sarah_severity"
+    category = "category"
+    complaint_kind = "complaint_kind"
+    complaint_submitter = "complaint_submitter"
+    root_cause = "root_cause"
+    status = "status"
+    notified_ivo = "notified_ivo"
+    notified_imy = "notified_imy"
+
+
+PERIOD_DIMENSIONS = frozenset({Dimension.period_year, Dimension.period_quarter, Dimension.period_tertial,
+                               Dimension.period_month})
+ORG_DIMENSIONS = frozenset({Dimension.department, Dimension.unit})
+
+DIMENSION_LABELS: dict[Dimension, tuple[str, str]] = {
+    Dimension.period_year: ("År", "Year"),
+    Dimension.period_quarter: ("Kvartal", "Quarter"),
+    Dimension.period_tertial: ("Tertial", "Tertial (four months)"),
+    Dimension.period_month: ("Månad", "Month"),
+    Dimension.department: ("Avdelning", "Department"),
+    Dimension.unit: ("Enhet", "Unit"),
+    Dimension.type: ("Typ", "Type"),
+    Dimension.lex_sarah_severity: ("Lex Sarah: bedömning", "Lex Sarah: severity"),
+    Dimension.category: ("Kategori", "Category"),
+    Dimension.complaint_kind: ("Typ av synpunkt", "Kind of complaint"),
+    Dimension.complaint_submitter: ("Vem som lämnat synpunkten", "Submitted by"),
+    Dimension.root_cause: ("Grundorsak", "Root cause"),
+    Dimension.status: ("Status", "Status"),
+    Dimension.notified_ivo: ("Anmäld till IVO", "Notified to IVO"),
+    Dimension.notified_imy: ("Anmäld till IMY", "Notified to IMY"),
+}
+
+# Labels for the values of each coded dimension, in the order a table lists them.
+TYPE_LABELS: dict[str, tuple[str, str]] = {column.key: (column.label_sv, column.label_en) for column in TYPE_COLUMNS}
+SEVERITY_LABELS: dict[str, tuple[str, str]] = {
+    "no_impropriety": ("Inget missförhållande", "No impropriety"),
+    "impropriety": ("Missförhållande", "Impropriety"),
+    "tangible_risk": ("Påtaglig risk för missförhållande", "Tangible risk of impropriety"),
+    "serious_impropriety": ("Allvarligt missförhållande", "Serious impropriety"),
+    "serious_tangible_risk": ("Påtaglig risk för allvarligt missförhållande", "Tangible risk of serious impropriety"),
+}
+COMPLAINT_KIND_LABELS: dict[str, tuple[str, str]] = {
+    "praise": ("Beröm", "Praise"),
+    "complaint": ("Klagomål", "Complaint"),
+    "suggestion": ("Förslag", "Suggestion"),
+    "question": ("Fråga", "Question"),
+    "other": ("Övrigt", "Other"),
+}
+COMPLAINT_SUBMITTER_LABELS: dict[str, tuple[str, str]] = {
+    "client": ("Brukare/klient", "Client"),
+    "relative": ("Närstående", "Relative"),
+    "staff": ("Personal", "Staff"),
+    "other": ("Övriga", "Other"),
+}
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "reported": ("Inkommen", "Reported"),
+    "assessed": ("Bedömd", "Assessed"),
+    "investigating": ("Under utredning", "Being investigated"),
+    "investigated": ("Utredd", "Investigated"),
+    "followed_up": ("Uppföljd", "Followed up"),
+    "closed": ("Avslutad", "Closed"),
+}
+YES_NO_LABELS: dict[str, tuple[str, str]] = {"yes": ("Ja", "Yes"), "no": ("Nej", "No")}
+# Categories and root causes are configured with Swedish labels (settings); English for the defaults.
+CATEGORY_LABELS_EN: dict[str, str] = {
+    "treatment": "Treatment of people", "documentation": "Documentation",
+    "communication": "Communication/information", "case_handling": "Case handling", "care": "Care",
+    "medication": "Medication", "it_support": "IT support", "safety": "Safety",
+    "confidentiality": "Confidentiality", "other": "Other",
+}
+ROOT_CAUSE_LABELS_EN: dict[str, str] = {
+    "missing_routine": "No routine", "deficient_routine": "Deficient routine",
+    "routine_not_known": "Routine not known", "routine_not_followed": "Routine not followed",
+    "staffing": "Staffing/vacancies", "competence": "Competence", "communication": "Communication",
+    "it_system": "IT system", "premises_equipment": "Premises/equipment", "other": "Other",
+}
+
+MONTHS_SV = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+             "november", "december")
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One value of a dimension: a row or a column of a cross-tabulation."""
+
+    key: str
+    label_sv: str
+    label_en: str
+    unit_id: int | None = None  # the org unit, for department and unit
+
+
+# Where a report has no value for a dimension (not assessed, not lex Sarah, no root cause recorded).
+NONE_MEMBERS: dict[Dimension, Member] = {
+    Dimension.type: Member(UNASSESSED.key, UNASSESSED.label_sv, UNASSESSED.label_en),
+    Dimension.lex_sarah_severity: Member("none", "Ej lex Sarah", "Not lex Sarah"),
+    Dimension.complaint_kind: Member("none", "Ej synpunkt eller klagomål", "Not a complaint"),
+    Dimension.complaint_submitter: Member("none", "Ej synpunkt eller klagomål", "Not a complaint"),
+    Dimension.root_cause: Member("none", "Ingen grundorsak angiven", "No root cause recorded"),
+}
+
+
+def period_member(dimension: Dimension, year: int, part: int | None = None) -> Member:
+    """A period value from the integers SQL groups by: the year, and the quarter/tertial/month in it."""
+    if dimension is Dimension.period_year:
+        return Member(f"{year}", f"{year}", f"{year}")
+    assert part is not None
+    if dimension is Dimension.period_quarter:
+        return Member(f"{year}-Q{part}", f"Kvartal {part} {year}", f"Q{part} {year}")
+    if dimension is Dimension.period_tertial:
+        first, last = 4 * part - 3, 4 * part
+        return Member(f"{year}-T{part}", f"Tertial {part} {year} ({MONTHS_SV[first - 1][:3]}–{MONTHS_SV[last - 1][:3]})",
+                      f"Tertial {part} {year} ({MONTHS_EN[first - 1][:3]}–{MONTHS_EN[last - 1][:3]})")
+    if dimension is Dimension.period_month:
+        return Member(f"{year}-{part:02d}", f"{MONTHS_SV[part - 1]} {year}", f"{MONTHS_EN[part - 1]} {year}")
+    raise ValueError(f"{dimension} is not a period")
+
+
+def quarter_of(month: int) -> int:
+    return (month + 2) // 3
+
+
+def tertial_of(month: int) -> int:
+    """Jan–Apr 1, May–Aug 2, Sep–Dec 3: the same integer arithmetic as the SQL."""
+    return (month + 3) // 4
+
+
+def period_values(dimension: Dimension, day: date) -> tuple[int, ...]:
+    """The values a report received on `day` has for a period dimension (what the SQL computes)."""
+    if dimension is Dimension.period_year:
+        return (day.year,)
+    part = {Dimension.period_quarter: quarter_of, Dimension.period_tertial: tertial_of,
+            Dimension.period_month: lambda month: month}[dimension](day.month)
+    return (day.year, part)
+
+
+def period_members(dimension: Dimension, period: Period) -> list[tuple[tuple[int, ...], Member]]:
+    """Every period the requested period touches, in order, zero counts included."""
+    seen: list[tuple[int, ...]] = []
+    year, month = period.start.year, period.start.month
+    while (year, month) <= (period.end.year, period.end.month):
+        values = period_values(dimension, date(year, month, 1))
+        if values not in seen:
+            seen.append(values)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return [(values, period_member(dimension, *values)) for values in seen]
+
+
+def coded_members(dimension: Dimension, categories: dict[str, str],
+                  root_causes: dict[str, str]) -> list[Member]:
+    """The known values of a coded dimension in table order (zero counts included)."""
+    if dimension is Dimension.category:
+        return [Member(code, label, CATEGORY_LABELS_EN.get(code, label)) for code, label in categories.items()]
+    if dimension is Dimension.root_cause:
+        return [Member(code, label, ROOT_CAUSE_LABELS_EN.get(code, label)) for code, label in root_causes.items()]
+    table = {Dimension.type: TYPE_LABELS, Dimension.lex_sarah_severity: SEVERITY_LABELS,
+             Dimension.complaint_kind: COMPLAINT_KIND_LABELS, Dimension.complaint_submitter: COMPLAINT_SUBMITTER_LABELS,
+             Dimension.status: STATUS_LABELS, Dimension.notified_ivo: YES_NO_LABELS,
+             Dimension.notified_imy: YES_NO_LABELS}[dimension]
+    return [Member(code, sv, en) for code, (sv, en) in table.items()]
+
+
+def unknown_member(dimension: Dimension, code: str | None) -> Member:
+    """A value the configuration no longer lists (kept, labelled by its code), or the dimension's none value."""
+    if code is None:
+        return NONE_MEMBERS.get(dimension, Member("none", "Uppgift saknas", "Not recorded"))
+    return Member(code, code, code)
+
+
+def check_dimensions(rows: Dimension, columns: Dimension | None) -> None:
+    if columns is not None and columns is rows:
+        raise InvalidInput("Rows and columns must be different dimensions.", field="columns")
+
+
+CROSSTAB_NOTE_SV = (
+    "Tabellen räknar unika rapporter. En rapport räknas i varje cell den hör till: en rapport med två typer "
+    "räknas under båda typerna, en rapport som gäller flera enheter under varje enhet och en rapport med flera "
+    "grundorsaker under varje orsak. Cellerna kan därför summera till mer än radens och kolumnens total, och "
+    "totalerna (även Totalt) är egna räkningar av unika rapporter, inte summor.")
+CROSSTAB_NOTE_EN = (
+    "The table counts distinct reports. A report counts in every cell it belongs to: a report with two types "
+    "counts under both types, a report concerning several units under each unit, and a report with several root "
+    "causes under each cause. Cells may therefore add up to more than their row or column total, and the totals "
+    "(Total included) are their own counts of distinct reports, not sums.")
+
+
+# ---- lead times -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadTime:
+    key: str
+    label_sv: str
+    label_en: str
+
+
+LEAD_TIMES: tuple[LeadTime, ...] = (
+    LeadTime("noticed_to_reported", "Upptäckt → rapporterad", "Noticed → reported"),
+    LeadTime("reported_to_assessed", "Rapporterad → bedömd", "Reported → assessed"),
+    LeadTime("assessed_to_notified_ivo", "Bedömd → anmäld till IVO", "Assessed → notified to IVO"),
+    LeadTime("assessed_to_notified_imy", "Bedömd → anmäld till IMY", "Assessed → notified to IMY"),
+    LeadTime("reported_to_closed", "Rapporterad → avslutad", "Reported → closed"),
+)
+
+# Percentiles as fractions a/b, so that the SQL can locate them with integer arithmetic.
+MEDIAN = (1, 2)
+P90 = (9, 10)
+
+
+def percentile_positions(n: int, fraction: tuple[int, int]) -> tuple[int, int, int]:
+    """Linear interpolation between closest ranks (as PostgreSQL's percentile_cont, Excel's PERCENTILE.INC).
+
+    For n sorted values x_1..x_n and p = a/b, h = (n - 1)·p; the percentile is x_(⌊h⌋+1) + (h - ⌊h⌋)·(x_(⌊h⌋+2) -
+    x_(⌊h⌋+1)). Returned as (rank of the lower value, its weight, weight of the next value), in units of 1/b, so
+    that b·percentile = weight_lo·x_lo + weight_hi·x_hi exactly in integers. The SQL does the same arithmetic.
+    """
+    a, b = fraction
+    if n < 1:
+        raise ValueError("no values")
+    whole, remainder = divmod((n - 1) * a, b)
+    return whole + 1, b - remainder, remainder
+
+
+def percentile(values: list[int], fraction: tuple[int, int]) -> float:
+    """The reference definition, for tests and documentation; the service computes it in SQL."""
+    ordered = sorted(values)
+    rank, weight_lo, weight_hi = percentile_positions(len(ordered), fraction)
+    upper = ordered[rank] if weight_hi else 0
+    return (weight_lo * ordered[rank - 1] + weight_hi * upper) / fraction[1]
+
+
+def hours(scaled_seconds: int | None, scale: int) -> float | None:
+    """Seconds times `scale` (as the SQL returns them) to hours, two decimals."""
+    return None if scaled_seconds is None else round(scaled_seconds / scale / 3600, 2)
+
+
+# ---- open and overdue ---------------------------------------------------------------------------------
+
+DEADLINE_LABELS: dict[str, tuple[str, str]] = {
+    "imy_notification": ("Anmälan till IMY (72 timmar)", "IMY notification (72 hours)"),
+    "ivo_notification": ("Anmälan till IVO (påminnelse)", "IVO notification (warning)"),
+    "ivo_notification_escalation": ("Anmälan till IVO (eskalering)", "IVO notification (escalation)"),
+    "ivo_investigation": ("Utredning till IVO (2 månader)", "Investigation to IVO (2 months)"),
+    "investigation": ("Utredning (genast)", "Investigation (without delay)"),
+    "action": ("Åtgärd", "Action"),
+}
+OPEN_COLUMNS: tuple[Column, ...] = (
+    Column("open", "Öppna ärenden", "Open cases"),
+    Column("overdue", "Med passerad tidsfrist", "With an overdue deadline"),
+    *(Column(f"overdue_{kind}", f"Passerad: {sv}", f"Overdue: {en}") for kind, (sv, en) in DEADLINE_LABELS.items()),
+)
+OPEN_NOTE_SV = (
+    "Öppna ärenden: inkomna senast vid tidpunkten och inte avslutade då. Passerade tidsfrister räknas bland dem, "
+    "som unika ärenden per slag av frist. Endast nu öppna tidsfrister finns sparade, så för en tidpunkt i det "
+    "förflutna räknas de frister som är sparade i dag; frister som redan har uppfyllts räknas inte.")
+OPEN_NOTE_EN = (
+    "Open cases: received at or before the moment and not closed then. Overdue deadlines are counted among them, "
+    "as distinct cases per kind of deadline. Only currently open deadlines are stored, so for a past moment the "
+    "deadlines stored today are used; deadlines already met are not counted.")

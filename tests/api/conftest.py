@@ -27,7 +27,8 @@ from tests.conftest import TEST_AUDIENCE, TEST_ISSUER, FakeClock
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, oidc_issuer=TEST_ISSUER, oidc_audience=TEST_AUDIENCE,
                     dev_key_path=Path("/nonexistent"), cursor_secret="test-cursor-secret",
-                    grant_cache_seconds=0)  # Users.grant writes grants straight into the database
+                    grant_cache_seconds=0,  # Users.grant writes grants straight into the database
+                    audit_seal_seconds=0)  # tests seal the audit log themselves
 
 
 @pytest.fixture

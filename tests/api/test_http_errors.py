@@ -93,31 +93,23 @@ def test_unexpected_errors_are_a_plain_500_without_internals(client, investigato
     assert "SELECT" not in json.dumps(body) and "Traceback" not in json.dumps(body)
 
 
-def test_a_failing_request_writes_nothing(client, investigator, db, org):
-    """The report row is flushed before the failure: the whole transaction must roll back."""
+def test_a_failing_request_writes_nothing(client, investigator, db, org, monkeypatch):
+    """The report, its enheter, its timeline and the case number are written before the failure;
+    the whole transaction must roll back."""
+    import service.reports as reports_module
+
     body = {"units": ["SOC-ALD-1"], "occurred_at": "2026-03-09T10:00:00Z", "noticed_at": "2026-03-09T10:00:00Z",
             "description": "x", "no_specific_subject": True, "category": "other"}
-    with db.begin() as connection:  # make the timeline insert fail after the report row is written
-        connection.execute(text("CREATE TABLE trap (id INTEGER)"))
-    try:
-        import service.reports as reports_module
 
-        original = reports_module.CaseEvent
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("disk full")
 
-        def exploding_event(**kwargs):
-            raise RuntimeError("disk full")
-
-        reports_module.CaseEvent = exploding_event  # type: ignore[assignment]
-        try:
-            _is_problem(client.post("/api/v1/reports", json=body, headers=investigator), 500)
-        finally:
-            reports_module.CaseEvent = original
-    finally:
-        with db.begin() as connection:
-            connection.execute(text("DROP TABLE trap"))
+    with monkeypatch.context() as patch:
+        patch.setattr(reports_module.audit, "record", disk_full)  # fails after the intake's writes
+        _is_problem(client.post("/api/v1/reports", json=body, headers=investigator), 500)
     with db.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM report")).scalar_one() == 0
-        assert connection.execute(text("SELECT count(*) FROM case_number_sequence")).scalar_one() == 0
+        for table in ("report", "report_unit", "case_event", "case_number_sequence"):
+            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
     assert client.post("/api/v1/reports", json=body, headers=investigator).json()["case_number"] == "SOC-2026-00001"
 
 

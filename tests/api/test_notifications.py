@@ -142,7 +142,7 @@ def test_ivo_send_without_investigation_sets_the_two_month_deadline_met_by_the_s
     assert body["status"] == "sent" and body["sent_at"] == "2026-03-10T09:00:00Z"
     assert (body["decision_maker_name"], body["delegation_reference"], body["channel"], body["sent_by_name"]) == (
         "Disa Delegat", "Delegationsordning punkt 4.2", "e_service", "Disa Delegat")
-    assert deadlines(client, investigator, serious_case) == {"ivo_investigation": "2026-05-10T09:00:00Z"}
+    assert deadlines(client, investigator, serious_case) == {"ivo_investigation": "2026-05-10T08:00:00Z"}  # two months on the Swedish calendar (CEST)
 
     clock.advance(days=20)
     supplement = {"kind": "investigation", "content": "Utredningen bifogas.", "channel": "post"}

@@ -270,3 +270,12 @@ def test_page_size_is_capped(client, staff, investigator, settings):
     settings.max_page_size = 2
     page = client.get(URL, headers=investigator, params={"limit": 10_000}).json()
     assert len(page["items"]) == 2 and page["next_cursor"] is not None
+
+
+def test_case_numbers_grow_past_five_digits_alike_on_both_databases(client, staff, db, org):
+    from sqlalchemy import text
+
+    client.post(URL, json=report(), headers=staff)
+    with db.begin() as connection:
+        connection.execute(text("UPDATE case_number_sequence SET last_number = 99999"))
+    assert client.post(URL, json=report(), headers=staff).json()["case_number"] == "SOC-2026-100000"

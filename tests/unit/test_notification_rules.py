@@ -115,22 +115,22 @@ def test_the_hours_do_not_stretch_over_a_daylight_saving_change():
 def test_a_late_imy_notification_needs_the_reason_for_the_delay():
     late = T0 + timedelta(hours=72, seconds=1)
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.imy, sent_at=late, now=late, aware_at=T0, delay_reason=None)
+        check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason=None)
     assert refused.value.field == "delay_reason"
-    check_send(Authority.imy, sent_at=late, now=late, aware_at=T0, delay_reason="Helg; DSO nåddes först på måndag.")
+    check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason="Helg; DSO nåddes först på måndag.")
     on_time = T0 + timedelta(hours=72)
-    check_send(Authority.imy, sent_at=on_time, now=on_time, aware_at=T0, delay_reason=None)
+    check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=on_time, now=on_time, aware_at=T0, delay_reason=None)
 
 
 def test_sending_is_never_dated_in_the_future():
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.ivo, sent_at=T0 + timedelta(hours=1), now=T0, aware_at=None, delay_reason=None)
+        check_send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(hours=1), now=T0, aware_at=None, delay_reason=None)
     assert refused.value.field == "sent_at"
 
 
 def test_an_imy_notification_needs_aware_at():
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.imy, sent_at=T0, now=T0, aware_at=None, delay_reason=None)
+        check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=T0, now=T0, aware_at=None, delay_reason=None)
     assert refused.value.field == "aware_at"
 
 
@@ -193,7 +193,8 @@ def test_only_a_decided_investigation_goes_to_ivo():
 def test_supplements_go_to_a_sent_notification_only():
     with pytest.raises(Conflict):
         check_supplement(Authority.ivo, SupplementKind.other, notification_sent_at=None, sent_at=T0, now=T0)
-    check_supplement(Authority.ivo, SupplementKind.investigation, notification_sent_at=T0, sent_at=T0, now=T0)
+    check_supplement(Authority.ivo, SupplementKind.investigation, notification_sent_at=T0, sent_at=T0, now=T0,
+                     investigation_decided_at=T0)
 
 
 def test_the_investigation_is_a_supplement_to_ivo_only_and_not_before_the_notification():
@@ -258,3 +259,21 @@ def test_data_subject_communication_is_informed_or_exempted_with_reasons(args, f
     with pytest.raises(InvalidInput) as refused:
         check_data_subject_communication([incident(IncidentRisk.high_risk)], now=T0, **args)
     assert refused.value.field == field
+
+
+def test_a_notification_is_not_sent_before_the_event_nor_before_awareness():
+    with pytest.raises(InvalidInput) as refused:
+        check_send(Authority.ivo, occurred_at=T0, sent_at=T0 - timedelta(hours=1), now=T0, aware_at=None,
+                   delay_reason=None)
+    assert refused.value.field == "sent_at"
+    with pytest.raises(InvalidInput):
+        check_send(Authority.imy, occurred_at=T0 - timedelta(days=2), sent_at=T0 - timedelta(hours=1), now=T0,
+                   aware_at=T0, delay_reason=None)
+
+
+def test_the_investigation_supplement_needs_a_decision_made_before_it_was_sent():
+    with pytest.raises(Conflict):
+        check_supplement(Authority.ivo, SupplementKind.investigation, notification_sent_at=T0, sent_at=T0, now=T0)
+    with pytest.raises(InvalidInput):
+        check_supplement(Authority.ivo, SupplementKind.investigation, notification_sent_at=T0, sent_at=T0, now=T0,
+                         investigation_decided_at=T0 + timedelta(minutes=1))

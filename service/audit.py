@@ -1,0 +1,211 @@
+"""The access log (R-F3, DOMAIN.md §7): who touched which case, in which role, how, when, in which request.
+
+`record` is called where access is decided (cases.load_case, the report reads, intake, grants, the log
+itself). Records wait on the session and are inserted in one statement when the session commits, so
+they land in the same transaction as the request's own work. A transaction that ends without committing
+them (a read, which never commits, or a refusal on its way to a 404/403, which rolls back) has them
+committed in a short transaction of their own once its connection is released: a refused probe must be
+logged although the request fails, and a second connection opened while the request's transaction is
+still open would wait forever on SQLite, whose one write lock that transaction holds.
+
+Tamper evidence without a hot row: records are inserted unsealed (no lock shared between requests);
+`seal`, run every few seconds by one instance, chains them in id order, each hash covering the
+previous hash and the record's fields. `verify` recomputes the chain and names the first record that
+does not fit. Limits: the newest few seconds are unsealed; cutting records off the end of the chain,
+or recomputing the whole chain, is not detected by the chain alone; keep the head hash that
+`python -m service verify-audit` prints somewhere the database's users cannot write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, event, func, insert, select, update
+from sqlalchemy.orm import Session as OrmSession, SessionTransaction
+from sqlmodel import Session
+
+from service.api.middleware import current_request_id
+from service.domain.access import Principal, Role
+from service.models import AuditRecord
+
+log = logging.getLogger("service.audit")
+
+ALLOWED, DENIED = "allowed", "denied"
+GENESIS = "0" * 64  # the prev_hash of the first record
+# Seal only records this old, so that a transaction still committing lower ids is not overtaken and the
+# chain follows id order (verify follows chain_seq, so this is tidiness, not correctness).
+SETTLE = timedelta(seconds=2)
+BATCH = 5000
+_SEAL_LOCK = 0x61756469  # PostgreSQL advisory lock key ("audi"): one sealer at a time across instances
+_PENDING = "audit_pending"  # session.info key: records waiting for the session's commit
+
+_table = AuditRecord.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
+_HASHED = ("id", "chain_seq", "at", "actor_subject", "actor_name", "actor_kind", "acting_roles", "report_id",
+           "action", "outcome", "request_id", "detail")
+
+
+def record(session: Session, principal: Principal, action: str, *, report_id: uuid.UUID | None = None,
+           outcome: str = ALLOWED, detail: str | None = None, roles: Iterable[Role] | None = None) -> None:
+    """Log one access. `roles`: those the actor holds on the case's enheter (default: all they hold)."""
+    held = roles if roles is not None else (grant.role for grant in principal.grants)
+    if not session.in_transaction():
+        session.begin()  # no I/O yet; but its end, commit or not, is what writes the record
+    session.info.setdefault(_PENDING, []).append({
+        "at": datetime.now(UTC),  # wall-clock time of the access, not the case clock
+        "actor_subject": principal.subject,
+        "actor_name": principal.display_name,
+        "actor_kind": "system" if principal.is_integration else "person",
+        "acting_roles": ",".join(sorted({role.value for role in held})),
+        "report_id": report_id,
+        "action": action,
+        "outcome": outcome,
+        "request_id": current_request_id.get(),
+        "detail": detail[:500] if detail else None,
+    })
+
+
+def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]:
+    """The roles the actor holds on any of these units: the roles in which they act on the case."""
+    return frozenset(role for path in unit_paths for role in principal.roles_for(path))
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _insert_pending(session: OrmSession) -> None:
+    # Savepoint releases commit nothing yet; the outermost commit carries the records.
+    pending = session.info.get(_PENDING)
+    if pending and not session.in_nested_transaction():
+        session.connection().execute(_INSERT, pending)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _forget_committed(session: OrmSession) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> None:
+    # The session's transaction ended without committing its records (a read, which never commits, or
+    # a refusal on its way to a 404/403) and its connection is back in the pool: commit them alone.
+    pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
+    if pending:
+        with session.get_bind().begin() as connection:
+            connection.execute(_INSERT, pending)
+
+
+# ---- the chain ----------------------------------------------------------------------------------------
+
+
+def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat()
+        return str(value) if isinstance(value, uuid.UUID) else value
+
+    canonical = json.dumps({name: plain(fields[name]) for name in _HASHED}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def seal(session: Session, now: datetime) -> int:
+    """One pass: chain up to BATCH unsealed records older than SETTLE, in id order, and commit.
+
+    Returns how many were sealed (0 also when another instance holds the sealing lock).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        if not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one():
+            session.rollback()
+            return 0
+    top = head(session)
+    seq, prev = (top.chain_seq, top.hash) if top else (0, GENESIS)
+    rows = session.execute(select(_table).where(_table.c.chain_seq.is_(None), _table.c.at <= now - SETTLE)
+                           .order_by(_table.c.id).limit(BATCH)).mappings().all()
+    links = []
+    for row in rows:
+        seq += 1
+        digest = _digest(prev, {**row, "chain_seq": seq})
+        links.append({"b_id": row["id"], "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    if links:
+        session.execute(update(_table).where(_table.c.id == bindparam("b_id"))
+                        .values(chain_seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"),
+                                hash=bindparam("b_hash")), links)
+    session.commit()
+    return len(links)
+
+
+def seal_all(session: Session, now: datetime) -> int:
+    sealed = total = seal(session, now)
+    while sealed == BATCH:
+        sealed = seal(session, now)
+        total += sealed
+    return total
+
+
+@dataclass(frozen=True)
+class Broken:
+    id: int
+    chain_seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    chain_seq: int
+    hash: str
+
+
+def verify(session: Session) -> Broken | None:
+    """Recompute the chain from the start; the first record that does not fit it, or None."""
+    prev, expected, after = GENESIS, 1, 0
+    while True:
+        rows = session.execute(select(_table).where(_table.c.chain_seq > after)
+                               .order_by(_table.c.chain_seq).limit(BATCH)).mappings().all()
+        if not rows:
+            return None
+        for row in rows:
+            if row["chain_seq"] != expected:
+                return Broken(row["id"], row["chain_seq"], f"chain_seq {expected} is missing before it")
+            if row["prev_hash"] != prev or row["hash"] != _digest(prev, row):
+                return Broken(row["id"], row["chain_seq"], "its contents or link do not match its hash")
+            prev, expected = row["hash"], expected + 1
+        after = rows[-1]["chain_seq"]
+
+
+def head(session: Session) -> ChainHead | None:
+    row = session.execute(select(_table.c.chain_seq, _table.c.hash).where(_table.c.chain_seq.is_not(None))
+                          .order_by(_table.c.chain_seq.desc()).limit(1)).first()
+    return ChainHead(row[0], row[1]) if row else None
+
+
+class Sealer:
+    """Seals every `seconds` in a background thread; the app's lifespan starts and stops it."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        self.engine, self.seconds = engine, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                with Session(self.engine) as session:
+                    seal_all(session, datetime.now(UTC))
+            except Exception:  # a database hiccup must not end sealing for the life of the process
+                log.exception("sealing the audit log failed; retrying in %s s", self.seconds)
