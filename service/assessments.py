@@ -20,7 +20,7 @@ from service.domain.lifecycle import Step
 from service.domain.org import OrgKind
 from service.cases import case_facts, check_step, current_findings, load_case, refresh_deadlines, take_step
 from service.models import Assessment, CaseLink, FollowUp, OrgUnit, Report, ReportType, ReportUnit
-from service.reports import readable_reports, units_of
+from service.reports import in_scope, units_of
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
 def _link(session: Session, principal: Principal, report: Report, ids: tuple[uuid.UUID, ...]) -> list[str]:
     linked: list[str] = []
     for index, other_id in enumerate(ids):
-        other = session.exec(select(Report).where(Report.id == other_id, readable_reports(principal))).first()
+        # Linking writes on the other case too, so the caller must be able to assess it as well.
+        other = session.exec(select(Report).where(Report.id == other_id,
+                                                  in_scope(principal.scope(Permission.assess)))).first()
         if other is None or other.id == report.id:
             raise InvalidInput("No such case to link.", field=f"/link_cases/{index}")
         for a, b in ((report.id, other.id), (other.id, report.id)):

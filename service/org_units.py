@@ -203,6 +203,8 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
             raise Conflict(f"Code {row.code!r} differs only in case from {folded[row.code.lower()]!r}.",
                            field=f"/units/{index}/code")
     to_create, unchanged = plan_import(rows, existing)
+    for code in unchanged:  # loading what is already there is still an org change: the same right is needed
+        require_manage(principal, units_by_code[code].path)
     created: list[OrgUnit] = []
     for row in to_create:
         parent = units_by_code.get(row.parent_code) if row.parent_code else None

@@ -381,6 +381,8 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
     rows = rows[:limit]
     units = units_of(session, [row.id for row in rows])
     items = [_view(principal, row, units[row.id]) for row in rows]
+    if not items:  # a search that finds nothing is still a search of case content, and may be a probe
+        audit.record(session, principal, "list_cases", detail="no hits")
     for view in items:  # one record per listed report; the session inserts them in one statement
         _audit_view(session, principal, "list_cases", view)
     last = (rows[-1].received_at, rows[-1].id) if more else None

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
+from service import audit
 from service.domain.access import Permission, Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
@@ -73,6 +74,7 @@ def statistics_root(session: Session, principal: Principal, unit_id: int | None)
     if root is None:
         raise InvalidInput(f"No org unit with id {unit_id}.", field="unit_id")
     if not scope.covers(root.path):
+        audit.record(session, principal, "read_statistics", outcome=audit.DENIED, detail=f"unit {root.code}")
         raise Forbidden("You may not read statistics for this part of the organisation.")
     return root
 

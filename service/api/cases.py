@@ -15,7 +15,7 @@ from service import assessments, cases
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, Timestamp
-from service.domain.access import Permission
+from service.domain.access import Permission, Principal
 from service.domain.assessment import (
     ComplaintKind,
     ComplaintSubmitter,
@@ -118,12 +118,14 @@ class TimelineEntry(BaseModel):
     note: str | None = None
 
 
-def case_read(session: Session, report: Report, now: datetime) -> CaseRead:
+def case_read(session: Session, principal: Principal, report: Report, now: datetime) -> CaseRead:
+    """The case view; linked cases only where the reader may read them too."""
     facts = cases.case_facts(session, report)
     deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
                              .order_by(col(CaseDeadline.due_at))).all()
     links = session.exec(select(Report.id, Report.case_number).join(CaseLink, col(CaseLink.related_report_id) == col(Report.id))
-                         .where(CaseLink.report_id == report.id).order_by(col(Report.case_number))).all()
+                         .where(CaseLink.report_id == report.id, in_scope(principal.scope(Permission.read_case)))
+                         .order_by(col(Report.case_number))).all()
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
         types=[TypeOut(**{k: v for k, v in vars(f).items()}) for f in facts.findings],
@@ -140,7 +142,7 @@ def case_read(session: Session, report: Report, now: datetime) -> CaseRead:
 @router.get("/case", summary="The case: status, types, possible steps, deadlines, what blocks closing",
             responses=CASE_ERRORS)
 def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseRead:
-    return case_read(session, cases.load_case(session, principal, report_id, Permission.read_case), clock())
+    return case_read(session, principal, cases.load_case(session, principal, report_id, Permission.read_case), clock())
 
 
 @router.post("/assessments", status_code=201, summary="Assess (or re-assess) the report: its types",
@@ -152,7 +154,7 @@ def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, pr
         findings=[TypeFinding(**t.model_dump()) for t in body.types], justification=body.justification,
         incident_aware_at=body.incident_aware_at, add_unit_codes=tuple(body.add_units),
         remove_unit_codes=tuple(body.remove_units), link_report_ids=tuple(body.link_cases)), now, settings)
-    result = case_read(session, report, now)
+    result = case_read(session, principal, report, now)
     session.commit()
     return result
 
@@ -172,7 +174,7 @@ def follow_up(report_id: uuid.UUID, body: FollowUpCreate, session: SessionDep, p
               clock: ClockDep, settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
-    result = case_read(session, report, now)
+    result = case_read(session, principal, report, now)
     session.commit()
     return result
 
@@ -182,7 +184,7 @@ def close(report_id: uuid.UUID, body: CloseCreate, session: SessionDep, principa
           settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.close(session, principal, report_id, body.note, now, settings)
-    result = case_read(session, report, now)
+    result = case_read(session, principal, report, now)
     session.commit()
     return result
 
@@ -192,7 +194,7 @@ def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, princi
            settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.reopen(session, principal, report_id, body.reason, now, settings)
-    result = case_read(session, report, now)
+    result = case_read(session, principal, report, now)
     session.commit()
     return result
 
