@@ -83,7 +83,8 @@ def _insert_pending(session: OrmSession) -> None:
     # Savepoint releases commit nothing yet; the outermost commit carries the records.
     pending = session.info.get(_PENDING)
     if pending and not session.in_nested_transaction():
-        session.connection().execute(_INSERT, pending)
+        # One record (the common case) as a plain execute: the executemany path costs more for one row.
+        session.connection().execute(_INSERT, pending[0] if len(pending) == 1 else pending)
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
+    text,
     BigInteger,
     FunctionElement,
     Integer,
@@ -76,6 +77,10 @@ def statistics_root(session: Session, principal: Principal, unit_id: int | None)
     if not scope.covers(root.path):
         audit.record(session, principal, "read_statistics", outcome=audit.DENIED, detail=f"unit {root.code}")
         raise Forbidden("You may not read statistics for this part of the organisation.")
+    if session.get_bind().dialect.name == "postgresql":
+        # These queries look expensive to the planner (CTEs without statistics), so PostgreSQL would
+        # JIT-compile them; at a million reports compiling cost seconds, more than running them.
+        session.execute(text("SET LOCAL jit = off"))
     return root
 
 
@@ -106,22 +111,42 @@ class CountRow:
     counts: dict[str, int]
 
 
+# Beside the table's columns, the annual query also counts what the shares need (DOMAIN.md §8).
+SHARE_MEASURES = ("deviations", "lex_sarah_serious", "lex_sarah_notified_ivo", "incident_notified_imy")
+
+
 def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[CountRow]:
     """One query: counts per enhet (under its avdelning), per avdelning, and in total.
 
-    Each report's types are first folded into one row of 0/1 flags, so every level can SUM them over
-    its distinct reports instead of sorting for COUNT(DISTINCT ...) once per column.
+    Each report's types (and whether it was notified) are first folded into one row of 0/1 flags, so
+    every level can SUM them over its distinct reports instead of sorting for COUNT(DISTINCT ...) once
+    per column. The total row also carries SHARE_MEASURES.
     """
     pairs = placed_reports(root, period).cte("pairs")
     types = ReportType.__table__.alias("types")  # type: ignore[attr-defined]
     type_keys = [column.key for column in TYPE_COLUMNS]
+    serious = and_(types.c.type == Type.lex_sarah.value, types.c.lex_sarah_severity.in_([s.value for s in SERIOUS]))
     flags = (
         select(types.c.report_id,
-               *(func.max(case((types.c.type == key, 1), else_=0)).label(key) for key in type_keys))
+               *(func.max(case((types.c.type == key, 1), else_=0)).label(key) for key in type_keys),
+               func.max(case((types.c.type != Type.not_a_deviation.value, 1), else_=0)).label("deviation"),
+               func.max(case((serious, 1), else_=0)).label("serious"))
         .where(types.c.report_id.in_(select(pairs.c.report_id)))
         .group_by(types.c.report_id)
         .cte("flags")
     )
+    sent = Notification.__table__.alias("sent")  # type: ignore[attr-defined]
+    notified = (
+        select(sent.c.report_id,
+               func.max(case((sent.c.authority == "ivo", 1), else_=0)).label("ivo"),
+               func.max(case((sent.c.authority == "imy", 1), else_=0)).label("imy"))
+        .where(sent.c.sent_at.is_not(None), sent.c.report_id.in_(select(pairs.c.report_id)))
+        .group_by(sent.c.report_id)
+        .cte("notified")
+    )
+
+    def total_of(expression):  # type: ignore[no-untyped-def]
+        return func.coalesce(func.sum(expression), 0)
 
     def level(name: str, grouping: list):  # type: ignore[no-untyped-def]
         keyed = select(pairs.c.report_id, *grouping).distinct().subquery(f"{name}_reports")
@@ -131,21 +156,37 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
         return (
             select(literal(name, String).label("level"), unit_id.label("unit_id"),
                    department_id.label("department_id"),
-                   *(func.coalesce(func.sum(flags.c[key]), 0).label(key) for key in type_keys),
-                   func.sum(case((flags.c.report_id.is_(None), 1), else_=0)).label("unassessed"),
-                   func.count().label("total"))
-            .select_from(keyed.outerjoin(flags, flags.c.report_id == keyed.c.report_id))
+                   *(total_of(flags.c[key]).label(key) for key in type_keys),
+                   total_of(case((flags.c.report_id.is_(None), 1), else_=0)).label("unassessed"),
+                   func.count().label("total"),
+                   total_of(flags.c.deviation).label("deviations"),
+                   total_of(flags.c.serious).label("lex_sarah_serious"),
+                   total_of(flags.c.lex_sarah * func.coalesce(notified.c.ivo, 0)).label("lex_sarah_notified_ivo"),
+                   total_of(flags.c.personal_data_incident * func.coalesce(notified.c.imy, 0))
+                   .label("incident_notified_imy"))
+            .select_from(keyed.outerjoin(flags, flags.c.report_id == keyed.c.report_id)
+                         .outerjoin(notified, notified.c.report_id == keyed.c.report_id))
             .group_by(*keys)
         )
 
     query = union_all(level("unit", [pairs.c.unit_id, pairs.c.department_id]),
                       level("department", [pairs.c.department_id]), level("total", []))
-    keys = type_keys + ["unassessed", "total"]
+    keys = type_keys + ["unassessed", "total", *SHARE_MEASURES]
     return [
         CountRow(level=row.level, unit_id=row.unit_id, department_id=row.department_id,
                  counts={key: int(getattr(row, key) or 0) for key in keys})
         for row in session.execute(query).all()
     ]
+
+
+def share_counts_of(total: dict[str, int]) -> ShareCounts:
+    """The shares' numerators and denominators, from the total row of annual_counts."""
+    return ShareCounts(
+        deviations=total["deviations"], lex_sarah=total["lex_sarah"],
+        personal_data_incident=total["personal_data_incident"], complaint=total["complaint"],
+        other_deviation=total["other_deviation"], lex_sarah_serious=total["lex_sarah_serious"],
+        lex_sarah_notified_ivo=total["lex_sarah_notified_ivo"], incident_notified_imy=total["incident_notified_imy"],
+    )
 
 
 def _by_level(session: Session, pairs, joined, measures, keys: list[str]) -> list[CountRow]:  # type: ignore[no-untyped-def]
@@ -162,35 +203,6 @@ def _by_level(session: Session, pairs, joined, measures, keys: list[str]) -> lis
                  counts={key: int(getattr(row, key)) for key in keys})
         for row in session.execute(union_all(per_unit, per_department, total)).all()
     ]
-
-
-def share_counts(session: Session, root: OrgUnit, period: Period) -> ShareCounts:
-    pairs = placed_reports(root, period).subquery("pairs")
-    types = ReportType.__table__.alias("types")  # type: ignore[attr-defined]
-    sent = (select(Notification.report_id, Notification.authority)
-            .where(col(Notification.sent_at).is_not(None)).subquery("sent"))
-    report_id = pairs.c.report_id
-
-    def distinct_where(condition):  # type: ignore[no-untyped-def]
-        return func.count(distinct(case((condition, report_id), else_=None)))
-
-    is_type = {key: types.c.type == key for key in (t.value for t in Type)}
-    notified = lambda authority: sent.c.authority == authority  # noqa: E731
-    query = (
-        select(
-            distinct_where(and_(types.c.type.is_not(None), types.c.type != Type.not_a_deviation.value)),
-            distinct_where(is_type["lex_sarah"]),
-            distinct_where(is_type["personal_data_incident"]),
-            distinct_where(is_type["complaint"]),
-            distinct_where(is_type["other_deviation"]),
-            distinct_where(and_(is_type["lex_sarah"], types.c.lex_sarah_severity.in_([s.value for s in SERIOUS]))),
-            distinct_where(and_(is_type["lex_sarah"], notified("ivo"))),
-            distinct_where(and_(is_type["personal_data_incident"], notified("imy"))),
-        )
-        .select_from(pairs.outerjoin(types, types.c.report_id == report_id)
-                     .outerjoin(sent, sent.c.report_id == report_id))
-    )
-    return ShareCounts(*(int(value) for value in session.execute(query).one()))
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,10 @@ NOTE_EN = ("Each row counts distinct reports within its own scope: a report conc
            "once in Total. Rows are therefore not sums of the rows below them.")
 
 
+def _total_counts(counts: list[statistics.CountRow]) -> dict[str, int]:
+    return next(row.counts for row in counts if row.level == "total")
+
+
 def build_annual_table(session, principal, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
                        suppress_below: int | None) -> AnnualTable:
     root = statistics.statistics_root(session, principal, unit_id)
@@ -116,7 +120,7 @@ def build_annual_table(session, principal, unit_id: int | None, period: Period, 
     rows = _org_rows(root, units, counts, keys, suppress_below)
     share_list = [ShareOut(key=s.key, label_sv=s.label_sv, label_en=s.label_en, numerator=s.numerator,
                            denominator=s.denominator, percent=s.percent)
-                  for s in shares(statistics.share_counts(session, root, period))]
+                  for s in shares(statistics.share_counts_of(_total_counts(counts)))]
     return AnnualTable(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
         unit_name=root.name, columns=[ColumnOut(**vars(c)) for c in TABLE_COLUMNS], rows=rows,
