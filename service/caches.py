@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from sqlmodel import Session, select
 
+from service.domain.org import active_on
 from service.models import OrgUnit
 
 T = TypeVar("T")
@@ -68,7 +69,7 @@ class UnitInfo:
     valid_to: date | None
 
     def is_active_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+        return active_on(self.valid_from, self.valid_to, day)
 
 
 @dataclass(frozen=True)

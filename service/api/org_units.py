@@ -15,6 +15,7 @@ from service import org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Input, Name
+from service.domain import org as org_rules
 from service.domain.org import OrgKind
 from service.domain.org_import import ImportRow
 from service.domain.reports import local_date
@@ -82,7 +83,7 @@ def _read(unit: OrgUnit, today: date) -> OrgUnitRead:
     return OrgUnitRead(
         id=unit.id or 0, code=unit.code, name=unit.name, kind=OrgKind(unit.kind), parent_id=unit.parent_id,
         valid_from=unit.valid_from, valid_to=unit.valid_to,
-        active=unit.valid_from <= today and (unit.valid_to is None or today <= unit.valid_to),
+        active=org_rules.active_on(unit.valid_from, unit.valid_to, today),
     )
 
 

@@ -43,7 +43,12 @@ class Placement:
     valid_to: date | None
 
     def is_active_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+        return active_on(self.valid_from, self.valid_to, day)
+
+
+def active_on(valid_from: date, valid_to: date | None, day: date) -> bool:
+    """A unit is active from valid_from through valid_to, both inclusive; no valid_to: still open."""
+    return valid_from <= day and (valid_to is None or day <= valid_to)
 
 
 def path_for(parent_path: str | None, unit_id: int) -> str:
