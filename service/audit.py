@@ -48,7 +48,6 @@ _SEAL_LOCK = 0x61756469  # PostgreSQL advisory lock key ("audi"): one sealer at 
 _PENDING = "audit_pending"  # session.info key: records waiting for the session's commit
 
 _table = AuditRecord.__table__  # type: ignore[attr-defined]
-_INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
 _HASHED = ("id", "chain_seq", "at", "actor_subject", "actor_name", "actor_kind", "acting_roles", "report_id",
            "action", "outcome", "request_id", "detail")
 
@@ -56,10 +55,17 @@ _HASHED = ("id", "chain_seq", "at", "actor_subject", "actor_name", "actor_kind",
 def record(session: Session, principal: Principal, action: str, *, report_id: uuid.UUID | None = None,
            outcome: str = ALLOWED, detail: str | None = None, roles: Iterable[Role] | None = None) -> None:
     """Log one access. `roles`: those the actor holds on the case's enheter (default: all they hold)."""
-    held = roles if roles is not None else (grant.role for grant in principal.grants)
     if not session.in_transaction():
         session.begin()  # no I/O yet; but its end, commit or not, is what writes the record
-    session.info.setdefault(_PENDING, []).append({
+    session.info.setdefault(_PENDING, []).append(
+        entry(principal, action, report_id=report_id, outcome=outcome, detail=detail, roles=roles))
+
+
+def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = None,
+          outcome: str = ALLOWED, detail: str | None = None, roles: Iterable[Role] | None = None) -> dict[str, Any]:
+    """One access record's columns, for a caller that inserts it in its own statement (intake does)."""
+    held = roles if roles is not None else (grant.role for grant in principal.grants)
+    return {
         "at": datetime.now(UTC),  # wall-clock time of the access, not the case clock
         "actor_subject": principal.subject,
         "actor_name": principal.display_name,
@@ -70,7 +76,12 @@ def record(session: Session, principal: Principal, action: str, *, report_id: uu
         "outcome": outcome,
         "request_id": current_request_id.get(),
         "detail": detail[:500] if detail else None,
-    })
+    }
+
+
+# What `entry` fills; the sealer fills the rest later.
+ENTRY_COLUMNS = tuple(c.name for c in _table.columns if c.name not in ("id", "chain_seq", "prev_hash", "hash"))
+INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
 
 
 def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]:
@@ -84,7 +95,7 @@ def _insert_pending(session: OrmSession) -> None:
     pending = session.info.get(_PENDING)
     if pending and not session.in_nested_transaction():
         # One record (the common case) as a plain execute: the executemany path costs more for one row.
-        session.connection().execute(_INSERT, pending[0] if len(pending) == 1 else pending)
+        session.connection().execute(INSERT, pending[0] if len(pending) == 1 else pending)
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -100,7 +111,7 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
         with session.get_bind().begin() as connection:
-            connection.execute(_INSERT, pending)
+            connection.execute(INSERT, pending)
 
 
 # ---- the chain ----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, func, select, update
 
 from service.caches import OrgSnapshot
 from service.config import Settings
@@ -31,18 +31,30 @@ def _new(external_reference: str | None) -> NewReport:
     )
 
 
-def _submit_many(engine, references: list[str | None]) -> list[str]:
+def _submit_many(engine, references: list[str | None], *, request_already_reading: bool) -> list[str]:
+    """`request_already_reading`: the request's session has read before the intake (its transaction is
+    open, so PostgreSQL cannot run the intake in autocommit); otherwise the intake opens it."""
     start = threading.Barrier(len(references))
+    with Session(engine) as session:
+        org = OrgSnapshot.load(session)
 
     def one(reference: str | None) -> str:
         with Session(engine, expire_on_commit=False) as session:
+            if request_already_reading:
+                session.exec(select(func.count()).select_from(Report)).one()
             start.wait()
-            stored = submit_report(session, CLIENT, _new(reference), NOW, SETTINGS, OrgSnapshot.load(session))
+            stored = submit_report(session, CLIENT, _new(reference), NOW, SETTINGS, org)
             session.commit()
             return stored.report.case_number
 
     with ThreadPoolExecutor(max_workers=len(references)) as pool:
         return list(pool.map(one, references))
+
+
+# On SQLite every transaction takes the one write lock when it begins, so a request that has read holds
+# it and the others wait for it: the "reading" case there would only test the barrier.
+both_paths = pytest.mark.parametrize("request_already_reading", [
+    False, pytest.param(True, marks=pytest.mark.postgres)], ids=["fresh", "reading"])
 
 
 @pytest.fixture
@@ -53,13 +65,32 @@ def organisation(db):
     return db
 
 
-def test_simultaneous_reports_get_unique_consecutive_case_numbers(organisation):
-    numbers = _submit_many(organisation, [None] * 12)
+@both_paths
+def test_simultaneous_reports_get_unique_consecutive_case_numbers(organisation, request_already_reading):
+    numbers = _submit_many(organisation, [None] * 12, request_already_reading=request_already_reading)
     assert sorted(numbers) == [f"SOC-2026-{n:05d}" for n in range(1, 13)]
 
 
-def test_simultaneous_retries_of_one_external_reference_store_one_report(organisation):
-    numbers = _submit_many(organisation, ["TRE-1"] * 8)
+@both_paths
+def test_simultaneous_retries_of_one_external_reference_store_one_report(organisation, request_already_reading):
+    numbers = _submit_many(organisation, ["TRE-1"] * 8, request_already_reading=request_already_reading)
     assert len(set(numbers)) == 1
     with Session(organisation) as session:
         assert session.exec(select(func.count()).select_from(Report)).one() == 1
+
+
+def test_the_next_request_on_an_intake_connection_is_transactional_again(organisation):
+    """On PostgreSQL intake runs in autocommit; the pooled connection must not keep that for its next user."""
+    engine = organisation
+    with Session(engine) as session:
+        org = OrgSnapshot.load(session)
+    for _ in range(3):  # more intakes than the pool's idle connections would need to reuse one
+        with Session(engine, expire_on_commit=False) as session:
+            submit_report(session, CLIENT, _new(None), NOW, SETTINGS, org)
+            session.commit()
+    for _ in range(3):
+        with Session(engine) as session:
+            session.exec(update(Report).values(status="closed"))
+            session.rollback()
+    with Session(engine) as session:
+        assert set(session.exec(select(Report.status)).all()) == {"reported"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from service.grants import grants_key, load_grants, principal_of
 from service.tokens import TokenInvalid, TokenVerifier
 
 log = logging.getLogger("service.auth")
+T = TypeVar("T")
 
 
 # Dependencies that do no I/O are async: a sync one costs a hop to the threadpool on every request.
@@ -60,7 +61,14 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+def _read_alone(request: Request, load: Callable[[Session], T]) -> T:
+    """Cache loads read in a short session of their own, never in the request's: that one stays unopened
+    until the endpoint uses it (intake relies on this), and is not held open by what a cache needs."""
+    with Session(request.app.state.engine) as session:
+        return load(session)
+
+
+async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     token = _bearer_token(request)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
@@ -74,7 +82,8 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
     key = grants_key(claims, settings.grant_source)
     grants = cache.peek(key)
     if grants is None:
-        grants = await run_in_threadpool(load_grants, session, claims, settings.grant_source)
+        grants = await run_in_threadpool(
+            _read_alone, request, lambda session: load_grants(session, claims, settings.grant_source))
         cache.put(key, grants)
     principal = principal_of(claims, grants)
     request.state.principal_subject = principal.subject
@@ -84,11 +93,11 @@ async def get_principal(request: Request, session: SessionDep, settings: Setting
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_org(request: Request, session: SessionDep) -> OrgSnapshot:
+async def get_org(request: Request) -> OrgSnapshot:
     cache = request.app.state.org_cache
     org = cache.peek("org")
     if org is None:
-        org = await run_in_threadpool(OrgSnapshot.load, session)
+        org = await run_in_threadpool(_read_alone, request, OrgSnapshot.load)
         cache.put("org", org)
     return org
 

@@ -94,21 +94,22 @@ def test_unexpected_errors_are_a_plain_500_without_internals(client, investigato
 
 
 def test_a_failing_request_writes_nothing(client, investigator, db, org, monkeypatch):
-    """The report, its enheter, its timeline and the case number are written before the failure;
-    the whole transaction must roll back."""
+    """The access record is the intake's last write (on PostgreSQL, the last part of its one statement);
+    when the database refuses it, the report, its enheter, its timeline and the case number must not stay."""
     import service.reports as reports_module
 
     body = {"units": ["SOC-ALD-1"], "occurred_at": "2026-03-09T10:00:00Z", "noticed_at": "2026-03-09T10:00:00Z",
             "description": "x", "no_specific_subject": True, "category": "other"}
+    real_entry = reports_module.audit.entry
 
-    def disk_full(*args, **kwargs):
-        raise RuntimeError("disk full")
+    def refused_by_database(*args, **kwargs):
+        return {**real_entry(*args, **kwargs), "action": None}  # NOT NULL in the schema
 
     with monkeypatch.context() as patch:
-        patch.setattr(reports_module.audit, "record", disk_full)  # fails after the intake's writes
+        patch.setattr(reports_module.audit, "entry", refused_by_database)
         _is_problem(client.post("/api/v1/reports", json=body, headers=investigator), 500)
     with db.connect() as connection:
-        for table in ("report", "report_unit", "case_event", "case_number_sequence"):
+        for table in ("report", "report_unit", "case_event", "case_number_sequence", "audit_record"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
     assert client.post("/api/v1/reports", json=body, headers=investigator).json()["case_number"] == "SOC-2026-00001"
 
