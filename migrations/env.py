@@ -32,12 +32,17 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = _url()
-    engine = make_engine(url)
+    sqlite = url.startswith("sqlite")
+    engine = make_engine(url, sqlite_foreign_keys=not sqlite)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
-                          render_as_batch=url.startswith("sqlite"))
+                          render_as_batch=sqlite)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:  # the keys were off while batch ALTERs rebuilt tables; they must all still hold
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
     engine.dispose()
 
 

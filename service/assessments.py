@@ -59,7 +59,7 @@ def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: Ne
         changes["linked_cases"] = [None, linked]
 
     session.exec(delete(ReportType).where(col(ReportType.report_id) == report.id))
-    session.add_all(ReportType(report_id=report.id, type=f.type.value,
+    session.add_all(ReportType(report_id=report.id, type=f.type.value, received_on=report.received_on,
                                lex_sarah_severity=f.lex_sarah_severity.value if f.lex_sarah_severity else None,
                                incident_risk=f.incident_risk.value if f.incident_risk else None,
                                complaint_kind=f.complaint_kind.value if f.complaint_kind else None,
@@ -106,7 +106,8 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
     if not wanted:
         raise InvalidInput("A report must concern at least one enhet.", field="remove_units")
     session.exec(delete(ReportUnit).where(col(ReportUnit.report_id) == report.id))
-    session.add_all(ReportUnit(report_id=report.id, unit_id=unit.id or 0) for unit in wanted.values())
+    session.add_all(ReportUnit(report_id=report.id, unit_id=unit.id or 0, received_on=report.received_on)
+                    for unit in wanted.values())
     return [current_codes, sorted(wanted)]
 
 

@@ -109,9 +109,13 @@ class Report(SQLModel, table=True):
 
 class ReportUnit(SQLModel, table=True):
     __tablename__ = "report_unit"
+    # The statistics read a period's (report, enhet) pairs from this index alone, without the report table.
+    __table_args__ = (Index("ix_report_unit_received_on_unit_id", "received_on", "unit_id",
+                            postgresql_include=["report_id"]),)
 
     report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
     unit_id: int = Field(foreign_key="org_unit.id", primary_key=True, index=True)
+    received_on: date  # the report's, copied (it never changes) so periods need no join to report
 
 
 class CaseEvent(SQLModel, table=True):
@@ -154,9 +158,13 @@ class ReportType(SQLModel, table=True):
     """The report's current types, one row each: what the statistics count."""
 
     __tablename__ = "report_type"
+    # The annual table reads a period's types and lex Sarah severities from this index alone.
+    __table_args__ = (Index("ix_report_type_received_on", "received_on",
+                            postgresql_include=["report_id", "type", "lex_sarah_severity"]),)
 
     report_id: uuid.UUID = Field(foreign_key="report.id", primary_key=True)
     type: str = Field(max_length=32, primary_key=True, index=True)
+    received_on: date  # the report's, copied (it never changes) so periods need no join to report
     lex_sarah_severity: str | None = Field(default=None, max_length=32)
     incident_risk: str | None = Field(default=None, max_length=16)
     complaint_kind: str | None = Field(default=None, max_length=16)

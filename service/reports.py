@@ -146,7 +146,8 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         # SQLite: statement by statement in the request's transaction, which holds the database's one
         # write lock from its first statement (BEGIN IMMEDIATE) to the commit.
         connection.execute(_INSERT_REPORT, row)
-        connection.execute(_INSERT_REPORT_UNIT, [{"report_id": report_id, "unit_id": unit.id} for unit in units])
+        connection.execute(_INSERT_REPORT_UNIT, [{"report_id": report_id, "unit_id": unit.id,
+                                                  "received_on": row["received_on"]} for unit in units])
         connection.execute(_INSERT_CASE_EVENT, event)
         number = case_number(administration.code, year, _next_case_number(session, administration.id, year))
         connection.execute(_SET_CASE_NUMBER, {"report_id": report_id, "number": number})
@@ -199,8 +200,8 @@ WITH number AS (
     FROM number
     RETURNING id, case_number
 ), new_units AS (
-    INSERT INTO report_unit (report_id, unit_id)
-    SELECT new_report.id, unit_id FROM new_report, unnest(CAST(:unit_ids AS integer[])) AS unit_id
+    INSERT INTO report_unit (report_id, unit_id, received_on)
+    SELECT new_report.id, unit_id, :received_on FROM new_report, unnest(CAST(:unit_ids AS integer[])) AS unit_id
 ), new_event AS (
     INSERT INTO case_event (report_id, at, actor_subject, actor_name, kind, detail)
     SELECT new_report.id, :event_at, :event_actor_subject, :event_actor_name, :event_kind, :event_detail

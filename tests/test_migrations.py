@@ -39,12 +39,14 @@ def test_constraints_follow_the_naming_convention(database_url):
         engine.dispose()
 
 
-def test_received_on_is_backfilled_in_swedish_time(fresh_database):
+def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fresh_database):
     from sqlalchemy import text
 
     url = fresh_database()
     upgrade(url, "0002")
     engine = make_engine(url)
+    report_id = ("0d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b" if engine.dialect.name == "sqlite"
+                 else "0d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b")
     try:
         with engine.begin() as connection:
             connection.execute(text(
@@ -56,10 +58,14 @@ def test_received_on_is_backfilled_in_swedish_time(fresh_database):
                 "reporter_name, submitted_by, payload_sha256, reported_late, search_text) VALUES "
                 "(:id, 'SOC-2027-00001', 1, 'reported', 'other', 'web_form', :t, :t, :t, 'x', '', :f, 's', 'n', "
                 "'s', 'h', :f, 'x')"),
-                {"id": "0d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b" if engine.dialect.name == "sqlite"
-                 else "0d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b", "t": "2026-12-31 23:30:00+00:00", "f": False})
+                {"id": report_id, "t": "2026-12-31 23:30:00+00:00", "f": False})
+            connection.execute(text("INSERT INTO report_unit (report_id, unit_id) VALUES (:id, 1)"), {"id": report_id})
+            connection.execute(text("INSERT INTO report_type (report_id, type) VALUES (:id, 'complaint')"),
+                               {"id": report_id})
         upgrade(url)
         with engine.connect() as connection:
-            assert str(connection.execute(text("SELECT received_on FROM report")).scalar_one()) == "2027-01-01"
+            for table in ("report", "report_unit", "report_type"):
+                received_on = connection.execute(text(f"SELECT received_on FROM {table}")).scalar_one()
+                assert str(received_on) == "2027-01-01", table
     finally:
         engine.dispose()
