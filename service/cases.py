@@ -52,11 +52,19 @@ def load_case(session: Session, principal: Principal, report_id: uuid.UUID, perm
 
     Every outcome goes to the access log as `action` (default: read_case, or step:<permission>);
     refusals too, with the id asked for, so that probing shows even though the caller learns nothing.
+
+    For a step (any permission but read_case) the case's row stays locked until the request's transaction
+    ends, and is read afresh once the lock is had: two steps on one case at the same time run one after
+    the other, and the second is checked against what the first did. (PostgreSQL; on SQLite every
+    writing transaction holds the database's one write lock from its start.)
     """
     action = action or (permission.value if permission is Permission.read_case else f"step:{permission.value}")
-    report = session.exec(
-        select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
-    ).first()
+    query = select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
+    if permission is not Permission.read_case:
+        # FOR NO KEY UPDATE: foreign-key checks from rows that point at this case (a link from another
+        # case being assessed at the same time) do not wait for it, so two such steps cannot deadlock.
+        query = query.with_for_update(of=Report, key_share=True).execution_options(populate_existing=True)
+    report = session.exec(query).first()
     if report is None:
         audit.record(session, principal, action, report_id=report_id, outcome=audit.DENIED)
         raise NotFound("No such case.")

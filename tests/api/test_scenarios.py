@@ -9,9 +9,12 @@ The last part tries every forbidden step and checks that it is refused and chang
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from service.domain.access import Role
 
@@ -584,6 +587,42 @@ def test_a_report_that_is_not_a_deviation_is_closed_directly(client, staff, inve
                                         ("close", ["assessed", "closed"])]
     assert timeline[-1]["note"] == "Händelsen låg utanför nämndens insatser."
     assert client.get(f"{REPORTS}/{case.id}", headers=staff).json()["status"] == "closed"
+
+
+@pytest.mark.postgres
+def test_a_step_waits_for_a_simultaneous_step_on_the_same_case_and_is_checked_against_it(
+        client, db, staff, investigator):
+    """Two people close the same case at once: the second close must see the first and be refused, not
+    close the case a second time. Here the first is a transaction that has closed the case and not yet
+    committed; the API's close must wait for it, then answer 409."""
+    case = Case.submit(client, staff)
+    case.assess(investigator, {"type": "not_a_deviation"})
+    with db.connect() as first:
+        first.execute(text("UPDATE report SET status = 'closed', closed_at = now() WHERE id = :id"),
+                      {"id": case.id})
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(case.post, investigator, "close")
+            waiting = _wait_for(lambda: _sessions_waiting_for_a_lock(db) > 0)
+            first.commit()
+            response = second.result(timeout=30)
+    assert waiting, "the second close did not wait for the first"
+    assert response.status_code == 409, response.text
+    assert [event["kind"] for event in case.timeline(investigator)] == ["reported", "assess"]
+
+
+def _sessions_waiting_for_a_lock(db) -> int:
+    with db.connect() as watcher:  # a new transaction each time: pg_stat_activity is a per-transaction snapshot
+        return watcher.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                    "WHERE wait_event_type = 'Lock' AND datname = current_database()")).scalar_one()
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # polling another connection for a condition, not waiting for the clock
+    return True
 
 
 # ==== f. forbidden steps: refused, and the case is unchanged ============================================
