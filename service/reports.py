@@ -73,10 +73,10 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
                   settings: Settings, org: OrgSnapshot) -> StoredReport:
     """Store a new report with its case number, its timeline event and its access record, or replay one.
 
-    On PostgreSQL a request that has not opened a transaction yet (the usual case: tokens, grants and
-    the org tree come from caches) runs in autocommit, and the intake is one statement: the
-    förvaltning's counter row is then locked only while the database executes it, never while this
-    process waits for its turn to send COMMIT, which under load is what limits intake throughput.
+    On PostgreSQL a session that has not opened a transaction yet (an API request's has not: the grant
+    and org caches read in sessions of their own) runs in autocommit, and the intake is one statement:
+    the förvaltning's counter row is then locked only while the database executes it, never while this
+    process waits for its turn to send COMMIT, which under load is what limited intake throughput.
     """
     autocommit = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
     if autocommit:
@@ -108,14 +108,15 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
 
     units = _units_for_report(org, principal, new, settings)
     administration = org.by_id[int(units[0].path.split("/")[1])]
-    year = local_date(now, settings.time_zone).year
+    received_on = local_date(now, settings.time_zone)
+    year = received_on.year
     channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
     report_id = uuid.uuid4()
     row = dict(
         id=report_id, case_number=f"pending-{report_id.hex}", administration_id=administration.id,
         status=CaseStatus.reported.value, category=new.category, channel=channel.value,
         occurred_at=new.occurred_at, noticed_at=new.noticed_at,
-        received_at=now, received_on=local_date(now, settings.time_zone),
+        received_at=now, received_on=received_on,
         description=new.description, immediate_actions=new.immediate_actions,
         subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
         reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,
@@ -147,7 +148,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         # write lock from its first statement (BEGIN IMMEDIATE) to the commit.
         connection.execute(_INSERT_REPORT, row)
         connection.execute(_INSERT_REPORT_UNIT, [{"report_id": report_id, "unit_id": unit.id,
-                                                  "received_on": row["received_on"]} for unit in units])
+                                                  "received_on": received_on} for unit in units])
         connection.execute(_INSERT_CASE_EVENT, event)
         number = case_number(administration.code, year, _next_case_number(session, administration.id, year))
         connection.execute(_SET_CASE_NUMBER, {"report_id": report_id, "number": number})
@@ -217,6 +218,8 @@ SELECT case_number FROM new_report
                 bindparam("audit_at", type_=audit.INSERT.table.c.at.type))
 _SET_CASE_NUMBER = (update(_REPORT_TABLE).where(_REPORT_TABLE.c.id == bindparam("report_id"))
                     .values(case_number=bindparam("number")))
+
+
 def _reporter_for(principal: Principal, named: Reporter | None) -> Reporter:
     if principal.is_integration:
         if named is None:
