@@ -79,3 +79,24 @@ def org(client: TestClient, admin: dict[str, str]) -> dict[str, int]:
     response = client.post("/api/v1/org-units/import", json={"units": rows}, headers=admin)
     assert response.status_code == 200, response.text
     return {unit["code"]: unit["id"] for unit in response.json()["created"]}
+
+
+# ---- the people who handle cases: the same names in every module's timelines --------------------------
+# A module that needs someone else under one of these names defines its own fixture, which wins
+# (tests/api/test_http_errors.py has its own `investigator`).
+
+def _person(role: Role, unit: str, subject: str, name: str):
+    """A fixture: the headers of one signed-in person, whose grant is stored with the demo organisation loaded."""
+
+    def person(users: Users, org: dict[str, int]) -> dict[str, str]:
+        return users.headers(role, unit, subject=subject, name=name)
+
+    person.__doc__ = f"{name}: {role.value} on {unit}, subject {subject!r}."  # shown by `pytest --fixtures`
+    return pytest.fixture(person)
+
+
+staff = _person(Role.reporter, "SOC", "anna", "Anna Andersson")
+manager = _person(Role.unit_manager, "SOC-ALD-1", "maja", "Maja Månsson")  # of Hemtjänst Centrum and nothing else
+investigator = _person(Role.investigator, "SOC", "ivar", "Ivar Isaksson")
+decision_maker = _person(Role.decision_maker, "SOC", "disa", "Disa Delegat")
+dpo = _person(Role.dpo, "SOC", "dana", "Dana Dataskydd")

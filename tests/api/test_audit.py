@@ -17,7 +17,7 @@ from service.domain.access import Role
 from service.main import create_app
 from service.models import AuditRecord
 from service.tokens import StaticKeySource, TokenVerifier
-from tests.api.test_reports import report
+from tests.bodies import report_body as report
 from tests.conftest import TEST_AUDIENCE, TEST_ISSUER
 
 REPORTS = "/api/v1/reports"
@@ -36,16 +36,6 @@ def logged(db, **where) -> list[AuditRecord]:
 
 def rid(name: str) -> dict[str, str]:
     return {"X-Request-ID": f"req-{name}-0001"}
-
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
 
 
 @pytest.fixture

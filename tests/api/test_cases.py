@@ -5,19 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.domain.access import Role
-from tests.api.test_reports import report
+from tests.bodies import report_body as report
 
 REPORTS = "/api/v1/reports"
-
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
 
 
 @pytest.fixture

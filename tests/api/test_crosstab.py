@@ -13,8 +13,9 @@ import pytest
 
 from service.domain.access import Role
 from tests.api.test_investigation_and_actions import decide, entry, start
-from tests.api.test_notifications import CONTACT, OPERATOR, SEND, UNIT
-from tests.api.test_reports import report
+from tests.api.test_notifications import CONTACT  # with that module's DPO mailbox (dso@exempel.se)
+from tests.bodies import OPERATOR, UNIT, send_order
+from tests.bodies import report_body as report
 
 CROSSTAB = "/api/v1/statistics/crosstab"
 LEAD_TIMES = "/api/v1/statistics/lead-times"
@@ -73,7 +74,7 @@ class Office:
                                    headers=headers)
         assert drafted.status_code == 201, drafted.text
         self.clock.now = at(when)
-        sent = self.client.post(f"{REPORTS}/{case_id}/notifications/{drafted.json()['id']}/send", json=SEND,
+        sent = self.client.post(f"{REPORTS}/{case_id}/notifications/{drafted.json()['id']}/send", json=send_order(),
                                 headers=self.delegate if authority == "ivo" else self.dpo)
         assert sent.status_code == 200, sent.text
 

@@ -7,22 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from service.domain.access import Role
-from tests.api.test_reports import report
+from tests.bodies import report_body as report
 
 REPORTS = "/api/v1/reports"
 OTHER = {"type": "other_deviation"}
 SARAH = {"type": "lex_sarah", "lex_sarah_severity": "impropriety"}
 FULL_TOPICS = ("what_happened", "how_noticed", "when_happened", "causes", "earlier_events", "recurrence_risk")
-
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
 
 
 def new_case(client, staff, investigator, *types):

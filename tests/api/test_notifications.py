@@ -9,36 +9,14 @@ from sqlmodel import Session
 
 from service.domain.access import Role
 from service.models import Investigation, InvestigationEntry, Report
-from tests.api.test_reports import report
+from tests import bodies
+from tests.bodies import OPERATOR, UNIT, send_order
+from tests.bodies import report_body as report
 
 REPORTS = "/api/v1/reports"
 SERIOUS = {"type": "lex_sarah", "lex_sarah_severity": "serious_impropriety"}
-OPERATOR = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "212000-0142",
-            "contact": "Box 1, 111 11 Exempelstad, 08-123 456 00"}
-UNIT = {"name": "Hemtjänst Centrum", "address": "Storgatan 1, 111 22 Exempelstad"}
-CONTACT = {"name": "Dana Dataskydd", "email": "dso@exempel.se", "phone": "08-123 456 99"}
-SEND = {"decision_maker_name": "Disa Delegat", "delegation_reference": "Delegationsordning punkt 4.2",
-        "channel": "e_service"}
-
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
-
-
-@pytest.fixture
-def decision_maker(users, org):
-    return users.headers(Role.decision_maker, "SOC", subject="disa", name="Disa Delegat")
-
-
-@pytest.fixture
-def dpo(users, org):
-    return users.headers(Role.dpo, "SOC", subject="dana", name="Dana Dataskydd")
+CONTACT = {**bodies.CONTACT, "email": "dso@exempel.se"}  # this module's DPO writes from another mailbox
+SEND = send_order()  # sent by Disa Delegat
 
 
 def new_case(client, staff, **overrides) -> str:

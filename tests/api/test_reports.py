@@ -7,32 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from service.domain.access import Role
+from tests.bodies import report_body as report
 
 URL = "/api/v1/reports"
-
-
-def report(**overrides):
-    body = {
-        "units": ["SOC-ALD-1"],
-        "occurred_at": "2026-03-09T18:30:00+01:00",
-        "noticed_at": "2026-03-09T19:00:00+01:00",
-        "description": "Brukaren fick fel läkemedel vid kvällsbesöket.",
-        "immediate_actions": "Sjuksköterska kontaktad, brukaren observerad.",
-        "subject_reference": "Treserva-88123",
-        "category": "medication",
-    }
-    body.update(overrides)
-    return {key: value for key, value in body.items() if value is not None}
-
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
 
 
 @pytest.fixture

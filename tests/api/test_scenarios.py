@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from service.domain.access import Role
+from tests.bodies import CONTACT, CONTROLLER, OPERATOR, UNIT, report_body, send_order
 
 REPORTS = "/api/v1/reports"
 
@@ -48,63 +49,12 @@ def open_actions(count: int) -> str:
 FULL_TOPICS = ("what_happened", "how_noticed", "when_happened", "causes", "earlier_events", "recurrence_risk")
 LIGHT_TOPICS = ("what_happened", "causes")
 
-OPERATOR = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "212000-0142",
-            "contact": "Box 1, 111 11 Exempelstad, 08-123 456 00"}
-UNIT = {"name": "Hemtjänst Centrum", "address": "Storgatan 1, 111 22 Exempelstad"}
-CONTACT = {"name": "Dana Dataskydd", "email": "dataskydd@exempel.se", "phone": "08-123 456 99"}
-CONTROLLER = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "212000-0142",
-              "address": "Box 1, 111 11 Exempelstad"}
-
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def report_body(**overrides):
-    body = {
-        "units": ["SOC-ALD-1"],
-        "occurred_at": "2026-03-09T18:30:00+01:00",
-        "noticed_at": "2026-03-09T19:00:00+01:00",
-        "description": "Brukaren fick fel läkemedel vid kvällsbesöket.",
-        "immediate_actions": "Sjuksköterska kontaktad, brukaren observerad.",
-        "subject_reference": "Treserva-88123",
-        "category": "medication",
-    }
-    body.update(overrides)
-    return body
-
-
-def send_order(who: str = "Disa Delegat", **overrides):
-    return {"decision_maker_name": who, "delegation_reference": "Delegationsordning punkt 4.2",
-            "channel": "e_service", **overrides}
-
-
-# ---- the people -----------------------------------------------------------------------------------------
-
-@pytest.fixture
-def staff(users, org):
-    return users.headers(Role.reporter, "SOC", subject="anna", name="Anna Andersson")
-
-
-@pytest.fixture
-def manager(users, org):
-    """The unit manager of Hemtjänst Centrum, and of nothing else."""
-    return users.headers(Role.unit_manager, "SOC-ALD-1", subject="maja", name="Maja Månsson")
-
-
-@pytest.fixture
-def investigator(users, org):
-    return users.headers(Role.investigator, "SOC", subject="ivar", name="Ivar Isaksson")
-
-
-@pytest.fixture
-def decision_maker(users, org):
-    return users.headers(Role.decision_maker, "SOC", subject="disa", name="Disa Delegat")
-
-
-@pytest.fixture
-def dpo(users, org):
-    return users.headers(Role.dpo, "SOC", subject="dana", name="Dana Dataskydd")
+# The people (staff, manager, investigator, decision_maker, dpo) are the fixtures of tests/api/conftest.py.
 
 
 # ---- a case, as seen through the API --------------------------------------------------------------------

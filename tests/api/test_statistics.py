@@ -8,7 +8,7 @@ import io
 import pytest
 
 from service.domain.access import Role
-from tests.api.test_reports import report
+from tests.bodies import report_body as report
 
 URL = "/api/v1/statistics/annual-table"
 COLUMNS = ["not_a_deviation", "lex_sarah", "personal_data_incident", "complaint", "other_deviation", "total"]

@@ -29,37 +29,13 @@ from service.main import create_app
 from service.models import RoleGrant
 from service.tokens import DevKey, StaticKeySource, TokenVerifier
 from tests.authz.matrix import GRANT_UNIT, RELATIONS, ROLES
+from tests.bodies import CONTACT, CONTROLLER, OPERATOR, UNIT, report_body, send_order
 from tests.conftest import TEST_AUDIENCE, TEST_ISSUER, FakeClock, _truncate_all
 
 REPORTS = "/api/v1/reports"
 CASE_WORD = "zebrafink"  # in the closed case's text, and in no other report's
 
 FULL_TOPICS = ("what_happened", "how_noticed", "when_happened", "causes", "earlier_events", "recurrence_risk")
-OPERATOR = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "212000-0142",
-            "contact": "Box 1, 111 11 Exempelstad, 08-123 456 00"}
-UNIT = {"name": "Hemtjänst Centrum", "address": "Storgatan 1, 111 22 Exempelstad"}
-CONTACT = {"name": "Dana Dataskydd", "email": "dataskydd@exempel.se", "phone": "08-123 456 99"}
-CONTROLLER = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "212000-0142",
-              "address": "Box 1, 111 11 Exempelstad"}
-
-
-def report_body(**overrides) -> dict:
-    body = {
-        "units": ["SOC-ALD-1"],
-        "occurred_at": "2026-03-09T18:30:00+01:00",
-        "noticed_at": "2026-03-09T19:00:00+01:00",
-        "description": "Brukaren fick fel läkemedel vid kvällsbesöket.",
-        "immediate_actions": "Sjuksköterska kontaktad, brukaren observerad.",
-        "subject_reference": "Treserva-88123",
-        "category": "medication",
-    }
-    body.update(overrides)
-    return body
-
-
-def send_order(who: str, **overrides) -> dict:
-    return {"decision_maker_name": who, "delegation_reference": "Delegationsordning punkt 4.2",
-            "channel": "e_service", **overrides}
 
 
 class People:

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from service.models import AuditRecord
-from tests.authz.conftest import CASE_WORD, REPORTS, World, random_id, report_body, send_order
+from tests.authz.conftest import CASE_WORD, REPORTS, World, random_id
 from tests.authz.matrix import (
     ABSENT,
     ALLOWED,
@@ -29,6 +29,7 @@ from tests.authz.matrix import (
     ROLES,
     cells,
 )
+from tests.bodies import report_body, send_order
 
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 
