@@ -21,6 +21,7 @@ from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input
+from service.config import Settings
 from service.domain.access import EVERYWHERE, Permission, Principal, Role
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.models import OrgUnit, RoleGrant
@@ -116,10 +117,17 @@ def list_grants(
     return GrantPage(items=items, next_cursor=encode_id_cursor(secret, items[-1].id) if more else None)
 
 
+def _check_grants_are_stored_here(settings: Settings) -> None:
+    # A grant written where none is read would look like access given (or taken away) and do nothing.
+    if settings.grant_source == "token":
+        raise Conflict("Roles come from the identity provider's tokens in this deployment (AVV_GRANT_SOURCE=token); "
+                       "a grant stored here would have no effect. Change the role in the identity provider.")
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Grant a role on a unit (or '*')",
              responses=problem_responses(403, 409))
 def grant_role(body: GrantCreate, request: Request, response: Response, session: SessionDep,
-               principal: PrincipalDep, clock: ClockDep) -> GrantRead:
+               principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> GrantRead:
     unit = None
     if body.unit_code != EVERY_UNIT:
         unit = session.exec(select(OrgUnit).where(OrgUnit.code == body.unit_code)).first()
@@ -130,6 +138,7 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
         _refuse(session, principal, "grant_role", f"{where}: outside the caller's manage_grants scope")
     if body.subject == principal.subject:
         _refuse(session, principal, "grant_role", f"{where}: to oneself")
+    _check_grants_are_stored_here(settings)
     held = session.exec(select(RoleGrant.id).where(
         RoleGrant.subject == body.subject, RoleGrant.role == body.role.value, col(RoleGrant.revoked_at).is_(None),
         col(RoleGrant.org_unit_id).is_(None) if unit is None else RoleGrant.org_unit_id == unit.id)).first()
@@ -150,7 +159,7 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
 @router.post("/{grant_id}/revoke", summary="Revoke a grant; it stays listed as revoked",
              responses=problem_responses(403, 404, 409))
 def revoke_role(grant_id: int, request: Request, session: SessionDep, principal: PrincipalDep,
-                clock: ClockDep) -> GrantRead:
+                clock: ClockDep, settings: SettingsDep) -> GrantRead:
     row = session.exec(select(RoleGrant, OrgUnit.code, OrgUnit.path)
                        .join(OrgUnit, col(OrgUnit.id) == col(RoleGrant.org_unit_id), isouter=True)
                        .where(RoleGrant.id == grant_id)).first()
@@ -160,6 +169,7 @@ def revoke_role(grant_id: int, request: Request, session: SessionDep, principal:
     where = f"grant {grant_id}: {grant.role} on {code or EVERY_UNIT}"
     if not _may_manage(principal, path):
         _refuse(session, principal, "revoke_role", f"{where}: outside the caller's manage_grants scope")
+    _check_grants_are_stored_here(settings)
     if grant.revoked_at is not None:
         raise Conflict("The grant is already revoked.")
     grant.revoked_at, grant.revoked_by = clock(), principal.subject

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient  # tests/api/conftest.py has imported it, quieting its warning
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlmodel import Session, col, select
 
 from service import audit
@@ -246,6 +246,27 @@ def test_grants_are_given_and_revoked_through_the_api_at_once_and_audited(client
         ("grant_role", "allowed", "admin", f"grant {grant['id']}: investigator on SOC-ALD-1; reference: BRA-2026-07"),
         ("revoke_role", "allowed", "admin", f"grant {grant['id']}: investigator on SOC-ALD-1"),
     ]
+
+
+def test_where_tokens_carry_the_roles_grants_cannot_be_stored_to_no_effect(client, settings, db, users, admin, org):
+    """With AVV_GRANT_SOURCE=token a stored grant would change nothing: say so instead of answering 201."""
+    stored = client.post(GRANTS, json={"subject": "nina", "role": "investigator", "unit_code": "SOC-ALD-1"},
+                         headers=admin).json()
+    settings.grant_source = "token"
+    idp_admin = {"Authorization": f"Bearer {users.token('idp-admin', grants=[{'role': 'admin', 'unit': '*'}])}"}
+    given = client.post(GRANTS, json={"subject": "olle", "role": "investigator", "unit_code": "SOC-ALD-1"},
+                        headers=idp_admin)
+    assert given.status_code == 409
+    assert given.headers["content-type"] == "application/problem+json"
+    assert "identity provider" in given.json()["detail"]
+    assert client.post(f"{GRANTS}/{stored['id']}/revoke", headers=idp_admin).status_code == 409
+    reporter = {"Authorization": f"Bearer {users.token('rita', grants=[{'role': 'reporter', 'unit': '*'}])}"}
+    assert client.post(GRANTS, json={"subject": "olle", "role": "investigator", "unit_code": "SOC-ALD-1"},
+                       headers=reporter).status_code == 403  # who may not manage grants still hears 403
+    with db.connect() as connection:
+        subjects = connection.execute(text("SELECT subject, revoked_at FROM role_grant WHERE subject IN "
+                                           "('nina', 'olle')")).all()
+    assert subjects == [("nina", None)]
 
 
 @pytest.mark.parametrize(("body", "pointer"), [
