@@ -20,7 +20,7 @@ from service import audit
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input
+from service.api.types import BoundedText, Input, RowId
 from service.config import Settings
 from service.domain.access import EVERYWHERE, Permission, Principal, Role
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -91,7 +91,7 @@ def _changed(request: Request) -> None:
 def list_grants(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
     subject: Annotated[str | None, Query(max_length=255, description="Only this subject's grants.")] = None,
-    unit_id: Annotated[int | None, Query(description="Only grants on this unit or inside its subtree.")] = None,
+    unit_id: Annotated[RowId | None, Query(description="Only grants on this unit or inside its subtree.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
     cursor: Annotated[str | None, Query(max_length=128)] = None,
 ) -> GrantPage:
@@ -158,7 +158,7 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
 
 @router.post("/{grant_id}/revoke", summary="Revoke a grant; it stays listed as revoked",
              responses=problem_responses(403, 404, 409))
-def revoke_role(grant_id: int, request: Request, session: SessionDep, principal: PrincipalDep,
+def revoke_role(grant_id: RowId, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> GrantRead:
     row = session.exec(select(RoleGrant, OrgUnit.code, OrgUnit.path)
                        .join(OrgUnit, col(OrgUnit.id) == col(RoleGrant.org_unit_id), isouter=True)

@@ -7,13 +7,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from service import actions, investigations
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name
+from service.api.types import BoundedText, Input, Name, RowId
 from service.config import Settings
 from service.domain.deadlines import end_of_day
 from service.domain.investigation import ActionKind, InvestigationKind, Nature, Topic
@@ -25,7 +25,6 @@ READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
 
 LongText = BoundedText(20_000, min_length=1)
-ActionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 # ---- the investigation -------------------------------------------------------------------------------
@@ -46,8 +45,8 @@ class EntryCreate(Input):
     author_name: Name()  # type: ignore[valid-type]
     author_title: Name() = Field(description="Befattning/titel.")  # type: ignore[valid-type]
     text: LongText  # type: ignore[valid-type]
-    corrects_entry_id: int | None = Field(
-        default=None, ge=1, le=2**63 - 1,
+    corrects_entry_id: RowId | None = Field(
+        default=None,
         description="The entry this one corrects: an entry of this investigation, on the same topic.")
 
 
@@ -220,7 +219,7 @@ def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep,
 
 
 @router.post("/actions/{action_id}/done", responses=STEP_ERRORS, summary="Mark an action done")
-def mark_action_done(report_id: uuid.UUID, action_id: ActionId, body: ActionDone, session: SessionDep,
+def mark_action_done(report_id: uuid.UUID, action_id: RowId, body: ActionDone, session: SessionDep,
                      principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
     action = actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
@@ -231,7 +230,7 @@ def mark_action_done(report_id: uuid.UUID, action_id: ActionId, body: ActionDone
 
 @router.post("/actions/{action_id}/evaluation", responses=STEP_ERRORS,
              summary="Evaluate the effect of a done action (a later evaluation replaces it; the timeline keeps both)")
-def evaluate_action(report_id: uuid.UUID, action_id: ActionId, body: ActionEvaluation, session: SessionDep,
+def evaluate_action(report_id: uuid.UUID, action_id: RowId, body: ActionEvaluation, session: SessionDep,
                     principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
     action = actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from urllib.parse import parse_qsl
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
@@ -27,16 +28,26 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 
 async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,
-                        path: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                        path: str, extra_headers: list[tuple[bytes, bytes]] | None = None,
+                        **extensions: Any) -> None:
     body = json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status,
-                       "detail": detail, "instance": path}).encode()
+                       "detail": detail, "instance": path, **extensions}).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": body})
 
 
+def _nul_in_query(query_string: bytes) -> list[str]:
+    """The query parameters holding a NUL character, which no text column of PostgreSQL can store or compare."""
+    if b"%00" not in query_string and b"\x00" not in query_string:
+        return []
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
+    return sorted({name for name, value in pairs if "\x00" in name or "\x00" in value})
+
+
 class RequestGuardMiddleware:
-    """Refuses oversized bodies (413) and bodies of a media type the route does not take (415).
+    """Refuses query strings holding NUL characters (422), oversized bodies (413) and bodies of a media
+    type the route does not take (415).
 
     `accepted_types(path)` names the media types a path takes; JSON everywhere unless told otherwise.
     A body without Content-Length (chunked) is read up to the limit before the app sees any of it.
@@ -49,11 +60,22 @@ class RequestGuardMiddleware:
         self.accepted_types = accepted_types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        with_nul = _nul_in_query(scope.get("query_string", b""))
+        if with_nul:  # the same shape as FastAPI's validation errors (service/api/problems.py)
+            await _send_problem(
+                send, 422, "Request validation failed", "validation", f"Invalid or missing: {', '.join(with_nul)}.",
+                path, errors=[{"pointer": None, "location": "query", "name": name,
+                               "detail": "must not contain NUL characters", "code": "nul_character"}
+                              for name in with_nul])
+            return
+        if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = {key.lower(): value for key, value in scope["headers"]}
-        path = scope["path"]
         length_header = headers.get(b"content-length")
         if length_header is not None:
             try:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from service import notifications
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name, Timestamp
+from service.api.types import BoundedText, Input, Name, RowId, Timestamp
 from service.domain.notifications import (
     Authority,
     DataSubjectExemption,
@@ -267,14 +267,14 @@ def create_notification(report_id: uuid.UUID, body: NotificationCreate, request:
 
 @router.get("/notifications/{notification_id}", summary="One notification with its supplements",
             responses=READ_ERRORS)
-def get_notification(report_id: uuid.UUID, notification_id: int, session: SessionDep,
+def get_notification(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                      principal: PrincipalDep) -> NotificationOut:
     return _out(notifications.get_notification(session, principal, report_id, notification_id))
 
 
 @router.patch("/notifications/{notification_id}", summary="Edit a draft (a sent notification is frozen)",
               responses=STEP_ERRORS)
-def edit_notification(report_id: uuid.UUID, notification_id: int, body: NotificationEdit, session: SessionDep,
+def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: NotificationEdit, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
     view = notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(), settings)
     result = _out(view)
@@ -284,7 +284,7 @@ def edit_notification(report_id: uuid.UUID, notification_id: int, body: Notifica
 
 @router.post("/notifications/{notification_id}/send", responses=STEP_ERRORS,
              summary="Record the decision and the sending; the notification is frozen from then on")
-def send_notification(report_id: uuid.UUID, notification_id: int, body: SendIn, session: SessionDep,
+def send_notification(report_id: uuid.UUID, notification_id: RowId, body: SendIn, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
     order = notifications.SendOrder(decision_maker_name=body.decision_maker_name,
                                     delegation_reference=body.delegation_reference, channel=body.channel,
@@ -296,7 +296,7 @@ def send_notification(report_id: uuid.UUID, notification_id: int, body: SendIn, 
 
 @router.post("/notifications/{notification_id}/supplements", status_code=201, responses=STEP_ERRORS,
              summary="Record a supplement (komplettering) sent after the notification")
-def add_supplement(report_id: uuid.UUID, notification_id: int, body: SupplementIn, session: SessionDep,
+def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: SupplementIn, session: SessionDep,
                    principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
     new = notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
                                       sent_at=body.sent_at)
@@ -308,7 +308,7 @@ def add_supplement(report_id: uuid.UUID, notification_id: int, body: SupplementI
 
 @router.post("/notifications/{notification_id}/authority-response", responses=STEP_ERRORS,
              summary="Record the authority's reference number and/or decision (also on a closed case)")
-def record_authority_response(report_id: uuid.UUID, notification_id: int, body: AuthorityResponseIn,
+def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body: AuthorityResponseIn,
                               session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                               settings: SettingsDep) -> NotificationOut:
     result = _out(notifications.record_authority_response(session, principal, report_id, notification_id,
@@ -324,7 +324,7 @@ def record_authority_response(report_id: uuid.UUID, notification_id: int, body: 
                      "content": {"text/html": {"schema": {"type": "string"}}}},
                **READ_ERRORS},
 )
-def notification_document(report_id: uuid.UUID, notification_id: int, session: SessionDep,
+def notification_document(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                           principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
     page = notifications.document(session, principal, report_id, notification_id, clock(), settings)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

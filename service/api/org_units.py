@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from service import org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.problems import ProblemException, problem_responses
-from service.api.types import Input, Name
+from service.api.types import Input, Name, RowId
 from service.domain import org as org_rules
 from service.domain.org import OrgKind
 from service.domain.org_import import ImportRow
@@ -42,7 +42,7 @@ class OrgUnitCreate(Input):
     code: str = Field(min_length=1, max_length=32, description="Unique, e.g. 'AVV' or 'AVV-HT-1'.")
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
-    parent_id: int | None = Field(default=None, description="Required except for a förvaltning.")
+    parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
     valid_from: date | None = Field(default=None, description="Defaults to today.")
     valid_to: date | None = None
 
@@ -53,7 +53,7 @@ class OrgUnitRename(Input):
 
 
 class OrgUnitMove(Input):
-    parent_id: int
+    parent_id: RowId
     effective_date: date | None = Field(default=None, description="First day under the new parent; default today.")
 
 
@@ -93,7 +93,7 @@ _WRITE_ERRORS = problem_responses(403, 409, 422)
 @router.get("", summary="List org units, parents before children")
 def list_units(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    under: Annotated[int | None, Query(description="Only this unit and its subtree.")] = None,
+    under: Annotated[RowId | None, Query(description="Only this unit and its subtree.")] = None,
     active_on: Annotated[date | None, Query(description="Only units active on this day.")] = None,
 ) -> list[OrgUnitRead]:
     today = local_date(clock(), settings.time_zone)
@@ -103,7 +103,7 @@ def list_units(
 
 
 @router.get("/{unit_id}", summary="One org unit", responses=problem_responses(404))
-def get_unit(unit_id: int, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+def get_unit(unit_id: RowId, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
              settings: SettingsDep) -> OrgUnitRead:
     return _read(org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
 
@@ -124,7 +124,7 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
 
 @router.patch("/{unit_id}", summary="Rename an org unit (the old name stays in its history)",
               responses=problem_responses(404, *_WRITE_ERRORS))
-def rename_unit(unit_id: int, body: OrgUnitRename, request: Request, session: SessionDep, principal: PrincipalDep,
+def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
@@ -136,7 +136,7 @@ def rename_unit(unit_id: int, body: OrgUnitRename, request: Request, session: Se
 
 @router.post("/{unit_id}/move", summary="Move an org unit under another parent (with its subtree)",
              responses=problem_responses(404, *_WRITE_ERRORS))
-def move_unit(unit_id: int, body: OrgUnitMove, request: Request, session: SessionDep, principal: PrincipalDep,
+def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: SessionDep, principal: PrincipalDep,
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
@@ -148,7 +148,7 @@ def move_unit(unit_id: int, body: OrgUnitMove, request: Request, session: Sessio
 
 @router.post("/{unit_id}/close", summary="Close an org unit from a date (its reports keep it)",
              responses=problem_responses(404, *_WRITE_ERRORS))
-def close_unit(unit_id: int, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
+def close_unit(unit_id: RowId, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     unit = org_units.close_unit(session, principal, unit_id, body.valid_to, now)
@@ -167,7 +167,11 @@ async def _import_payload(request: Request) -> OrgImport:
         raise ProblemException(400, "The body is not UTF-8.", type_="bad-encoding") from None
     try:
         if media_type == "text/csv":
-            return OrgImport.model_validate({"units": _csv_rows(text)})
+            try:
+                rows = _csv_rows(text)
+            except csv.Error as exc:
+                raise ProblemException(400, f"The CSV cannot be read: {exc}.", type_="bad-csv") from None
+            return OrgImport.model_validate({"units": rows})
         return OrgImport.model_validate_json(text)
     except ValidationError as exc:
         raise RequestValidationError(
@@ -178,7 +182,7 @@ async def _import_payload(request: Request) -> OrgImport:
 def _csv_rows(text: str) -> list[dict[str, str | None]]:
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     return [
         {key.strip(): (value.strip() or None) if isinstance(value, str) else value
          for key, value in row.items() if key is not None}

@@ -13,7 +13,7 @@ from service import reports
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name, Timestamp
+from service.api.types import BoundedText, Input, Name, RowId, Timestamp
 from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel
 
@@ -164,7 +164,7 @@ def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDe
 @router.get("", summary="Reports the caller may see, newest first, a page at a time")
 def list_reports(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
-    unit_id: Annotated[int | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
+    unit_id: Annotated[RowId | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
     received_from: Annotated[date | None, Query(description="Received on or after this day (local time).")] = None,
     received_to: Annotated[date | None, Query(description="Received on or before this day (local time).")] = None,
     status_: Annotated[list[CaseStatus] | None, Query(alias="status", description="Repeat for several.")] = None,

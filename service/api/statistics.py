@@ -14,6 +14,7 @@ from service import statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Cell, Delimiter, csv_response, xlsx_response
 from service.api.problems import problem_responses
+from service.api.types import RowId
 from service.config import Settings
 from service.domain.assessment import ReportType as ReportTypeValue
 from service.domain.errors import InvalidInput
@@ -167,7 +168,7 @@ def _org_rows(root, units: list[statistics.PlacedUnit], counts: list[statistics.
 )
 def annual_table(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    unit_id: Annotated[int | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
+    unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
     year: Annotated[int | None, Query(description="Calendar year (default: this year).")] = None,
     from_: Annotated[date | None, Query(alias="from", description="Instead of year: first day.")] = None,
     to: Annotated[date | None, Query(description="Instead of year: last day (inclusive).")] = None,
@@ -218,7 +219,7 @@ def _shown(value: int | None, suppressed_below: int | None) -> Cell:
     return f"<{suppressed_below}" if value is None and suppressed_below else value
 
 
-UnitQuery = Annotated[int | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
+UnitQuery = Annotated[RowId | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
 YearQuery = Annotated[int | None, Query(description="Calendar year of received_on (default: this year).")]
 FromQuery = Annotated[date | None, Query(alias="from", description="Instead of year: first day received.")]
 ToQuery = Annotated[date | None, Query(description="Instead of year: last day received (inclusive).")]

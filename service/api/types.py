@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from annotated_types import Ge, Le
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
+
+
+# The id of a row, in a path, a query or a body: positive and within the id columns' type (PostgreSQL's
+# 32-bit integer). A larger number names no row, and neither database can even take it as a parameter
+# (it was a 500); the answer is a 422 naming the field.
+RowId = Annotated[int, Ge(1), Le(2**31 - 1)]
 
 
 def _no_nul(value: str) -> str:
@@ -21,7 +36,7 @@ def _not_blank(value: str) -> str:
 
 def BoundedText(max_length: int, *, min_length: int = 0) -> type[str]:  # noqa: N802 - reads like a type
     """Free text up to max_length; when some text is required, whitespace alone does not count."""
-    checks = [AfterValidator(_no_nul)] + ([AfterValidator(_not_blank)] if min_length > 0 else [])
+    checks = [AfterValidator(_not_blank)] if min_length > 0 else []
     return Annotated[  # type: ignore[return-value]
         str, StringConstraints(min_length=min_length, max_length=max_length), *checks
     ]
@@ -30,7 +45,7 @@ def BoundedText(max_length: int, *, min_length: int = 0) -> type[str]:  # noqa: 
 def Name(max_length: int = 200) -> type[str]:  # noqa: N802
     return Annotated[  # type: ignore[return-value]
         str, StringConstraints(min_length=1, max_length=max_length, strip_whitespace=True),
-        AfterValidator(_no_nul), AfterValidator(_not_blank),
+        AfterValidator(_not_blank),
     ]
 
 
@@ -46,6 +61,16 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
 
 
 class Input(BaseModel):
-    """Request bodies refuse fields they do not know, so a typo is an error, not silently dropped."""
+    """Request bodies refuse fields they do not know, so a typo is an error, not silently dropped; and text
+    holding NUL characters, which PostgreSQL cannot store or compare, in any field (each names its own)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_anywhere(cls, value: Any) -> Any:
+        texts = value if isinstance(value, (list, tuple)) else (value,)
+        for text in texts:
+            if isinstance(text, str):
+                _no_nul(text)
+        return value

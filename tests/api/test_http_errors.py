@@ -118,3 +118,54 @@ def test_request_id_is_echoed_or_made(client):
     assert client.get("/healthz", headers={"X-Request-ID": "abc-12345678"}).headers["x-request-id"] == "abc-12345678"
     made = client.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["x-request-id"]
     assert made != "<script>" and len(made) == 32
+
+
+HUGE = 2**31  # names no row; PostgreSQL's integer ids cannot take it as a parameter (it was a 500)
+
+
+@pytest.mark.parametrize(("method", "url", "body", "location", "name"), [
+    ("GET", f"/api/v1/org-units/{HUGE}", None, "path", "unit_id"),
+    ("POST", f"/api/v1/org-units/{HUGE}/close", {"valid_to": "2026-01-01"}, "path", "unit_id"),
+    ("GET", f"/api/v1/org-units?under={HUGE}", None, "query", "under"),
+    ("GET", f"/api/v1/reports?unit_id={HUGE}", None, "query", "unit_id"),
+    ("GET", f"/api/v1/statistics/annual-table?unit_id={HUGE}", None, "query", "unit_id"),
+    ("GET", f"/api/v1/grants?unit_id=-{HUGE}", None, "query", "unit_id"),
+    ("POST", f"/api/v1/grants/{HUGE}/revoke", None, "path", "grant_id"),
+    ("POST", "/api/v1/org-units", {"code": "X", "name": "X", "kind": "department", "parent_id": HUGE},
+     "body", "parent_id"),
+])
+def test_an_id_out_of_range_is_422_naming_it_and_never_a_500(client, admin, method, url, body, location, name):
+    response = client.request(method, url, json=body, headers=admin)
+    _is_problem(response, 422)
+    assert (location, name) in [(error["location"], error["name"]) for error in response.json()["errors"]]
+
+
+# PostgreSQL can neither store nor compare text holding NUL characters (it was a 500 there); every way in
+# refuses it naming the field.
+@pytest.mark.parametrize(("method", "url", "body", "location", "name"), [
+    ("GET", "/api/v1/reports?category=other&category=a%00b", None, "query", "category"),
+    ("GET", "/api/v1/reports?q=ab%00", None, "query", "q"),
+    ("POST", "/api/v1/grants", {"subject": "nina", "role": "reporter", "unit_code": "\u0000SOC"}, "body", "unit_code"),
+    ("POST", "/api/v1/org-units", {"code": "X\u0000", "name": "X", "kind": "administration"}, "body", "code"),
+])
+def test_text_with_a_nul_character_is_422_naming_the_field(client, admin, method, url, body, location, name):
+    response = client.request(method, url, json=body, headers=admin)
+    _is_problem(response, 422)
+    assert (location, name) in [(error["location"], error["name"]) for error in response.json()["errors"]]
+
+
+def test_a_nul_character_in_a_report_s_enheter_is_refused_naming_the_item(client, users, org):
+    reporter = users.headers(Role.reporter, "SOC")
+    body = {"units": ["SOC-ALD-1\u0000"], "occurred_at": "2026-03-09T10:00:00Z", "noticed_at": "2026-03-09T10:00:00Z",
+            "description": "x", "no_specific_subject": True, "category": "other"}
+    response = client.post("/api/v1/reports", json=body, headers=reporter)
+    _is_problem(response, 422)
+    assert "/units" in [error["pointer"] for error in response.json()["errors"]]
+
+
+def test_a_csv_import_that_cannot_be_read_is_400_not_500(client, admin):
+    too_long_a_field = "code,name,kind\r\n\"" + "x" * 140_000 + "\",y,unit\r\n"  # the csv module's limit: 128 KiB
+    response = client.post("/api/v1/org-units/import", content=too_long_a_field.encode(),
+                           headers={**admin, "Content-Type": "text/csv"})
+    problem = _is_problem(response, 400)
+    assert problem["type"].endswith("bad-csv")
