@@ -201,6 +201,19 @@ def drop_database(admin_url: URL, name: str) -> None:
         engine.dispose()
 
 
+def remove_scratch(admin_url: URL | None, db_name: str, pg: ThrowawayPostgres | None, tmp: Path) -> None:
+    """The end of every benchmark, also after an error: drop its database (when `admin_url` is given), stop
+    the throwaway PostgreSQL (if one was started) and remove the temp dir. Failures are logged, not raised."""
+    if admin_url is not None:
+        try:
+            drop_database(admin_url, db_name)
+        except Exception as exc:  # noqa: BLE001 - clean-up must go on
+            log(f"could not drop database {db_name}: {exc}")
+    if pg is not None:
+        pg.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def execute(url: URL, sql: str) -> None:
     engine = admin_engine(url)
     try:
@@ -600,13 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                 execute(admin_url.set(database=db_name), "DROP TABLE IF EXISTS bench_bare")
             except Exception as exc:  # noqa: BLE001
                 log(f"could not drop table bench_bare: {exc}")
-            try:
-                drop_database(admin_url, db_name)
-            except Exception as exc:  # noqa: BLE001
-                log(f"could not drop database {db_name}: {exc}")
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_scratch(admin_url if db_created else None, db_name, pg, tmp)
 
 
 if __name__ == "__main__":

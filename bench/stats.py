@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics as stats_lib
 import sys
@@ -49,8 +48,8 @@ from bench.intake import (  # noqa: E402
     Server,
     ThrowawayPostgres,
     create_database,
-    drop_database,
     log,
+    remove_scratch,
     service_cli,
     service_env,
 )
@@ -602,7 +601,6 @@ class Timing:
     raw_ms: float | None = None
     raw_nojit_ms: float | None = None
     agree: str = ""
-    note: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -627,11 +625,11 @@ class CapturedStatement:
     params: Any
 
 
-def service_statements(db_url: URL, year: int, what: str) -> list[CapturedStatement] | None:
+def service_statements(db_url: URL, year: int, what: str) -> list[CapturedStatement]:
     """The SQL an endpoint runs ("annual" or "crosstab" department x type), captured by calling the service's
-    own functions as the endpoint does; None when this tree's service has no such function."""
+    own functions as the endpoint does."""
     from service import statistics as service_statistics
-    from service.domain.statistics import Period
+    from service.domain.statistics import Dimension, Period
     from service.models import OrgUnit
 
     engine = create_engine(db_url, poolclass=NullPool)
@@ -649,19 +647,11 @@ def service_statements(db_url: URL, year: int, what: str) -> list[CapturedStatem
             if what == "annual":
                 service_statistics.annual_counts(session, root, period)
                 service_statistics.units_in_period(session, root, period)
-                if hasattr(service_statistics, "share_counts"):  # a separate statement in earlier versions
-                    service_statistics.share_counts(session, root, period)
             else:
-                from service.domain import statistics as domain_statistics
-
-                dimension = getattr(domain_statistics, "Dimension", None)
-                if dimension is None or not hasattr(service_statistics, "crosstab_counts"):
-                    return None
-                counts = service_statistics.crosstab_counts(session, root, period, [], dimension.department,
-                                                            dimension.type)
-                if hasattr(service_statistics, "org_members"):
-                    service_statistics.org_members(session, root, period, dimension.department,
-                                                   {c.row[0] for c in counts if c.row is not None and c.row[0]})
+                counts = service_statistics.crosstab_counts(session, root, period, [], Dimension.department,
+                                                            Dimension.type)
+                service_statistics.org_members(session, root, period, Dimension.department,
+                                               {c.row[0] for c in counts if c.row is not None and c.row[0]})
             event.remove(engine, "before_cursor_execute", record)
     finally:
         engine.dispose()
@@ -879,10 +869,9 @@ def main(argv: list[str] | None = None) -> int:
             body: Any = None
             rows: list[tuple[Any, ...]] = []
             for rep in range(args.warmup + args.repeat):
-                times = {"endpoint": timed(lambda: get(path, extra))}
-                if service:
-                    times["service"] = timed(lambda: run_sql(service))
-                    times["service_nojit"] = timed(lambda: run_sql(service, jit=False))
+                times = {"endpoint": timed(lambda: get(path, extra)),
+                         "service": timed(lambda: run_sql(service)),
+                         "service_nojit": timed(lambda: run_sql(service, jit=False))}
                 times["raw"] = timed(lambda: run_sql(raw))
                 times["raw_nojit"] = timed(lambda: run_sql(raw, jit=False))
                 body, rows = times["endpoint"][1], times["raw"][1]
@@ -890,8 +879,8 @@ def main(argv: list[str] | None = None) -> int:
                     for key, (seconds, _) in times.items():
                         samples[key].append(seconds)
             timing.endpoint_ms = median_ms(samples["endpoint"])
-            timing.service_sql_ms = median_ms(samples["service"]) if samples["service"] else None
-            timing.service_nojit_ms = median_ms(samples["service_nojit"]) if samples["service_nojit"] else None
+            timing.service_sql_ms = median_ms(samples["service"])
+            timing.service_nojit_ms = median_ms(samples["service_nojit"])
             timing.raw_ms = median_ms(samples["raw"])
             timing.raw_nojit_ms = median_ms(samples["raw_nojit"])
             differences = check(body, rows)
@@ -913,19 +902,11 @@ def main(argv: list[str] | None = None) -> int:
             log(describe_data(conn, args.year))
             conn.commit()
 
-            # (a) the annual table; (b) the cross-tab, if the endpoint exists in this tree by now.
+            # (a) the annual table; (b) the cross-tab avdelning x type.
             timings.append(measure(size, "annual table", ANNUAL_PATH, {}, "annual", RAW_ANNUAL, check_annual))
-            crosstab_query = {"rows": "department", "columns": "type"}
-            probe = client.get(CROSSTAB_PATH, params={**query, **crosstab_query})
-            if probe.status_code == 200:
-                timings.append(measure(size, "crosstab department x type", CROSSTAB_PATH, crosstab_query,
-                                       "crosstab", RAW_CROSSTAB, check_crosstab))
-            else:
-                note = ("skipped: GET /api/v1/statistics/crosstab does not exist in this tree (HTTP 404)"
-                        if probe.status_code == 404 else
-                        f"skipped: the cross-tab answered HTTP {probe.status_code}: {probe.text[:200]}")
-                timings.append(Timing(size, "crosstab department x type", note=note))
-                log(note)
+            timings.append(measure(size, "crosstab department x type", CROSSTAB_PATH,
+                                   {"rows": "department", "columns": "type"}, "crosstab", RAW_CROSSTAB,
+                                   check_crosstab))
             memory.append((f"after the {size} measurements", rss_mib(server.proc.pid)))
 
         # What dominates the endpoint's SQL at the largest size, when a target is missed (or when asked).
@@ -938,7 +919,7 @@ def main(argv: list[str] | None = None) -> int:
                                         ("crosstab", "crosstab department x type", RAW_CROSSTAB)):
                 if not any(t.what == what and t.endpoint_ms is not None for t in largest):
                     continue
-                for n, statement in enumerate(service_statements(db_url, args.year, kind) or [], 1):
+                for n, statement in enumerate(service_statements(db_url, args.year, kind), 1):
                     explain.append(f"{what}, the endpoint's statement {n} ({len(statement.sql)} characters):")
                     explain += ["  " + line for line in explain_summary(conn, statement)]
                     conn.commit()
@@ -950,11 +931,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstatistics benchmark: year {args.year}, whole förvaltning ({UNITS} enheter in {DEPARTMENTS} "
               f"avdelningar); median of {args.repeat} after {args.warmup} warm-up; {banner}; {pg_settings}")
         print(f"{'reports':>9} {'what':<28} {'endpoint':>9} {'raw SQL':>8} {'ratio':>6}  {'agree':<6} "
-              f"{'svc SQL':>8} {'svc -JIT':>8} {'raw -JIT':>8}  note")
+              f"{'svc SQL':>8} {'svc -JIT':>8} {'raw -JIT':>8}")
         for t in timings:
             print(f"{t.size:>9} {t.what:<28} {fmt(t.endpoint_ms):>9} {fmt(t.raw_ms):>8} {fmt(t.ratio, '.2f'):>6}  "
                   f"{t.agree or '-':<6} {fmt(t.service_sql_ms):>8} {fmt(t.service_nojit_ms):>8} "
-                  f"{fmt(t.raw_nojit_ms):>8}  {t.note}")
+                  f"{fmt(t.raw_nojit_ms):>8}")
         print("(medians in ms; ratio = endpoint / raw SQL, both with the server's settings; agree = the endpoint's "
               "JSON and the raw SQL give the same numbers in every cell; svc SQL = the endpoint's own statements run "
               "directly with psycopg; -JIT = the same with SET LOCAL jit = off)")
@@ -1007,14 +988,7 @@ def main(argv: list[str] | None = None) -> int:
                 conn.close()
             except Exception:  # noqa: BLE001
                 pass
-        if db_created and admin_url is not None:
-            try:
-                drop_database(admin_url, db_name)
-            except Exception as exc:  # noqa: BLE001
-                log(f"could not drop database {db_name}: {exc}")
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_scratch(admin_url if db_created else None, db_name, pg, tmp)
 
 
 if __name__ == "__main__":
