@@ -105,6 +105,22 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from service.backup import BackupError, backup_sqlite, default_destination, sqlite_path
+
+    database_url = get_settings().database_url
+    try:
+        destination = Path(args.to) if args.to else default_destination(sqlite_path(database_url), _now())
+        written = backup_sqlite(database_url, destination)
+    except BackupError as exc:
+        print(f"backup: {exc}", file=sys.stderr)
+        return 1
+    print(written)  # alone on stdout, for scripts that keep or ship the file
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -175,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = commands.add_parser("openapi", help="write openapi/openapi.json (or --check it)")
     spec.add_argument("--check", action="store_true")
     spec.set_defaults(func=cmd_openapi)
+
+    backup = commands.add_parser("backup", help="copy the embedded SQLite database while it serves (checked copy)")
+    backup.add_argument("--to", help="the new file (default: backups/<name>-<UTC time>.db beside the database)")
+    backup.set_defaults(func=cmd_backup)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
