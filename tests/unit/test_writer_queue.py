@@ -1,0 +1,78 @@
+"""The SQLite writer queue: arrival order, direct hand-over, and no lock left behind by a failed or closed
+transaction (service/db.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from service.db import WriterQueue, make_engine
+
+
+def test_waiters_get_the_lock_in_the_order_they_asked():
+    queue = WriterQueue(timeout=10)
+    first = object()
+    queue.acquire(first)
+    order: list[str] = []
+    asked = [threading.Event() for _ in range(5)]
+    threads = []
+
+    def writer(n: int) -> None:
+        me = object()  # the queue knows its owners by identity, as it knows connections
+        asked[n].set()
+        queue.acquire(me)
+        order.append(f"w{n}")
+        queue.release(me)
+
+    for n in range(5):  # each starts only once the one before it is waiting in the queue
+        thread = threading.Thread(target=writer, args=(n,))
+        thread.start()
+        asked[n].wait()
+        while len(queue._waiting) < n + 1:
+            threading.Event().wait(0.001)
+        threads.append(thread)
+    queue.release(first)
+    for thread in threads:
+        thread.join(5)
+    assert order == ["w0", "w1", "w2", "w3", "w4"]
+
+
+def test_release_by_someone_else_changes_nothing_and_a_wait_times_out():
+    queue = WriterQueue(timeout=0.05)
+    holder, late = object(), object()
+    queue.acquire(holder)
+    queue.release(object())
+    with pytest.raises(TimeoutError):
+        queue.acquire(late)
+    queue.release(holder)
+    queue.acquire(late)  # the timed-out waiter left the queue: the lock is free for the next one
+
+
+def test_a_failed_transaction_and_a_closed_connection_free_the_queue(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}", pool_size=2)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    with pytest.raises(ZeroDivisionError), engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        raise ZeroDivisionError
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO t VALUES (2)"))
+    holder.invalidate()  # gone mid-transaction, without a rollback call
+    done = threading.Event()
+
+    def other_writer() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (3)"))
+        done.set()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    thread.join(10)
+    assert done.is_set()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT n FROM t")).scalars().all() == [3]
+    holder.close()
+    engine.dispose()
