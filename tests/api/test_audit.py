@@ -89,6 +89,32 @@ def test_submissions_reads_steps_and_lists_are_logged_with_who_role_case_and_req
     assert logged(db, action="read_report", actor_subject="anna")[0].detail == "receipt only"
 
 
+def test_the_deadline_list_is_logged_per_case_and_so_are_empty_and_refused_ones(
+        client, db, users, staff, investigator, case_id):
+    # Its kinds tell the assessment: an IMY deadline says the case is a personal-data incident.
+    incident = {"types": [{"type": "personal_data_incident", "incident_risk": "risk"}], "justification": "Fel adress."}
+    assert client.post(f"{REPORTS}/{case_id}/assessments", headers=investigator, json=incident).status_code == 201
+    other_id = client.post(REPORTS, json=report(units=["SOC-ALD-2"]), headers=staff).json()["id"]
+    assert client.post(f"{REPORTS}/{other_id}/assessments", headers=investigator, json=incident).status_code == 201
+    due = client.get("/api/v1/deadlines", headers={**investigator, **rid("due")}).json()
+    assert "imy_notification" in {item["kind"] for item in due}
+    listed = logged(db, action="list_deadlines")
+    assert sorted((str(e.report_id), e.actor_subject, e.acting_roles, e.outcome, e.request_id) for e in listed) == \
+        sorted((case, "ivar", "investigator", "allowed", "req-due-0001") for case in (case_id, other_id))
+
+    # A unit manager whose units have nothing due: the look is logged all the same.
+    sibling = users.headers(Role.unit_manager, "SOC-ALD-3", subject="sune")
+    assert client.get("/api/v1/deadlines", headers=sibling).json() == []
+    assert [(e.report_id, e.outcome, e.detail) for e in logged(db, action="list_deadlines", actor_subject="sune")] \
+        == [(None, "allowed", "no hits")]
+
+    # A reporter may not read any case: an empty answer, as for anyone, and a refusal in the log.
+    assert client.get("/api/v1/deadlines", headers={**staff, **rid("probe")}).json() == []
+    (refused,) = logged(db, action="list_deadlines", actor_subject="anna")
+    assert (refused.outcome, refused.acting_roles, refused.report_id, refused.request_id) == \
+        ("denied", "reporter", None, "req-probe-0001")
+
+
 def test_a_replayed_submission_is_logged_as_a_replay(client, db, users, org):
     treserva = users.headers(Role.integration, "SOC", subject="client:treserva", name="Treserva")
     body = report(external_reference="T-1", reporter={"subject": "anna", "name": "Anna Andersson"})
