@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Iterable
@@ -184,12 +185,10 @@ class ChainHead:
     @classmethod
     def parse(cls, text: str) -> ChainHead:
         """`SEQ:HASH` as printed by verify-audit; ValueError naming what is wrong."""
-        seq, sep, digest = text.strip().partition(":")
-        digest = digest.strip().lower()
-        if not sep or not seq.strip().isdigit() or int(seq) < 1 or len(digest) != 64 or \
-                any(c not in "0123456789abcdef" for c in digest):
+        found = re.fullmatch(r"\s*([1-9][0-9]*)\s*:\s*([0-9a-fA-F]{64})\s*", text)
+        if found is None:
             raise ValueError(f"not a head (SEQ:HASH, a chain_seq and 64 hex digits): {text.strip()!r}")
-        return cls(int(seq), digest)
+        return cls(int(found[1]), found[2].lower())
 
 
 @dataclass(frozen=True)
