@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from service.config import get_settings
 from service.db import make_engine
 from service.domain.access import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from service.audit import ChainHead
 
 
 def _now() -> datetime:
@@ -75,20 +83,87 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify_audit(_: argparse.Namespace) -> int:
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    """Verify the chain, then the expected heads, and only then seal; the new head alone on stdout.
+
+    stdout carries nothing but the head, `SEQ:HASH`, so that `>> file` or `| logger` keeps it outside
+    the database; what happened goes to stderr. Exit 1 when anything does not fit, 2 for bad input.
+    """
     from service import audit
 
+    heads_file = Path(args.heads_file) if args.heads_file else None
+    if args.append and heads_file is None:
+        print("--append needs --heads-file", file=sys.stderr)
+        return 2
+    try:
+        expected = [audit.ChainHead.parse(text) for text in args.expect_head]
+        if heads_file is not None and (heads_file.exists() or not args.append):
+            expected += _read_heads(heads_file)
+    except (OSError, ValueError) as error:
+        print(f"verify-audit: {error}", file=sys.stderr)
+        return 2
+
     engine = make_engine(get_settings().database_url)
-    with Session(engine) as session:
-        audit.seal_all(session, _now())
-        broken = audit.verify(session)
-        head = audit.head(session)
-    if broken is not None:
-        print(f"BROKEN: audit record id {broken.id} (chain_seq {broken.chain_seq}): {broken.reason}")
+    try:
+        checked = _verify_then_seal(engine, expected)
+    finally:
+        engine.dispose()
+    if isinstance(checked, str):
+        print(checked, file=sys.stderr)
         return 1
-    # The head hash is what to keep elsewhere: with it, records cut off the end are noticed too.
-    print(f"OK: {head.chain_seq} records, head hash {head.hash}" if head else "OK: the audit log is empty")
+    sealed, head = checked
+    vouched = f"; {len(set(expected))} expected head(s) found, the newest {max(expected)}" if expected else \
+        "; no expected head given: records cut off the end, or the whole log re-sealed, cannot be noticed"
+    if head is None:
+        print(f"OK: the audit log is empty{vouched}", file=sys.stderr)
+        return 0
+    print(f"OK: {head.chain_seq} records, {sealed} sealed now{vouched}; head {head}", file=sys.stderr)
+    print(head)
+    if args.append and heads_file is not None and head not in expected:  # a head is kept once
+        with heads_file.open("a") as out:
+            out.write(f"{head}\n")
+            out.flush()
+            os.fsync(out.fileno())
     return 0
+
+
+def _verify_then_seal(engine: Engine, expected: list[ChainHead]) -> tuple[int, ChainHead | None] | str:
+    """(records sealed now, the new head), or what is wrong."""
+    from service import audit
+
+    def broken(found: audit.Broken) -> str:
+        return f"BROKEN: audit record id {found.id} (chain_seq {found.chain_seq}): {found.reason}"
+
+    with Session(engine) as session:
+        # Verify what is sealed before sealing anything: sealing first would chain edited or re-numbered
+        # records into a chain that then verifies.
+        checked = audit.walk(session)
+        if checked.broken is not None:
+            return broken(checked.broken)
+        problems = audit.check_heads(session, expected, checked.head)
+        if problems:
+            shown = [f"BROKEN: {problem}" for problem in problems[:20]]
+            return "\n".join(shown + ([f"BROKEN: ... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+        sealed = audit.seal_all(session, _now())
+        extended = audit.walk(session, checked.head)  # what was sealed now (or meanwhile by the app)
+        if extended.broken is not None:
+            return broken(extended.broken)
+        return sealed, extended.head
+
+
+def _read_heads(path: Path) -> list[ChainHead]:
+    """Heads kept by earlier runs: `SEQ:HASH` per line; blank lines and `#` comments ignored."""
+    from service.audit import ChainHead
+
+    heads = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            try:
+                heads.append(ChainHead.parse(text))
+            except ValueError as error:
+                raise ValueError(f"{path}, line {number}: {error}") from None
+    return heads
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -185,8 +260,20 @@ def main(argv: list[str] | None = None) -> int:
     grant.add_argument("--unit", required=True, help="org unit code, or '*' for every förvaltning")
     grant.set_defaults(func=cmd_grant)
 
-    commands.add_parser("verify-audit", help="seal the audit log, then check its hash chain (exit 1 if broken)"
-                        ).set_defaults(func=cmd_verify_audit)
+    verify = commands.add_parser(
+        "verify-audit", help="check the audit log's hash chain against kept heads, then seal (exit 1 if broken)",
+        description="Verify the access log's hash chain from its first record and every expected head (each "
+                    "must still be in the chain with the same hash), then seal new records and print the new "
+                    "head, SEQ:HASH, alone on stdout. Keep those heads where the database's users cannot "
+                    "write (an append-only file, syslog): without them records cut off the end, an emptied "
+                    "log or a re-sealed one cannot be noticed.")
+    verify.add_argument("--expect-head", action="append", default=[], metavar="SEQ:HASH",
+                        help="a head printed by an earlier run (repeatable)")
+    verify.add_argument("--heads-file", metavar="FILE",
+                        help="a file of heads, one SEQ:HASH per line (blank lines and # comments ignored)")
+    verify.add_argument("--append", action="store_true",
+                        help="after a successful run, append the new head to --heads-file (created if missing)")
+    verify.set_defaults(func=cmd_verify_audit)
 
     spec = commands.add_parser("openapi", help="write openapi/openapi.json (or --check it)")
     spec.add_argument("--check", action="store_true")

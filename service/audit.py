@@ -12,8 +12,11 @@ Tamper evidence without a hot row: records are inserted unsealed (no lock shared
 `seal`, run every few seconds by one instance, chains them in id order, each hash covering the
 previous hash and the record's fields. `verify` recomputes the chain and names the first record that
 does not fit. Limits: the newest few seconds are unsealed; cutting records off the end of the chain,
-or recomputing the whole chain, is not detected by the chain alone; keep the head hash that
-`python -m service verify-audit` prints somewhere the database's users cannot write.
+emptying it, or clearing the seals and sealing again (which the app's own sealer does within seconds)
+are not detected by the chain alone. Heads (`SEQ:HASH`) kept where the database's users cannot write
+are what catch them: `check_heads` requires every expected head to be in the chain with the same hash,
+and `python -m service verify-audit` verifies against them before it seals anything. On PostgreSQL a
+trigger (migration 0007) also refuses any UPDATE but the seal, and every DELETE and TRUNCATE.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Iterable
@@ -170,27 +174,81 @@ class Broken:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class ChainHead:
     chain_seq: int
     hash: str
 
+    def __str__(self) -> str:
+        return f"{self.chain_seq}:{self.hash}"  # the form kept outside the database, one per line
 
-def verify(session: Session) -> Broken | None:
-    """Recompute the chain from the start; the first record that does not fit it, or None."""
-    prev, expected, after = GENESIS, 1, 0
+    @classmethod
+    def parse(cls, text: str) -> ChainHead:
+        """`SEQ:HASH` as printed by verify-audit; ValueError naming what is wrong."""
+        found = re.fullmatch(r"\s*([1-9][0-9]*)\s*:\s*([0-9a-fA-F]{64})\s*", text)
+        if found is None:
+            raise ValueError(f"not a head (SEQ:HASH, a chain_seq and 64 hex digits): {text.strip()!r}")
+        return cls(int(found[1]), found[2].lower())
+
+
+@dataclass(frozen=True)
+class Walk:
+    broken: Broken | None  # the first record that does not fit, if any
+    head: ChainHead | None  # the last record that fits (the start, when none follows it)
+
+
+def walk(session: Session, start: ChainHead | None = None) -> Walk:
+    """Recompute the chain after `start` (a head already verified; default: from the first record)."""
+    last = start
+    prev, expected, after = (start.hash, start.chain_seq + 1, start.chain_seq) if start else (GENESIS, 1, 0)
     while True:
         rows = session.execute(select(_table).where(_table.c.chain_seq > after)
                                .order_by(_table.c.chain_seq).limit(BATCH)).mappings().all()
         if not rows:
-            return None
+            return Walk(None, last)
         for row in rows:
             if row["chain_seq"] != expected:
-                return Broken(row["id"], row["chain_seq"], f"chain_seq {expected} is missing before it")
+                return Walk(Broken(row["id"], row["chain_seq"], f"chain_seq {expected} is missing before it"), last)
             if row["prev_hash"] != prev or row["hash"] != _digest(prev, row):
-                return Broken(row["id"], row["chain_seq"], "its contents or link do not match its hash")
+                return Walk(Broken(row["id"], row["chain_seq"], "its contents or link do not match its hash"), last)
             prev, expected = row["hash"], expected + 1
+            last = ChainHead(row["chain_seq"], row["hash"])
         after = rows[-1]["chain_seq"]
+
+
+def verify(session: Session) -> Broken | None:
+    """Recompute the chain from the start; the first record that does not fit it, or None."""
+    return walk(session).broken
+
+
+def check_heads(session: Session, expected: Iterable[ChainHead], top: ChainHead | None) -> list[str]:
+    """What is wrong with the chain (verified up to `top`) against heads kept outside the database.
+
+    Every expected head must still be in the chain: its record there, with the same hash. The newest
+    one (highest chain_seq) is how much of the log is vouched for: records up to it were sealed when it
+    was taken, so a chain that now ends before it was cut, and a different hash at it (or at any older
+    head) means the records up to it were changed and sealed again. Records sealed after the newest
+    expected head are vouched for only by the chain itself until a later head is kept.
+    """
+    wanted = sorted(set(expected))
+    if not wanted:
+        return []
+    if top is None:
+        return [f"the audit log has no sealed record, but {len(wanted)} head(s) are expected, the newest {wanted[-1]}"]
+    stored: dict[int, str] = {}
+    seqs = sorted({head.chain_seq for head in wanted if head.chain_seq <= top.chain_seq})
+    for start in range(0, len(seqs), 1000):
+        found = session.execute(select(_table.c.chain_seq, _table.c.hash)
+                                .where(_table.c.chain_seq.in_(seqs[start:start + 1000]))).all()
+        stored.update((seq, digest) for seq, digest in found)
+    problems = []
+    for head in wanted:
+        if head.chain_seq not in stored:
+            problems.append(f"record {head.chain_seq} is missing (expected head {head}); "
+                            f"the chain ends at {top.chain_seq}")
+        elif stored[head.chain_seq] != head.hash:
+            problems.append(f"record {head.chain_seq} has hash {stored[head.chain_seq]}, expected {head.hash}")
+    return problems
 
 
 def head(session: Session) -> ChainHead | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -361,6 +362,25 @@ def _audit_view(session: Session, principal: Principal, action: str, view: Repor
     audit.record(session, principal, action, report_id=view.report.id,
                  roles=audit.roles_on(principal, (unit.path for unit in view.units)),
                  detail=None if view.case_access else "receipt only")
+
+
+def audit_listing(session: Session, principal: Principal, action: str, report_ids: Iterable[uuid.UUID]) -> None:
+    """Log a listing that shows something of cases other than the reports themselves (GET /deadlines).
+
+    As GET /reports: one record per listed case, in the roles the caller holds on its enheter, and a
+    listing that shows nothing still logged ("no hits"); a caller with no case scope at all is logged
+    as refused, since nothing in their grants lets them read what the listing is about.
+    """
+    if principal.scope(Permission.read_case).is_empty:
+        audit.record(session, principal, action, outcome=audit.DENIED, detail="no case scope")
+        return
+    listed = list(dict.fromkeys(report_ids))  # a case with several deadlines is listed once
+    if not listed:
+        audit.record(session, principal, action, detail="no hits")
+    units = units_of(session, listed)
+    for report_id in listed:
+        audit.record(session, principal, action, report_id=report_id,
+                     roles=audit.roles_on(principal, (unit.path for unit in units[report_id])))
 
 
 def view_of_new(principal: Principal, stored: StoredReport) -> ReportView:

@@ -27,7 +27,7 @@ from service.domain.assessment import (
 from service.domain.closing import closing_blockers
 from service.domain.lifecycle import CaseStatus, Step, allowed_steps
 from service.models import Assessment, CaseDeadline, CaseEvent, CaseLink, Report
-from service.reports import in_scope
+from service.reports import audit_listing, in_scope
 
 router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
 
@@ -239,5 +239,7 @@ def list_deadlines(
     if due_before is not None:
         query = query.where(col(CaseDeadline.due_at) < due_before)
     rows = session.exec(query.order_by(col(CaseDeadline.due_at), col(CaseDeadline.id)).limit(limit)).all()
+    # A deadline's kind tells the assessment (an IMY deadline: a personal-data incident): an access to log.
+    audit_listing(session, principal, "list_deadlines", (deadline.report_id for deadline, _ in rows))
     return [DueItem(report_id=d.report_id, case_number=number, kind=d.kind, due_at=d.due_at,
                     overdue=d.due_at < now, action_id=d.action_id) for d, number in rows]

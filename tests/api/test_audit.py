@@ -6,13 +6,16 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient  # tests/api/conftest.py has imported it, quieting its warning
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from service import audit
+from service.db import make_engine
 from service.domain.access import Role
 from service.main import create_app
 from service.models import AuditRecord
@@ -87,6 +90,32 @@ def test_submissions_reads_steps_and_lists_are_logged_with_who_role_case_and_req
 
     assert client.get(f"{REPORTS}/{case_id}", headers=staff).json()["access"] == "receipt"
     assert logged(db, action="read_report", actor_subject="anna")[0].detail == "receipt only"
+
+
+def test_the_deadline_list_is_logged_per_case_and_so_are_empty_and_refused_ones(
+        client, db, users, staff, investigator, case_id):
+    # Its kinds tell the assessment: an IMY deadline says the case is a personal-data incident.
+    incident = {"types": [{"type": "personal_data_incident", "incident_risk": "risk"}], "justification": "Fel adress."}
+    assert client.post(f"{REPORTS}/{case_id}/assessments", headers=investigator, json=incident).status_code == 201
+    other_id = client.post(REPORTS, json=report(units=["SOC-ALD-2"]), headers=staff).json()["id"]
+    assert client.post(f"{REPORTS}/{other_id}/assessments", headers=investigator, json=incident).status_code == 201
+    due = client.get("/api/v1/deadlines", headers={**investigator, **rid("due")}).json()
+    assert "imy_notification" in {item["kind"] for item in due}
+    listed = logged(db, action="list_deadlines")
+    assert sorted((str(e.report_id), e.actor_subject, e.acting_roles, e.outcome, e.request_id) for e in listed) == \
+        sorted((case, "ivar", "investigator", "allowed", "req-due-0001") for case in (case_id, other_id))
+
+    # A unit manager whose units have nothing due: the look is logged all the same.
+    sibling = users.headers(Role.unit_manager, "SOC-ALD-3", subject="sune")
+    assert client.get("/api/v1/deadlines", headers=sibling).json() == []
+    assert [(e.report_id, e.outcome, e.detail) for e in logged(db, action="list_deadlines", actor_subject="sune")] \
+        == [(None, "allowed", "no hits")]
+
+    # A reporter may not read any case: an empty answer, as for anyone, and a refusal in the log.
+    assert client.get("/api/v1/deadlines", headers={**staff, **rid("probe")}).json() == []
+    (refused,) = logged(db, action="list_deadlines", actor_subject="anna")
+    assert (refused.outcome, refused.acting_roles, refused.report_id, refused.request_id) == \
+        ("denied", "reporter", None, "req-probe-0001")
 
 
 def test_a_replayed_submission_is_logged_as_a_replay(client, db, users, org):
@@ -321,3 +350,60 @@ def test_the_app_seals_in_the_background_while_it_runs(settings, db, clock, dev_
         sealer = next(thread for thread in threading.enumerate() if thread.name == "audit-sealer")
     assert logged(db)[0].chain_seq == 1
     assert not sealer.is_alive()  # stopped with the app
+
+
+APP_ROLE_SQL = Path(__file__).resolve().parents[2] / "docs" / "postgresql-app-role.sql"
+
+
+@pytest.fixture
+def app_role(db, database_url):
+    """An engine connected as the service's own role, set up as README.md tells production to: not a
+    superuser, owning nothing, with the grants of docs/postgresql-app-role.sql."""
+    name = f"avv_app_{uuid.uuid4().hex[:10]}"  # roles are the server's, shared by every test database
+    statements = [statement.strip() for statement in "\n".join(
+        line for line in APP_ROLE_SQL.read_text().splitlines() if not line.startswith("--")).split(";")]
+    with db.begin() as connection:
+        connection.execute(text(f'CREATE ROLE "{name}" LOGIN'))
+        for statement in filter(None, statements):
+            connection.execute(text(statement.replace("avvikelser_app", f'"{name}"')))
+    engine = make_engine(make_url(database_url).set(username=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with db.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{name}"'))  # its grants in this database
+            connection.execute(text(f'DROP ROLE "{name}"'))
+
+
+@pytest.mark.postgres
+def test_the_service_as_its_own_role_appends_and_seals_the_log_and_can_change_nothing_in_it(
+        settings, db, clock, dev_key, users, org, app_role):
+    verifier = TokenVerifier(StaticKeySource(dev_key.public_jwks()), issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+    staff = users.headers(Role.reporter, "SOC", subject="anna")
+    investigator = users.headers(Role.investigator, "SOC", subject="ivar")
+    with TestClient(create_app(settings, engine=app_role, clock=clock, token_verifier=verifier)) as service:
+        case_id = service.post(REPORTS, json=report(), headers=staff).json()["id"]
+        assessment = {"types": [{"type": "other_deviation"}], "justification": "Enligt rutin."}
+        assert service.post(f"{REPORTS}/{case_id}/assessments", json=assessment,
+                            headers=investigator).status_code == 201
+        assert service.get(f"{REPORTS}/{case_id}/timeline", headers=investigator).status_code == 200
+        assert service.get(f"{REPORTS}/{uuid.uuid4()}", headers=staff).status_code == 404  # a refusal, logged
+    with Session(app_role) as session:  # the sealer, as the service runs it
+        assert audit.seal_all(session, datetime.now(UTC) + timedelta(minutes=1)) == 4
+        assert audit.verify(session) is None
+    sealed = logged(db)[0]
+    for statement in [
+        f"UPDATE audit_record SET actor_subject = 'someone-else' WHERE id = {sealed.id}",
+        f"UPDATE audit_record SET hash = repeat('0', 64) WHERE id = {sealed.id}",  # a seal set once stays
+        f"UPDATE audit_record SET chain_seq = NULL, prev_hash = NULL, hash = NULL WHERE id = {sealed.id}",
+        f"DELETE FROM audit_record WHERE id = {sealed.id}",
+        "TRUNCATE audit_record",
+        "ALTER TABLE audit_record DISABLE TRIGGER audit_record_append_only",  # only the owner may
+        "SET session_replication_role = replica",  # only a superuser may
+    ]:
+        with pytest.raises(DBAPIError, match="append-only|permission denied|must be owner"), \
+                app_role.begin() as connection:
+            connection.execute(text(statement))
+    assert [(r.id, r.actor_subject, r.hash) for r in logged(db)][0] == (sealed.id, sealed.actor_subject, sealed.hash)
+    assert len(logged(db)) == 4

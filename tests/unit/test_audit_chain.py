@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from service import audit
@@ -48,6 +50,28 @@ def seal(engine) -> int:
 def verify(engine) -> audit.Broken | None:
     with Session(engine) as session:
         return audit.verify(session)
+
+
+def head(engine) -> audit.ChainHead | None:
+    with Session(engine) as session:
+        return audit.head(session)
+
+
+def write_settled(engine, count: int) -> None:
+    """Records written a minute ago: settled, so the verify command (on the real clock) seals them."""
+    written = [{**audit.entry(PERSON, f"earlier-{number}", report_id=uuid.uuid4()),
+                "at": datetime.now(UTC) - timedelta(minutes=1)} for number in range(count)]
+    with engine.begin() as connection:
+        connection.execute(audit.INSERT, written)
+
+
+def tamper(engine, statement: str, parameters: dict | None = None) -> None:
+    """Change the log behind the service's back, as someone who may switch triggers off would (a superuser,
+    the tables' owner): on PostgreSQL the trigger of migration 0007 refuses it to anyone else."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text(statement), parameters or {})
 
 
 def test_records_are_written_at_commit_with_the_actor_and_the_request_id(db):
@@ -101,8 +125,7 @@ def test_a_changed_record_is_named(db):
     write(db, 6)
     seal(db)
     target = rows(db)[3]
-    with db.begin() as connection:
-        connection.execute(text("UPDATE audit_record SET action = 'nothing_to_see' WHERE id = :id"), {"id": target.id})
+    tamper(db, "UPDATE audit_record SET action = 'nothing_to_see' WHERE id = :id", {"id": target.id})
     assert verify(db) == audit.Broken(target.id, 4, "its contents or link do not match its hash")
 
 
@@ -110,31 +133,153 @@ def test_a_deleted_record_is_noticed_at_the_next(db):
     write(db, 6)
     seal(db)
     removed, following = rows(db)[2:4]
-    with db.begin() as connection:
-        connection.execute(text("DELETE FROM audit_record WHERE id = :id"), {"id": removed.id})
+    tamper(db, "DELETE FROM audit_record WHERE id = :id", {"id": removed.id})
     broken = verify(db)
     assert broken is not None and (broken.id, broken.chain_seq) == (following.id, following.chain_seq)
 
 
-def _cli(database_url: str) -> subprocess.CompletedProcess[str]:
+HEAD = re.compile(r"[1-9][0-9]*:[0-9a-f]{64}")
+
+
+def _cli(database_url: str, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AVV_DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "service", "verify-audit"], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "service", "verify-audit", *options], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def verify_audit(database_url, monkeypatch, capsys):
+    """`python -m service verify-audit OPTIONS` in this process (a subprocess per run is slow)."""
+    from service.__main__ import main
+    from service.config import get_settings
+
+    monkeypatch.setenv("AVV_DATABASE_URL", database_url)
+
+    def run(*options: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        get_settings.cache_clear()
+        try:
+            code = main(["verify-audit", *options])
+        except SystemExit as exit_:  # argparse's refusals
+            code = int(exit_.code or 0)
+        finally:
+            get_settings.cache_clear()
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(["verify-audit", *options], code, out.out, out.err)
+
+    return run
+
+
+def _head_printed(run: subprocess.CompletedProcess[str]) -> str:
+    """A successful run prints the head alone on stdout, ready for `>> file` or `| logger`."""
+    assert run.returncode == 0, run.stderr
+    assert HEAD.fullmatch(run.stdout.removesuffix("\n")), run.stdout
+    return run.stdout.strip()
 
 
 def test_the_verify_command_reports_ok_or_the_first_broken_record(db, database_url):
     write(db, 4)
     seal(db)
     ok = _cli(database_url)
-    assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("OK: 4 records")
+    assert _head_printed(ok) == str(head(db))
+    assert ok.stderr.startswith("OK: 4 records")
     target = rows(db)[1]
-    with db.begin() as connection:
-        connection.execute(text("UPDATE audit_record SET actor_subject = 'someone-else' WHERE id = :id"),
-                           {"id": target.id})
+    tamper(db, "UPDATE audit_record SET actor_subject = 'someone-else' WHERE id = :id", {"id": target.id})
     broken = _cli(database_url)
-    assert broken.returncode == 1
-    assert f"audit record id {target.id} (chain_seq 2)" in broken.stdout
+    assert (broken.returncode, broken.stdout) == (1, "")
+    assert f"audit record id {target.id} (chain_seq 2)" in broken.stderr
+
+
+def test_an_untouched_log_verifies_against_its_head_then_seals_and_prints_the_new_head(db, verify_audit):
+    empty = verify_audit()
+    assert (empty.returncode, empty.stdout) == (0, "") and "empty" in empty.stderr
+    write(db, 3)
+    seal(db)
+    kept = _head_printed(verify_audit())
+    assert kept.startswith("3:")
+    write_settled(db, 2)
+    run = verify_audit("--expect-head", kept)
+    new = _head_printed(run)
+    assert new.startswith("5:") and new == str(head(db))  # sealed by the run, after verifying
+    assert "OK: 5 records, 2 sealed now; 1 expected head(s) found, the newest " + kept in run.stderr
+    again = verify_audit("--expect-head", kept, "--expect-head", new)  # every head listed must fit
+    assert _head_printed(again) == new
+
+
+def test_with_the_expected_head_the_last_record_deleted_is_noticed(db, verify_audit):
+    write(db, 4)
+    seal(db)
+    kept = _head_printed(verify_audit())
+    tamper(db, "DELETE FROM audit_record WHERE chain_seq = 4")
+    assert verify(db) is None  # what is left is a chain that fits: only the kept head can tell
+    run = verify_audit("--expect-head", kept)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert f"record 4 is missing (expected head {kept}); the chain ends at 3" in run.stderr
+
+
+def test_with_the_expected_head_an_emptied_log_is_noticed(db, verify_audit):
+    write(db, 3)
+    seal(db)
+    kept = _head_printed(verify_audit())
+    if db.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"), db.begin() as connection:
+            connection.execute(text("TRUNCATE audit_record"))  # refused, even to a superuser, by the trigger
+        tamper(db, "TRUNCATE audit_record")
+    else:
+        tamper(db, "DELETE FROM audit_record")
+    run = verify_audit("--expect-head", kept)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert f"the audit log has no sealed record, but 1 head(s) are expected, the newest {kept}" in run.stderr
+
+
+def test_with_the_expected_head_records_edited_and_sealed_again_are_noticed(db, verify_audit):
+    write(db, 4)
+    seal(db)
+    kept = _head_printed(verify_audit())
+    tamper(db, "UPDATE audit_record SET actor_subject = 'someone-else', chain_seq = NULL, prev_hash = NULL, "
+               "hash = NULL WHERE chain_seq >= 2")
+    seal(db)  # as the app's own sealer does within seconds
+    assert verify(db) is None  # a chain that fits
+    run = verify_audit("--expect-head", kept)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert f"record 4 has hash {head(db).hash}, expected {kept.split(':')[1]}" in run.stderr
+
+
+def test_verification_does_not_seal_over_cleared_seals(db, verify_audit):
+    write_settled(db, 4)
+    kept = _head_printed(verify_audit())
+    tamper(db, "UPDATE audit_record SET action = 'nothing_to_see', chain_seq = NULL, prev_hash = NULL, "
+               "hash = NULL WHERE chain_seq = 4")
+    run = verify_audit("--expect-head", kept)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert "record 4 is missing" in run.stderr
+    assert [record.chain_seq for record in rows(db)] == [1, 2, 3, None]  # left as found, for whoever looks
+
+
+def test_heads_kept_in_a_file_are_checked_and_the_new_head_appended(db, verify_audit, tmp_path):
+    heads = tmp_path / "audit-heads"
+    keep = ("--heads-file", str(heads), "--append")
+    missing = verify_audit("--heads-file", str(heads))
+    assert missing.returncode == 2 and "audit-heads" in missing.stderr  # no file, not told to start one
+    write_settled(db, 2)
+    first = _head_printed(verify_audit(*keep))  # the first run starts the file
+    assert heads.read_text() == f"{first}\n"
+    assert _head_printed(verify_audit(*keep)) == first
+    assert heads.read_text() == f"{first}\n"  # the same head is kept once
+    heads.write_text(f"# audit-log heads, appended by cron\n\n{first}  # first run\n")
+    write_settled(db, 1)
+    second = _head_printed(verify_audit(*keep))
+    assert heads.read_text().splitlines()[-1] == second and second.startswith("3:")
+
+    tamper(db, "DELETE FROM audit_record WHERE chain_seq = 3")
+    before = heads.read_text()
+    cut = verify_audit(*keep)
+    assert (cut.returncode, cut.stdout) == (1, "") and "record 3 is missing" in cut.stderr
+    assert heads.read_text() == before  # nothing appended after a failed run
+
+    heads.write_text("3:not-a-hash\n")
+    malformed = verify_audit("--heads-file", str(heads))
+    assert malformed.returncode == 2 and "line 1" in malformed.stderr
 
 
 @pytest.mark.postgres
@@ -149,3 +294,27 @@ def test_only_one_instance_seals_at_a_time(db):
             other_instance.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": audit._SEAL_LOCK})
             other_instance.commit()
     assert seal(db) == 3
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_every_change_to_the_log_but_the_seal(db):
+    write(db, 2)
+    assert seal(db) == 2  # the seal passes the trigger
+    write(db, 1)
+    sealed, _, unsealed = rows(db)
+    refused = [
+        ("UPDATE audit_record SET action = 'nothing_to_see' WHERE id = :id", {"id": sealed.id}),
+        ("UPDATE audit_record SET hash = :hash WHERE id = :id", {"id": sealed.id, "hash": "0" * 64}),
+        ("UPDATE audit_record SET chain_seq = NULL, prev_hash = NULL, hash = NULL WHERE id = :id", {"id": sealed.id}),
+        ("UPDATE audit_record SET action = 'nothing_to_see' WHERE id = :id", {"id": unsealed.id}),
+        ("UPDATE audit_record SET chain_seq = 3, prev_hash = :hash, hash = :hash, action = 'x' WHERE id = :id",
+         {"id": unsealed.id, "hash": "0" * 64}),  # a seal that changes the record too
+        ("DELETE FROM audit_record WHERE id = :id", {"id": unsealed.id}),
+        ("TRUNCATE audit_record", {}),
+    ]
+    for statement, parameters in refused:
+        with pytest.raises(DBAPIError, match="audit_record is append-only"), db.begin() as connection:
+            connection.execute(text(statement), parameters)
+    assert [(r.id, r.action, r.chain_seq, r.hash) for r in rows(db)] == \
+        [(r.id, r.action, r.chain_seq, r.hash) for r in (sealed, _, unsealed)]
+    assert seal(db) == 1 and verify(db) is None
