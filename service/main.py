@@ -177,7 +177,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
                 for code, response in BODY_PROBLEMS.items():
-                    responses.setdefault(str(code), response)
+                    responses.setdefault(str(code), {**response})
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
                     response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -201,8 +201,8 @@ def _csv_rows(text: str) -> list[dict[str, str | None]]:
     ),
     openapi_extra=request_body(OrgImport, other_media={"text/csv": {"schema": {
         "type": "string", "format": "binary",
-        "description": "Header `code,name,kind,parent_code,valid_from,valid_to` (`,` or `;`), "
-                                         "then one unit a line."}}}),
+        "description": "Header `code,name,kind,parent_code,valid_from,valid_to` (`,` or `;`), then one unit a line.",
+    }}}),
 )
 def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], request: Request, session: SessionDep,
                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> OrgImportResult:
