@@ -20,7 +20,8 @@ FROM python:3.11-slim-bookworm AS runtime
 RUN useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY alembic.ini ./
+# pyproject.toml: the service reads its version from it (service/__init__.py), the package is not installed.
+COPY pyproject.toml alembic.ini ./
 COPY migrations ./migrations
 COPY service ./service
 RUN mkdir -p /app/data && chown app:app /app/data

@@ -12,11 +12,14 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from service import __version__
 from service.api import cases, health, investigations, meta, notifications, org_units, reports, statistics
 from service.api import audit as audit_api, grants
+from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
@@ -99,7 +102,7 @@ def create_app(
     settings = settings or get_settings()
     app = FastAPI(
         title="Avvikelser: deviation reports and lex Sarah cases",
-        version="1.0.0",
+        version=__version__,
         summary="Reports, cases, notifications and statistics for Swedish municipal social services.",
         generate_unique_id_function=lambda route: route.name,
         responses=problem_responses(500),
@@ -121,7 +124,7 @@ def create_app(
     api = APIRouter(
         prefix=API_PREFIX,
         dependencies=[Depends(reject_unknown_query_parameters)],
-        responses=problem_responses(400, 401, 413, 415, 422),
+        responses=problem_responses(400, 401, 422),  # 413 and 415 go to operations that take a body
     )
     api.include_router(org_units.router)
     api.include_router(reports.router)
@@ -139,23 +142,43 @@ def create_app(
     return app
 
 
+# Where the document says the API is: the host that serves it (the paths carry the /api/v1 prefix).
+SERVERS = [{"url": "/", "description": "The host that serves this document"}]
+LICENSE = {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}
+BODY_PROBLEMS = problem_responses(413, 415)
+
+
+def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:
+    """The model's JSON schema and those of the models it holds, under their names; a clash is a bug."""
+    schema = model.model_json_schema(ref_template=SCHEMA_REF)
+    for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, definition) != definition:
+            raise RuntimeError(f"two different schemas are named {name} in the OpenAPI document")
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, with every error response pointing at the one Problem schema."""
+    """FastAPI's document, with every error response pointing at the one Problem schema, the schemas of the
+    bodies routes read themselves, and 413/415 on the operations that take a body."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
 
-    spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes,
+                       servers=SERVERS, license_info=LICENSE)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    for model in (FieldError, Problem):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema.pop("$defs", None)
-        schemas[model.__name__] = schema
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    for model in (FieldError, Problem):
+        _add_schema(schemas, model)
+    for model in body_models():
+        _add_schema(schemas, model)
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
-            for code, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                for code, response in BODY_PROBLEMS.items():
+                    responses.setdefault(str(code), {**response})
+            for code, response in responses.items():
                 if code.startswith(("4", "5")):
                     response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
             operation.setdefault("security", [{"bearer": []}])

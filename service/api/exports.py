@@ -6,12 +6,24 @@ import csv
 import io
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from fastapi.responses import Response
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# The 200 response of an endpoint that answers JSON, or CSV/XLSX with format=csv|xlsx. FastAPI fills in the
+# JSON schema from the response model; the files are documented as text and as bytes.
+FILE_RESPONSE: dict[str, Any] = {
+    "description": "JSON, or CSV/XLSX with format=csv|xlsx",
+    "content": {
+        "application/json": {},
+        "text/csv": {"schema": {"type": "string", "description": "UTF-8 with BOM, ';' or ',' between fields."}},
+        XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
 
 Cell = str | int | float | None
 

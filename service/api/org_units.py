@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service import org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
+from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Input, Name, RowId
 from service.domain import org as org_rules
@@ -39,7 +40,7 @@ class OrgUnitRead(BaseModel):
 
 
 class OrgUnitCreate(Input):
-    code: str = Field(min_length=1, max_length=32, description="Unique, e.g. 'AVV' or 'AVV-HT-1'.")
+    code: str = Field(min_length=1, max_length=32, description="Unique, e.g. 'SOC' or 'SOC-ALD-1'.")
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
     parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
@@ -198,10 +199,10 @@ def _csv_rows(text: str) -> list[dict[str, str | None]]:
         "(`,` or `;`). Rows may come in any order. Codes already present with identical data are left "
         "as they are, so a file can be loaded again; a row that contradicts a stored unit is refused."
     ),
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/OrgImport"}},
-        "text/csv": {"schema": {"type": "string"}},
-    }}},
+    openapi_extra=request_body(OrgImport, other_media={"text/csv": {"schema": {
+        "type": "string", "format": "binary",
+        "description": "Header `code,name,kind,parent_code,valid_from,valid_to` (`,` or `;`), then one unit a line.",
+    }}}),
 )
 def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], request: Request, session: SessionDep,
                  principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> OrgImportResult:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -26,6 +26,7 @@ log = logging.getLogger("service.errors")
 class FieldError(BaseModel):
     pointer: str | None = None
     location: str
+    name: str | None = Field(default=None, description="The field or parameter the error is about.")
     detail: str
     code: str
 

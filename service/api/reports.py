@@ -62,7 +62,7 @@ class UnitRef(BaseModel):
 
 class ReportReceipt(BaseModel):
     id: uuid.UUID
-    case_number: str = Field(examples=["AVV-2026-00042"])
+    case_number: str = Field(examples=["SOC-2026-00001"])
     status: CaseStatus
     received_at: datetime
     units: list[UnitRef]

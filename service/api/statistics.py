@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from service import statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
-from service.api.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Cell, Delimiter, csv_response, xlsx_response
+from service.api.exports import FILE_RESPONSE, Cell, Delimiter, csv_response, xlsx_response
 from service.api.problems import problem_responses
 from service.api.types import RowId
 from service.config import Settings
@@ -161,9 +161,7 @@ def _org_rows(root, units: list[statistics.PlacedUnit], counts: list[statistics.
 @router.get(
     "/annual-table",
     summary="The annual table: reports per avdelning and enhet and type, with the shares the text cites",
-    responses={200: {"content": {"application/json": {}, CSV_MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}},
-                     "description": "JSON, or CSV/XLSX with format=csv|xlsx"},
-               **problem_responses(403)},
+    responses={200: FILE_RESPONSE, **problem_responses(403)},
     response_model=AnnualTable,
 )
 def annual_table(
@@ -231,8 +229,7 @@ FormatQuery = Annotated[OutputFormat, Query(description="json, csv or xlsx")]
 DelimiterQuery = Annotated[Delimiter, Query(description="CSV: semicolon for Swedish Excel")]
 LanguageQuery = Annotated[Language, Query(description="CSV/XLSX labels")]
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {}, CSV_MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}},
-          "description": "JSON, or CSV/XLSX with format=csv|xlsx"},
+    200: FILE_RESPONSE,
     **problem_responses(403),
 }
 

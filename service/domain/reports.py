@@ -66,5 +66,5 @@ def case_number_prefix(administration_code: str) -> str:
 
 
 def case_number(administration_code: str, year: int, sequence: int) -> str:
-    """Human-readable number per förvaltning and year, e.g. AVV-2026-00042 (at least five digits)."""
+    """Human-readable number per förvaltning and year, e.g. SOC-2026-00001 (at least five digits)."""
     return f"{case_number_prefix(administration_code)}-{year}-{sequence:05d}"
