@@ -10,12 +10,13 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from service import audit
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import TypeFinding, check_findings, has_type, is_serious_lex_sarah
 from service.domain.assessment import ReportType as Type
 from service.domain.closing import check_can_close
-from service.domain.errors import InvalidInput
+from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import Step
 from service.domain.org import OrgKind
 from service.cases import case_facts, check_step, current_findings, load_case, refresh_deadlines, take_step
@@ -90,6 +91,14 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
     for index, code in enumerate(new.remove_unit_codes):
         if code not in wanted:
             raise InvalidInput(f"The report does not concern {code!r}.", field=f"/remove_units/{index}")
+        # Taking an enhet off a case takes the case away from that enhet's handlers: the same right is
+        # needed on it as on an enhet added.
+        if not principal.may(Permission.assess, wanted[code].path):
+            audit.record(session, principal, f"step:{Permission.assess.value}", report_id=report.id,
+                         outcome=audit.DENIED, roles=audit.roles_on(principal, [u.path for u in current]),
+                         detail=f"remove_units: no assess right on {code}")
+            raise Forbidden(f"You may not assess cases of {code!r}, so you may not remove it.",
+                            field=f"/remove_units/{index}")
         del wanted[code]
     found = {u.code: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.code).in_(new.add_unit_codes))).all()}
     administration = f"/{report.administration_id}/"
