@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.domain.access import EVERYWHERE, Permission, Principal
@@ -71,7 +72,7 @@ def create_unit(session: Session, principal: Principal, new: NewUnit, now: datet
     if parent is not None and not placement_of(parent).is_active_on(new.valid_from):
         raise InvalidInput("The parent is not active on valid_from.", field="parent_id")
     _refuse_duplicate_code(session, new.code)
-    return _insert(session, new, parent, now)
+    return _insert(session, new, parent, now, code_field="code")
 
 
 def get_unit_for_input(session: Session, unit_id: int, *, field: str) -> OrgUnit:
@@ -87,11 +88,19 @@ def _refuse_duplicate_code(session: Session, code: str) -> None:
         raise Conflict(f"An org unit with code {code!r} exists already.", field="code")
 
 
-def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime) -> OrgUnit:
+DUPLICATE_CODE = "An org unit with this code (regardless of case) exists already."
+
+
+def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime, *, code_field: str) -> OrgUnit:
     unit = OrgUnit(code=new.code, name=new.name, kind=new.kind.value, parent_id=parent.id if parent else None,
                    valid_from=new.valid_from, valid_to=new.valid_to, created_at=now, updated_at=now)
     session.add(unit)
-    session.flush()  # assigns the id the path is made of
+    try:
+        session.flush()  # assigns the id the path is made of
+    except IntegrityError:
+        # The code was checked, but another request stored the same code (or one differing only in case)
+        # since: the database's unique index refused this one. The request's transaction is rolled back.
+        raise Conflict(DUPLICATE_CODE, field=code_field) from None
     unit.path = path_for(parent.path if parent else None, unit.id or 0)
     session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
                                  valid_from=unit.valid_from, valid_to=unit.valid_to))
@@ -205,13 +214,15 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
     to_create, unchanged = plan_import(rows, existing)
     for code in unchanged:  # loading what is already there is still an org change: the same right is needed
         require_manage(principal, units_by_code[code].path)
+    index_of = {row.code: index for index, row in enumerate(rows)}
     created: list[OrgUnit] = []
     for row in to_create:
         parent = units_by_code.get(row.parent_code) if row.parent_code else None
         require_manage(principal, parent.path if parent else EVERYWHERE)
         unit = _insert(session, NewUnit(code=row.code, name=row.name, kind=row.kind,
                                         parent_id=parent.id if parent else None,
-                                        valid_from=row.valid_from, valid_to=row.valid_to), parent, now)
+                                        valid_from=row.valid_from, valid_to=row.valid_to), parent, now,
+                       code_field=f"/units/{index_of[row.code]}/code")
         units_by_code[unit.code] = unit
         created.append(unit)
     return ImportResult(created=created, unchanged=unchanged)
