@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from service import audit
@@ -128,11 +129,27 @@ def _link(session: Session, principal: Principal, report: Report, ids: tuple[uui
                                                   in_scope(principal.scope(Permission.assess)))).first()
         if other is None or other.id == report.id:
             raise InvalidInput("No such case to link.", field=f"/link_cases/{index}")
-        for a, b in ((report.id, other.id), (other.id, report.id)):
-            if session.get(CaseLink, (a, b)) is None:
-                session.add(CaseLink(report_id=a, related_report_id=b))
+        _store_link(session, report.id, other.id)
         linked.append(other.case_number)
     return linked
+
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
+    """Both directions of the link; a link there already (or stored meanwhile by another request) is kept.
+
+    Two requests linking the same pair from either end at once insert the rows in one order (the lower
+    id first), so the second waits for the first on the first row instead of each waiting on the other;
+    then it finds the rows there and does nothing.
+    """
+    first, second = sorted((one, other))
+    insert = _INSERT[session.get_bind().dialect.name]
+    session.execute(insert(CaseLink.__table__).values([  # type: ignore[attr-defined]
+        {"report_id": first, "related_report_id": second},
+        {"report_id": second, "related_report_id": first},
+    ]).on_conflict_do_nothing())
 
 
 def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,

@@ -88,3 +88,22 @@ def test_parallel_imports_of_codes_differing_only_in_case_store_one(client, db, 
     with db.connect() as connection:
         stored = connection.execute(text("SELECT code FROM org_unit WHERE code IN ('SOC-ALD-5', 'new', 'NEW')"))
         assert len(stored.all()) == 2  # one import, whole; nothing of the others
+
+
+def test_linking_two_cases_from_both_ends_at_once_links_them_once(client, db, staff, investigator):
+    pairs = [[client.post(REPORTS, json=report_body(), headers=staff).json()["id"] for _ in range(2)]
+             for _ in range(4)]
+
+    def link(i: int):
+        here, there = pairs[i // 2] if i % 2 else reversed(pairs[i // 2])
+        return client.post(f"{REPORTS}/{here}/assessments", headers=investigator, json={
+            "types": [{"type": "other_deviation"}], "justification": "Samma händelse.", "link_cases": [there]})
+
+    responses = _together(8, link)
+    assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses if r.status_code != 201]
+    for here, there in pairs:
+        for one, other in ((here, there), (there, here)):
+            case = client.get(f"{REPORTS}/{one}/case", headers=investigator).json()
+            assert [linked["id"] for linked in case["linked_cases"]] == [other]
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM case_link")).scalar_one() == 8
