@@ -109,19 +109,23 @@ def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetim
 
 
 def rename_unit(session: Session, principal: Principal, unit_id: int, name: str, effective: date,
-                now: datetime) -> OrgUnit:
+                now: datetime, today: date) -> OrgUnit:
+    """The new name from `effective`; one dated after `today` is stored and shows from that day."""
     unit = get_unit(session, unit_id)
     require_manage(principal, unit.path)
-    if name != unit.name:
-        unit.name = name
-        _new_placement(session, unit, effective)
+    latest = _latest_placement(session, unit)
+    if name != latest.name:
+        _new_placement(session, unit, effective, parent_id=latest.parent_id, name=name)
         unit.updated_at = now
+        apply_due_placements(session, today)
     session.flush()
     return unit
 
 
 def move_unit(session: Session, principal: Principal, unit_id: int, parent_id: int, effective: date,
-              now: datetime) -> OrgUnit:
+              now: datetime, today: date) -> OrgUnit:
+    """Under the new parent from `effective`, with its subtree. Access follows the tree as it stands today:
+    a move dated after `today` is stored, and the unit's path changes on that day (apply_due_placements)."""
     unit = get_unit(session, unit_id)
     require_manage(principal, unit.path)
     parent = get_unit_for_input(session, parent_id, field="parent_id")
@@ -129,21 +133,55 @@ def move_unit(session: Session, principal: Principal, unit_id: int, parent_id: i
     check_move(placement_of(unit), placement_of(parent))
     if not placement_of(parent).is_active_on(effective):
         raise InvalidInput("The new parent is not active on effective_date.", field="parent_id")
-    if parent.id == unit.parent_id:
+    latest = _latest_placement(session, unit)
+    if parent.id == latest.parent_id:
         return unit
-    old_path, new_path = unit.path, path_for(parent.path, unit.id or 0)
-    session.exec(
+    _new_placement(session, unit, effective, parent_id=parent.id, name=latest.name)
+    unit.updated_at = now
+    apply_due_placements(session, today)
+    session.flush()
+    return unit
+
+
+def apply_due_placements(session: Session, today: date) -> bool:
+    """Bring each unit's current name, parent and path (what access and scoping read) to the placement in
+    effect `today`: changes dated in the future are stored as placements and applied here on their day.
+    True if anything changed. Idempotent: any number of requests or instances may run it."""
+    placement, unit_table = OrgUnitPlacement, OrgUnit
+    due = session.execute(
+        select(placement.unit_id, placement.parent_id, placement.name)
+        .join(unit_table, col(unit_table.id) == col(placement.unit_id))
+        .where(col(placement.valid_from) <= today,
+               (col(placement.valid_to).is_(None)) | (col(placement.valid_to) >= today),
+               col(placement.parent_id).is_distinct_from(col(unit_table.parent_id))
+               | (col(placement.name) != col(unit_table.name)))
+        .order_by(col(placement.unit_id))
+    ).all()
+    for unit_id, parent_id, name in due:
+        # Paths are read afresh for each unit: an earlier one in this loop may have moved its ancestors.
+        old_path, old_parent_id = session.execute(
+            select(OrgUnit.path, OrgUnit.parent_id).where(OrgUnit.id == unit_id)).one()
+        session.execute(update(OrgUnit).where(col(OrgUnit.id) == unit_id).values(name=name, parent_id=parent_id)
+                        .execution_options(synchronize_session=False))
+        if parent_id != old_parent_id:
+            parent_path = session.execute(select(OrgUnit.path).where(OrgUnit.id == parent_id)).scalar_one() \
+                if parent_id is not None else None
+            _rewrite_paths(session, old_path, path_for(parent_path, unit_id))
+    if due:
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, OrgUnit):
+                session.expire(loaded, ["name", "parent_id", "path"])
+    return bool(due)
+
+
+def _rewrite_paths(session: Session, old_path: str, new_path: str) -> None:
+    """The unit at `old_path` and its whole subtree now start with `new_path`."""
+    session.execute(
         update(OrgUnit)
         .where(col(OrgUnit.path).startswith(old_path, autoescape=True))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1))
         .execution_options(synchronize_session=False)
     )
-    session.refresh(unit)
-    unit.parent_id = parent.id
-    unit.updated_at = now
-    _new_placement(session, unit, effective)
-    session.flush()
-    return unit
 
 
 def close_unit(session: Session, principal: Principal, unit_id: int, valid_to: date, now: datetime) -> OrgUnit:
@@ -159,14 +197,15 @@ def close_unit(session: Session, principal: Principal, unit_id: int, valid_to: d
         raise Conflict(f"Close or move its units first: {', '.join(sorted(open_children))}.", field="valid_to")
     unit.valid_to = valid_to
     unit.updated_at = now
-    current = _current_placement(session, unit)
-    current.valid_to = valid_to
-    session.add(current)
+    latest = _latest_placement(session, unit)
+    latest.valid_to = valid_to
+    session.add(latest)
     session.flush()
     return unit
 
 
-def _current_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
+def _latest_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
+    """The unit's last placement: the one in effect today, or a change dated in the future."""
     placement = session.exec(
         select(OrgUnitPlacement).where(OrgUnitPlacement.unit_id == unit.id)
         .order_by(col(OrgUnitPlacement.valid_from).desc(), col(OrgUnitPlacement.id).desc())
@@ -175,19 +214,21 @@ def _current_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
     return placement
 
 
-def _new_placement(session: Session, unit: OrgUnit, effective: date) -> None:
-    """End the current placement the day before `effective` and start one with the unit as it is now."""
-    current = _current_placement(session, unit)
-    if effective < current.valid_from:
+def _new_placement(session: Session, unit: OrgUnit, effective: date, *, parent_id: int | None, name: str) -> None:
+    """End the latest placement the day before `effective` and start one under `parent_id` named `name`."""
+    latest = _latest_placement(session, unit)
+    if effective < latest.valid_from:
         raise InvalidInput("effective_date is before the unit's latest change.", field="effective_date")
-    if effective == current.valid_from:
-        current.parent_id, current.name = unit.parent_id, unit.name
-        session.add(current)
+    if effective == latest.valid_from:
+        latest.parent_id, latest.name = parent_id, name
+        session.add(latest)
+        session.flush()
         return
-    current.valid_to = effective - timedelta(days=1)
-    session.add(current)
-    session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
+    latest.valid_to = effective - timedelta(days=1)
+    session.add(latest)
+    session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=parent_id, name=name,
                                  valid_from=effective, valid_to=unit.valid_to))
+    session.flush()
 
 
 @dataclass(frozen=True)

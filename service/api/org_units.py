@@ -128,7 +128,8 @@ def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: 
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now)
+    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
+                                 today)
     session.commit()
     org_changed(request)
     return _read(unit, today)
@@ -140,7 +141,8 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now)
+    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
+                               today)
     session.commit()
     org_changed(request)
     return _read(unit, today)
