@@ -49,12 +49,15 @@ class OrgUnitCreate(Input):
 
 class OrgUnitRename(Input):
     name: Name()  # type: ignore[valid-type]
-    effective_date: date | None = Field(default=None, description="First day of the new name; default today.")
+    effective_date: date | None = Field(default=None, description=(
+        "First day of the new name; default today. A later day is stored and takes effect on that day."))
 
 
 class OrgUnitMove(Input):
     parent_id: RowId
-    effective_date: date | None = Field(default=None, description="First day under the new parent; default today.")
+    effective_date: date | None = Field(default=None, description=(
+        "First day under the new parent; default today. A later day is stored and takes effect on that day: "
+        "until then access follows the unit's current place."))
 
 
 class OrgUnitClose(Input):
