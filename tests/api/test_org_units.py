@@ -230,3 +230,12 @@ def test_a_change_dated_in_the_future_is_kept_in_the_history_and_later_changes_b
         clock.now = clock.now.replace(month=int(day[5:7]), day=int(day[8:10]))
         seen = client.get(unit, headers=admin).json()
         assert (seen["name"], seen["parent_id"]) == (name, org[parent]), day
+
+
+def test_codes_differing_only_in_case_within_one_import_are_refused_whole(client, admin, org):
+    rows = [{"code": "SOC-ALD-5", "name": "Hemtjänst Söder", "kind": "unit", "parent_code": "SOC-ALD"},
+            {"code": "soc-ald-5", "name": "Hemtjänst Syd", "kind": "unit", "parent_code": "SOC-ALD"}]
+    response = client.post(f"{URL}/import", json={"units": rows}, headers=admin)
+    assert response.status_code == 409, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/units/1/code"]
+    assert "SOC-ALD-5" not in _codes(client, admin) and "soc-ald-5" not in _codes(client, admin)
