@@ -8,14 +8,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from service import audit
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import TypeFinding, check_findings, has_type, is_serious_lex_sarah
 from service.domain.assessment import ReportType as Type
 from service.domain.closing import check_can_close
-from service.domain.errors import InvalidInput
+from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import Step
 from service.domain.org import OrgKind
 from service.cases import case_facts, check_step, current_findings, load_case, refresh_deadlines, take_step
@@ -90,6 +92,14 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
     for index, code in enumerate(new.remove_unit_codes):
         if code not in wanted:
             raise InvalidInput(f"The report does not concern {code!r}.", field=f"/remove_units/{index}")
+        # Taking an enhet off a case takes the case away from that enhet's handlers: the same right is
+        # needed on it as on an enhet added.
+        if not principal.may(Permission.assess, wanted[code].path):
+            audit.record(session, principal, f"step:{Permission.assess.value}", report_id=report.id,
+                         outcome=audit.DENIED, roles=audit.roles_on(principal, [u.path for u in current]),
+                         detail=f"remove_units: no assess right on {code}")
+            raise Forbidden(f"You may not assess cases of {code!r}, so you may not remove it.",
+                            field=f"/remove_units/{index}")
         del wanted[code]
     found = {u.code: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.code).in_(new.add_unit_codes))).all()}
     administration = f"/{report.administration_id}/"
@@ -119,11 +129,27 @@ def _link(session: Session, principal: Principal, report: Report, ids: tuple[uui
                                                   in_scope(principal.scope(Permission.assess)))).first()
         if other is None or other.id == report.id:
             raise InvalidInput("No such case to link.", field=f"/link_cases/{index}")
-        for a, b in ((report.id, other.id), (other.id, report.id)):
-            if session.get(CaseLink, (a, b)) is None:
-                session.add(CaseLink(report_id=a, related_report_id=b))
+        _store_link(session, report.id, other.id)
         linked.append(other.case_number)
     return linked
+
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
+    """Both directions of the link; a link there already (or stored meanwhile by another request) is kept.
+
+    Two requests linking the same pair from either end at once insert the rows in one order (the lower
+    id first), so the second waits for the first on the first row instead of each waiting on the other;
+    then it finds the rows there and does nothing.
+    """
+    first, second = sorted((one, other))
+    insert = _INSERT[session.get_bind().dialect.name]
+    session.execute(insert(CaseLink.__table__).values([  # type: ignore[attr-defined]
+        {"report_id": first, "related_report_id": second},
+        {"report_id": second, "related_report_id": first},
+    ]).on_conflict_do_nothing())
 
 
 def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,

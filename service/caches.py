@@ -1,7 +1,8 @@
 """Per-process caches for what every request reads and rarely changes: the org tree, a subject's grants.
 
 Both expire after a configured number of seconds (changes made by other instances show up within
-that time) and are cleared at once when this process changes what they hold.
+that time) and are cleared at once when this process changes what they hold, and when a new day begins
+(org changes dated that day then take effect: service/api/deps.py keep_org_current).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -115,6 +116,8 @@ def create_app(
     app.state.migration_head = health.migration_head()
     app.state.org_cache = TtlCache(settings.org_cache_seconds)
     app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
+    app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
+    app.state.org_day_lock = threading.Lock()
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,

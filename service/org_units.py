@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.domain.access import EVERYWHERE, Permission, Principal
@@ -71,7 +72,7 @@ def create_unit(session: Session, principal: Principal, new: NewUnit, now: datet
     if parent is not None and not placement_of(parent).is_active_on(new.valid_from):
         raise InvalidInput("The parent is not active on valid_from.", field="parent_id")
     _refuse_duplicate_code(session, new.code)
-    return _insert(session, new, parent, now)
+    return _insert(session, new, parent, now, code_field="code")
 
 
 def get_unit_for_input(session: Session, unit_id: int, *, field: str) -> OrgUnit:
@@ -87,11 +88,19 @@ def _refuse_duplicate_code(session: Session, code: str) -> None:
         raise Conflict(f"An org unit with code {code!r} exists already.", field="code")
 
 
-def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime) -> OrgUnit:
+DUPLICATE_CODE = "An org unit with this code (regardless of case) exists already."
+
+
+def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime, *, code_field: str) -> OrgUnit:
     unit = OrgUnit(code=new.code, name=new.name, kind=new.kind.value, parent_id=parent.id if parent else None,
                    valid_from=new.valid_from, valid_to=new.valid_to, created_at=now, updated_at=now)
     session.add(unit)
-    session.flush()  # assigns the id the path is made of
+    try:
+        session.flush()  # assigns the id the path is made of
+    except IntegrityError:
+        # The code was checked, but another request stored the same code (or one differing only in case)
+        # since: the database's unique index refused this one. The request's transaction is rolled back.
+        raise Conflict(DUPLICATE_CODE, field=code_field) from None
     unit.path = path_for(parent.path if parent else None, unit.id or 0)
     session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
                                  valid_from=unit.valid_from, valid_to=unit.valid_to))
@@ -100,19 +109,23 @@ def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetim
 
 
 def rename_unit(session: Session, principal: Principal, unit_id: int, name: str, effective: date,
-                now: datetime) -> OrgUnit:
+                now: datetime, today: date) -> OrgUnit:
+    """The new name from `effective`; one dated after `today` is stored and shows from that day."""
     unit = get_unit(session, unit_id)
     require_manage(principal, unit.path)
-    if name != unit.name:
-        unit.name = name
-        _new_placement(session, unit, effective)
+    latest = _latest_placement(session, unit)
+    if name != latest.name:
+        _new_placement(session, unit, effective, parent_id=latest.parent_id, name=name)
         unit.updated_at = now
+        apply_due_placements(session, today)
     session.flush()
     return unit
 
 
 def move_unit(session: Session, principal: Principal, unit_id: int, parent_id: int, effective: date,
-              now: datetime) -> OrgUnit:
+              now: datetime, today: date) -> OrgUnit:
+    """Under the new parent from `effective`, with its subtree. Access follows the tree as it stands today:
+    a move dated after `today` is stored, and the unit's path changes on that day (apply_due_placements)."""
     unit = get_unit(session, unit_id)
     require_manage(principal, unit.path)
     parent = get_unit_for_input(session, parent_id, field="parent_id")
@@ -120,21 +133,55 @@ def move_unit(session: Session, principal: Principal, unit_id: int, parent_id: i
     check_move(placement_of(unit), placement_of(parent))
     if not placement_of(parent).is_active_on(effective):
         raise InvalidInput("The new parent is not active on effective_date.", field="parent_id")
-    if parent.id == unit.parent_id:
+    latest = _latest_placement(session, unit)
+    if parent.id == latest.parent_id:
         return unit
-    old_path, new_path = unit.path, path_for(parent.path, unit.id or 0)
-    session.exec(
+    _new_placement(session, unit, effective, parent_id=parent.id, name=latest.name)
+    unit.updated_at = now
+    apply_due_placements(session, today)
+    session.flush()
+    return unit
+
+
+def apply_due_placements(session: Session, today: date) -> bool:
+    """Bring each unit's current name, parent and path (what access and scoping read) to the placement in
+    effect `today`: changes dated in the future are stored as placements and applied here on their day.
+    True if anything changed. Idempotent: any number of requests or instances may run it."""
+    placement, unit_table = OrgUnitPlacement, OrgUnit
+    due = session.execute(
+        select(placement.unit_id, placement.parent_id, placement.name)
+        .join(unit_table, col(unit_table.id) == col(placement.unit_id))
+        .where(col(placement.valid_from) <= today,
+               (col(placement.valid_to).is_(None)) | (col(placement.valid_to) >= today),
+               col(placement.parent_id).is_distinct_from(col(unit_table.parent_id))
+               | (col(placement.name) != col(unit_table.name)))
+        .order_by(col(placement.unit_id))
+    ).all()
+    for unit_id, parent_id, name in due:
+        # Paths are read afresh for each unit: an earlier one in this loop may have moved its ancestors.
+        old_path, old_parent_id = session.execute(
+            select(OrgUnit.path, OrgUnit.parent_id).where(OrgUnit.id == unit_id)).one()
+        session.execute(update(OrgUnit).where(col(OrgUnit.id) == unit_id).values(name=name, parent_id=parent_id)
+                        .execution_options(synchronize_session=False))
+        if parent_id != old_parent_id:
+            parent_path = session.execute(select(OrgUnit.path).where(OrgUnit.id == parent_id)).scalar_one() \
+                if parent_id is not None else None
+            _rewrite_paths(session, old_path, path_for(parent_path, unit_id))
+    if due:
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, OrgUnit):
+                session.expire(loaded, ["name", "parent_id", "path"])
+    return bool(due)
+
+
+def _rewrite_paths(session: Session, old_path: str, new_path: str) -> None:
+    """The unit at `old_path` and its whole subtree now start with `new_path`."""
+    session.execute(
         update(OrgUnit)
         .where(col(OrgUnit.path).startswith(old_path, autoescape=True))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1))
         .execution_options(synchronize_session=False)
     )
-    session.refresh(unit)
-    unit.parent_id = parent.id
-    unit.updated_at = now
-    _new_placement(session, unit, effective)
-    session.flush()
-    return unit
 
 
 def close_unit(session: Session, principal: Principal, unit_id: int, valid_to: date, now: datetime) -> OrgUnit:
@@ -150,14 +197,15 @@ def close_unit(session: Session, principal: Principal, unit_id: int, valid_to: d
         raise Conflict(f"Close or move its units first: {', '.join(sorted(open_children))}.", field="valid_to")
     unit.valid_to = valid_to
     unit.updated_at = now
-    current = _current_placement(session, unit)
-    current.valid_to = valid_to
-    session.add(current)
+    latest = _latest_placement(session, unit)
+    latest.valid_to = valid_to
+    session.add(latest)
     session.flush()
     return unit
 
 
-def _current_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
+def _latest_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
+    """The unit's last placement: the one in effect today, or a change dated in the future."""
     placement = session.exec(
         select(OrgUnitPlacement).where(OrgUnitPlacement.unit_id == unit.id)
         .order_by(col(OrgUnitPlacement.valid_from).desc(), col(OrgUnitPlacement.id).desc())
@@ -166,19 +214,21 @@ def _current_placement(session: Session, unit: OrgUnit) -> OrgUnitPlacement:
     return placement
 
 
-def _new_placement(session: Session, unit: OrgUnit, effective: date) -> None:
-    """End the current placement the day before `effective` and start one with the unit as it is now."""
-    current = _current_placement(session, unit)
-    if effective < current.valid_from:
+def _new_placement(session: Session, unit: OrgUnit, effective: date, *, parent_id: int | None, name: str) -> None:
+    """End the latest placement the day before `effective` and start one under `parent_id` named `name`."""
+    latest = _latest_placement(session, unit)
+    if effective < latest.valid_from:
         raise InvalidInput("effective_date is before the unit's latest change.", field="effective_date")
-    if effective == current.valid_from:
-        current.parent_id, current.name = unit.parent_id, unit.name
-        session.add(current)
+    if effective == latest.valid_from:
+        latest.parent_id, latest.name = parent_id, name
+        session.add(latest)
+        session.flush()
         return
-    current.valid_to = effective - timedelta(days=1)
-    session.add(current)
-    session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
+    latest.valid_to = effective - timedelta(days=1)
+    session.add(latest)
+    session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=parent_id, name=name,
                                  valid_from=effective, valid_to=unit.valid_to))
+    session.flush()
 
 
 @dataclass(frozen=True)
@@ -205,13 +255,15 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
     to_create, unchanged = plan_import(rows, existing)
     for code in unchanged:  # loading what is already there is still an org change: the same right is needed
         require_manage(principal, units_by_code[code].path)
+    index_of = {row.code: index for index, row in enumerate(rows)}
     created: list[OrgUnit] = []
     for row in to_create:
         parent = units_by_code.get(row.parent_code) if row.parent_code else None
         require_manage(principal, parent.path if parent else EVERYWHERE)
         unit = _insert(session, NewUnit(code=row.code, name=row.name, kind=row.kind,
                                         parent_id=parent.id if parent else None,
-                                        valid_from=row.valid_from, valid_to=row.valid_to), parent, now)
+                                        valid_from=row.valid_from, valid_to=row.valid_to), parent, now,
+                       code_field=f"/units/{index_of[row.code]}/code")
         units_by_code[unit.code] = unit
         created.append(unit)
     return ImportResult(created=created, unchanged=unchanged)

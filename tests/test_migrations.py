@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from service.db import make_engine
 from service.migrate import alembic_config, downgrade, upgrade
@@ -40,8 +42,6 @@ def test_constraints_follow_the_naming_convention(database_url):
 
 
 def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fresh_database):
-    from sqlalchemy import text
-
     url = fresh_database()
     upgrade(url, "0002")
     engine = make_engine(url)
@@ -67,5 +67,69 @@ def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fre
             for table in ("report", "report_unit", "report_type"):
                 received_on = connection.execute(text(f"SELECT received_on FROM {table}")).scalar_one()
                 assert str(received_on) == "2027-01-01", table
+    finally:
+        engine.dispose()
+
+
+def _at_0005_with(url: str, statements: list[str]):
+    upgrade(url, "0005")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), {"t": "2026-01-01 00:00:00+00:00"})
+    return engine
+
+
+_SOC = ("INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
+        "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)")
+
+
+def _grant(grant_id: int, subject: str, role: str, unit: str, revoked: bool = False) -> str:
+    revoked_at, revoked_by = (":t", "'olle'") if revoked else ("NULL", "NULL")
+    return ("INSERT INTO role_grant (id, subject, role, org_unit_id, granted_by, granted_at, revoked_by, revoked_at) "
+            f"VALUES ({grant_id}, '{subject}', '{role}', {unit}, 'admin', :t, {revoked_by}, {revoked_at})")
+
+
+def test_0006_revokes_duplicate_active_grants_keeping_the_oldest_and_then_refuses_new_ones(fresh_database):
+    url = fresh_database()
+    engine = _at_0005_with(url, [
+        _SOC,
+        _grant(1, "nina", "investigator", "1"), _grant(2, "nina", "investigator", "1"),
+        _grant(3, "nina", "investigator", "1", revoked=True), _grant(4, "nina", "investigator", "1"),
+        _grant(5, "nina", "auditor", "NULL"), _grant(6, "nina", "auditor", "NULL"),
+        _grant(7, "olle", "investigator", "1"), _grant(8, "nina", "reporter", "1"),
+    ])
+    try:
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, revoked_by, revoked_at IS NULL FROM role_grant ORDER BY id")).all()
+        assert [(grant_id, by) for grant_id, by, _ in rows] == [
+            (1, None), (2, "system:migration-0006"), (3, "olle"), (4, "system:migration-0006"),
+            (5, None), (6, "system:migration-0006"), (7, None), (8, None)]
+        assert [grant_id for grant_id, _, active in rows if active] == [1, 5, 7, 8]
+        for duplicate in (_grant(9, "nina", "investigator", "1"), _grant(9, "nina", "auditor", "NULL")):
+            with pytest.raises(IntegrityError), engine.begin() as connection:
+                connection.execute(text(duplicate), {"t": "2026-02-01 00:00:00+00:00"})
+        with engine.begin() as connection:  # a revoked grant may be given again
+            connection.execute(text(_grant(9, "nina", "investigator", "1", revoked=True)), {"t": "2026-02-01"})
+            connection.execute(text("UPDATE role_grant SET revoked_at = :t WHERE id = 1"), {"t": "2026-02-01"})
+            connection.execute(text(_grant(10, "nina", "investigator", "1")), {"t": "2026-02-01"})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text(_SOC.replace("(1, 'SOC'", "(2, 'soc'").replace("'/1/'", "'/2/'")),
+                               {"t": "2026-02-01"})
+        downgrade(url, "0005")
+        upgrade(url)
+    finally:
+        engine.dispose()
+
+
+def test_0006_stops_and_names_codes_that_differ_only_in_case(fresh_database):
+    url = fresh_database()
+    engine = _at_0005_with(url, [_SOC, _SOC.replace("(1, 'SOC'", "(2, 'soc'").replace("'/1/'", "'/2/'")])
+    try:
+        with pytest.raises(RuntimeError, match="SOC, soc"):
+            upgrade(url)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     finally:
         engine.dispose()

@@ -1,7 +1,7 @@
 """audit_record is append-only on PostgreSQL: a trigger refuses UPDATE (except the seal), DELETE and TRUNCATE
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 09:00:00
 
 The one change the service makes to a stored record is the seal: the sealer sets chain_seq, prev_hash
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

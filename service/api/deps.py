@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from typing import Annotated, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +15,9 @@ from service.api.problems import ProblemException
 from service.caches import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
+from service.domain.reports import local_date
 from service.grants import grants_key, load_grants, principal_of
+from service.org_units import apply_due_placements
 from service.tokens import TokenInvalid, TokenVerifier
 
 log = logging.getLogger("service.auth")
@@ -68,6 +70,28 @@ def _read_alone(request: Request, load: Callable[[Session], T]) -> T:
         return load(session)
 
 
+async def keep_org_current(request: Request) -> None:
+    """Org changes dated in the future take effect on their day: the first request of each day (in this
+    process's time zone) applies those that are due, before anything reads the tree or grants."""
+    state = request.app.state
+    today = local_date(state.clock(), state.settings.time_zone)
+    if state.org_day != today:
+        await run_in_threadpool(_apply_due_placements, state, today)
+
+
+def _apply_due_placements(state: Any, today: date) -> None:
+    with state.org_day_lock:
+        if state.org_day == today:
+            return
+        with Session(state.engine) as session:
+            apply_due_placements(session, today)
+            session.commit()
+        # Another instance may have applied them already; what this process cached may still be yesterday's.
+        state.org_cache.clear()
+        state.grant_cache.clear()
+        state.org_day = today
+
+
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     token = _bearer_token(request)
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -78,6 +102,7 @@ async def get_principal(request: Request, settings: SettingsDep) -> Principal:
         log.info("token refused: %s", exc)
         raise ProblemException(401, "The bearer token is not valid.", type_="unauthenticated",
                                headers=_UNAUTHORIZED_HEADERS) from None
+    await keep_org_current(request)
     cache = request.app.state.grant_cache
     key = grants_key(claims, settings.grant_source)
     grants = cache.peek(key)
@@ -94,6 +119,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 async def get_org(request: Request) -> OrgSnapshot:
+    await keep_org_current(request)
     cache = request.app.state.org_cache
     org = cache.peek("org")
     if org is None:

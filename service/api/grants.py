@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
@@ -139,21 +140,32 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
     if body.subject == principal.subject:
         _refuse(session, principal, "grant_role", f"{where}: to oneself")
     _check_grants_are_stored_here(settings)
-    held = session.exec(select(RoleGrant.id).where(
-        RoleGrant.subject == body.subject, RoleGrant.role == body.role.value, col(RoleGrant.revoked_at).is_(None),
-        col(RoleGrant.org_unit_id).is_(None) if unit is None else RoleGrant.org_unit_id == unit.id)).first()
-    if held is not None:
-        raise Conflict(f"The subject already holds this role there (grant {held}).", field="role")
+    _refuse_held(session, body.subject, body.role, unit)
     grant = RoleGrant(subject=body.subject, role=body.role.value, org_unit_id=unit.id if unit else None,
                       granted_by=principal.subject, granted_at=clock(), reference=body.reference)
     session.add(grant)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # An identical grant was stored by a request running at the same time; the unique index on active
+        # grants refused this one. Nothing of this request is kept; answer as if it had come second.
+        session.rollback()
+        _refuse_held(session, body.subject, body.role, unit)
+        raise Conflict("The subject already holds this role there.", field="role") from None
     audit.record(session, principal, "grant_role",
                  detail=f"grant {grant.id}: {where}; reference: {body.reference or 'none'}")
     session.commit()
     _changed(request)
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{grant.id}"
     return _read(grant, unit.code if unit else None)
+
+
+def _refuse_held(session: Session, subject: str, role: Role, unit: OrgUnit | None) -> None:
+    held = session.exec(select(RoleGrant.id).where(
+        RoleGrant.subject == subject, RoleGrant.role == role.value, col(RoleGrant.revoked_at).is_(None),
+        col(RoleGrant.org_unit_id).is_(None) if unit is None else RoleGrant.org_unit_id == unit.id)).first()
+    if held is not None:
+        raise Conflict(f"The subject already holds this role there (grant {held}).", field="role")
 
 
 @router.post("/{grant_id}/revoke", summary="Revoke a grant; it stays listed as revoked",

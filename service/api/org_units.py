@@ -50,12 +50,15 @@ class OrgUnitCreate(Input):
 
 class OrgUnitRename(Input):
     name: Name()  # type: ignore[valid-type]
-    effective_date: date | None = Field(default=None, description="First day of the new name; default today.")
+    effective_date: date | None = Field(default=None, description=(
+        "First day of the new name; default today. A later day is stored and takes effect on that day."))
 
 
 class OrgUnitMove(Input):
     parent_id: RowId
-    effective_date: date | None = Field(default=None, description="First day under the new parent; default today.")
+    effective_date: date | None = Field(default=None, description=(
+        "First day under the new parent; default today. A later day is stored and takes effect on that day: "
+        "until then access follows the unit's current place."))
 
 
 class OrgUnitClose(Input):
@@ -129,7 +132,8 @@ def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: 
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now)
+    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
+                                 today)
     session.commit()
     org_changed(request)
     return _read(unit, today)
@@ -141,7 +145,8 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now)
+    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
+                               today)
     session.commit()
     org_changed(request)
     return _read(unit, today)

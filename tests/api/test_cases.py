@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session, select
 
 from service.domain.access import Role
+from service.models import AuditRecord
 from tests.bodies import report_body as report
 
 REPORTS = "/api/v1/reports"
@@ -111,6 +113,28 @@ def test_bad_assessments_are_refused_and_change_nothing(client, investigator, ca
     assert response.status_code == 422, response.text
     assert pointer in [error["pointer"] for error in response.json()["errors"]]
     assert client.get(f"{REPORTS}/{case_id}/case", headers=investigator).json()["status"] == "reported"
+
+
+def test_removing_an_enhet_needs_the_right_to_assess_its_cases(client, users, staff, db):
+    """An investigator of one avdelning may not take a shared case away from another avdelning."""
+    shared = client.post(REPORTS, json=report(units=["SOC-ALD-1", "SOC-IFO-1"]), headers=staff).json()["id"]
+    elder_care = users.headers(Role.investigator, "SOC-ALD", subject="alva")
+    family_care = users.headers(Role.investigator, "SOC-IFO", subject="ines")
+    refused = assess(client, elder_care, shared, {"type": "other_deviation"}, remove_units=["SOC-IFO-1"])
+    assert refused.status_code == 403, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/remove_units/0"]
+    # Nothing changed: the other avdelning still sees and handles the case, and it is still unassessed.
+    seen = client.get(f"{REPORTS}/{shared}", headers=family_care)
+    assert seen.status_code == 200 and [u["code"] for u in seen.json()["units"]] == ["SOC-ALD-1", "SOC-IFO-1"]
+    assert client.get(f"{REPORTS}/{shared}/case", headers=family_care).json()["status"] == "reported"
+    with Session(db) as session:
+        denied = session.exec(select(AuditRecord).where(AuditRecord.actor_subject == "alva",
+                                                        AuditRecord.outcome == "denied")).all()
+    assert [(record.action, str(record.report_id)) for record in denied] == [("step:assess", shared)]
+    # Removing one's own enhet, or one where the right is held, still works.
+    allowed = assess(client, elder_care, shared, {"type": "other_deviation"}, remove_units=["SOC-ALD-1"])
+    assert allowed.status_code == 201, allowed.text
+    assert client.get(f"{REPORTS}/{shared}", headers=elder_care).status_code == 404
 
 
 def test_only_handlers_see_the_case_and_only_assessors_assess(client, users, staff, case_id):

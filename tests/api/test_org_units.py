@@ -148,3 +148,94 @@ def test_unknown_unit_is_404(client, admin, org):
     response = client.get(f"{URL}/999999", headers=admin)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_move_and_a_rename_dated_tomorrow_take_effect_tomorrow(client, users, clock, admin, org):
+    """Access follows the tree as it stands today; a change dated in the future is stored until its day."""
+    reports = "/api/v1/reports"
+    elder_care = users.headers(Role.investigator, "SOC-ALD", subject="alva")
+    disability = users.headers(Role.investigator, "SOC-FUN", subject="fred")
+    reporter = users.headers(Role.reporter, "SOC-ALD", subject="rut")
+    elder_admin = users.headers(Role.admin, "SOC-ALD", subject="adam")
+    disability_admin = users.headers(Role.admin, "SOC-FUN", subject="fia")
+    body = {"units": ["SOC-ALD-1"], "occurred_at": "2026-03-09T18:30:00+01:00",
+            "noticed_at": "2026-03-09T19:00:00+01:00", "description": "Fel läkemedel.", "immediate_actions": "",
+            "no_specific_subject": True, "category": "medication"}
+    case_id = client.post(reports, json=body, headers=reporter).json()["id"]
+    unit = f"{URL}/{org['SOC-ALD-1']}"
+
+    moved = client.post(f"{unit}/move", json={"parent_id": org["SOC-FUN"], "effective_date": "2026-03-11"},
+                        headers=admin)
+    assert moved.status_code == 200 and moved.json()["parent_id"] == org["SOC-ALD"], moved.text
+    renamed = client.patch(unit, json={"name": "Hemtjänst Funktion", "effective_date": "2026-03-11"}, headers=admin)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Hemtjänst Centrum", renamed.text
+
+    def listed(headers) -> list[str]:
+        return [item["id"] for item in client.get(reports, headers=headers).json()["items"]]
+
+    def grant_on_the_unit(headers):
+        return client.post("/api/v1/grants", json={"subject": "nina", "role": "reporter", "unit_code": "SOC-ALD-1"},
+                           headers=headers)
+
+    def assess(headers):
+        return client.post(f"{reports}/{case_id}/assessments", headers=headers, json={
+            "types": [{"type": "other_deviation"}], "justification": "Bedömd."})
+
+    # Today: where it stood.
+    assert client.get(unit, headers=admin).json()["name"] == "Hemtjänst Centrum"
+    assert client.get(unit, headers=admin).json()["parent_id"] == org["SOC-ALD"]
+    assert "SOC-ALD-1" in _codes(client, admin, under=org["SOC-ALD"])
+    assert client.get(f"{reports}/{case_id}", headers=elder_care).status_code == 200
+    assert client.get(f"{reports}/{case_id}", headers=disability).status_code == 404
+    assert listed(elder_care) == [case_id] and listed(disability) == []
+    assert assess(disability).status_code == 404
+    assert assess(elder_care).status_code == 201
+    assert client.post(reports, json=body, headers=reporter).status_code == 201
+    assert grant_on_the_unit(disability_admin).status_code == 403
+    given = grant_on_the_unit(elder_admin)
+    assert given.status_code == 201
+    assert client.post(f"/api/v1/grants/{given.json()['id']}/revoke", headers=elder_admin).status_code == 200
+
+    clock.advance(days=1)  # 2026-03-11: the day of the move and the new name
+
+    assert client.get(unit, headers=admin).json()["name"] == "Hemtjänst Funktion"
+    assert client.get(unit, headers=admin).json()["parent_id"] == org["SOC-FUN"]
+    assert "SOC-ALD-1" in _codes(client, admin, under=org["SOC-FUN"])
+    assert "SOC-ALD-1" not in _codes(client, admin, under=org["SOC-ALD"])
+    assert client.get(f"{reports}/{case_id}", headers=elder_care).status_code == 404
+    assert client.get(f"{reports}/{case_id}", headers=disability).status_code == 200
+    assert listed(elder_care) == [] and case_id in listed(disability)
+    assert assess(elder_care).status_code == 404
+    assert assess(disability).status_code == 201
+    assert client.post(reports, json=body, headers=reporter).status_code == 403
+    assert grant_on_the_unit(elder_admin).status_code == 403
+    assert grant_on_the_unit(disability_admin).status_code == 201
+
+
+def test_a_change_dated_in_the_future_is_kept_in_the_history_and_later_changes_build_on_it(client, clock, admin, org):
+    unit = f"{URL}/{org['SOC-ALD-2']}"
+    assert client.post(f"{unit}/move", json={"parent_id": org["SOC-FUN"], "effective_date": "2026-04-01"},
+                       headers=admin).status_code == 200
+    # Before the pending change: refused, as any change dated before the unit's latest one.
+    early = client.patch(unit, json={"name": "Hemtjänst Nord", "effective_date": "2026-03-20"}, headers=admin)
+    assert early.status_code == 422 and early.json()["errors"][0]["pointer"] == "/effective_date"
+    # After it: a rename builds on the pending move, and moving back later is not a no-op.
+    assert client.patch(unit, json={"name": "Hemtjänst Nord", "effective_date": "2026-05-01"},
+                        headers=admin).status_code == 200
+    assert client.post(f"{unit}/move", json={"parent_id": org["SOC-ALD"], "effective_date": "2026-06-01"},
+                       headers=admin).status_code == 200
+    steps = [("2026-03-31", "Hemtjänst Norr", "SOC-ALD"), ("2026-04-01", "Hemtjänst Norr", "SOC-FUN"),
+             ("2026-05-01", "Hemtjänst Nord", "SOC-FUN"), ("2026-06-01", "Hemtjänst Nord", "SOC-ALD")]
+    for day, name, parent in steps:
+        clock.now = clock.now.replace(month=int(day[5:7]), day=int(day[8:10]))
+        seen = client.get(unit, headers=admin).json()
+        assert (seen["name"], seen["parent_id"]) == (name, org[parent]), day
+
+
+def test_codes_differing_only_in_case_within_one_import_are_refused_whole(client, admin, org):
+    rows = [{"code": "SOC-ALD-5", "name": "Hemtjänst Söder", "kind": "unit", "parent_code": "SOC-ALD"},
+            {"code": "soc-ald-5", "name": "Hemtjänst Syd", "kind": "unit", "parent_code": "SOC-ALD"}]
+    response = client.post(f"{URL}/import", json={"units": rows}, headers=admin)
+    assert response.status_code == 409, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/units/1/code"]
+    assert "SOC-ALD-5" not in _codes(client, admin) and "soc-ald-5" not in _codes(client, admin)
