@@ -108,6 +108,9 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.logs import configure_logging
+
+    configure_logging()  # service.asgi does it again in each worker; a second call changes nothing
     settings = get_settings()
     cmd_migrate(args)
     if args.demo:
