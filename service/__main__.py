@@ -53,7 +53,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 def cmd_devtoken(args: argparse.Namespace) -> int:
     from service.demo import DEMO_GRANT_UNIT, ensure_grant
-    from service.tokens import load_or_create_dev_key
+    from service.tokens import MAX_SUBJECT_LENGTH, is_clean_text, load_or_create_dev_key
 
     settings = get_settings()
     if settings.auth_mode != "dev":
@@ -61,6 +61,11 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
         return 2
     role = Role(args.role)
     subject = args.subject or f"demo-{role.value}"
+    if len(subject) > MAX_SUBJECT_LENGTH or not is_clean_text(subject):
+        # The service would refuse the token (and could not store the grant): say so now.
+        print(f"--subject must be at most {MAX_SUBJECT_LENGTH} characters, without control characters",
+              file=sys.stderr)
+        return 2
     unit = args.unit or DEMO_GRANT_UNIT[role]
     if settings.grant_source == "service":
         engine = make_engine(settings.database_url)

@@ -116,3 +116,10 @@ def test_refused_tokens_are_logged_with_their_reason_and_never_the_token(server,
     for token in (minted, tampered, as_id_token):
         for part in token.split("."):
             assert part not in log
+
+
+def test_devtoken_refuses_a_subject_the_service_would_refuse(capsys):
+    from service.__main__ import main
+
+    assert main(["devtoken", "--role", "reporter", "--subject", "x" * 256]) == 2
+    assert "--subject must be at most 255 characters" in capsys.readouterr().err
