@@ -34,4 +34,5 @@ EXPOSE 8000
 # Migrate, then hand PID 1 to uvicorn so it receives SIGTERM and drains gracefully.
 # With several replicas, run `python -m service migrate` once as a release step instead.
 # Set FORWARDED_ALLOW_IPS to the load balancer's address so X-Forwarded-* is trusted from it only.
+# The service's own log (refused tokens and why, errors) goes to stderr: service.asgi sets it up (service/logs.py).
 CMD ["sh", "-c", "python -m service migrate && exec uvicorn service.asgi:app --host 0.0.0.0 --port 8000 --proxy-headers --timeout-graceful-shutdown 20 --no-access-log"]

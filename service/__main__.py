@@ -61,7 +61,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 def cmd_devtoken(args: argparse.Namespace) -> int:
     from service.demo import DEMO_GRANT_UNIT, ensure_grant
-    from service.tokens import load_or_create_dev_key
+    from service.tokens import MAX_SUBJECT_LENGTH, is_clean_text, load_or_create_dev_key
 
     settings = get_settings()
     if settings.auth_mode != "dev":
@@ -69,6 +69,11 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
         return 2
     role = Role(args.role)
     subject = args.subject or f"demo-{role.value}"
+    if len(subject) > MAX_SUBJECT_LENGTH or not is_clean_text(subject):
+        # The service would refuse the token (and could not store the grant): say so now.
+        print(f"--subject must be at most {MAX_SUBJECT_LENGTH} characters, without control characters",
+              file=sys.stderr)
+        return 2
     unit = args.unit or DEMO_GRANT_UNIT[role]
     if settings.grant_source == "service":
         engine = make_engine(settings.database_url)
@@ -199,6 +204,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.logs import configure_logging
+
+    configure_logging()  # service.asgi does it again in each worker; a second call changes nothing
     settings = get_settings()
     cmd_migrate(args)
     if args.demo:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     "treatment": "Bemötande",
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     oidc_issuer: str = "urn:avvikelser:dev"
     oidc_audience: str = "avvikelser-api"
     oidc_jwks_url: str | None = None  # discovered from the issuer when unset
+    # The JOSE header `typ` values accepted on access tokens (RFC 9068: `at+jwt`). Providers that type
+    # their access tokens `JWT` (or not at all) need `JWT` here; ID tokens are refused either way by
+    # their claims (service/tokens.py). Comma-separated or a JSON list.
+    oidc_access_token_types: Annotated[tuple[str, ...], NoDecode] = ("at+jwt",)
     jwks_cache_seconds: int = 600
     # How long a verified token, and a subject's stored grants, are remembered by one process.
     # A revoked grant or a withdrawn signing key takes effect within this time.
@@ -81,6 +86,17 @@ class Settings(BaseSettings):
     root_causes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROOT_CAUSES))
     # Case numbers count per förvaltning and calendar year in this time zone.
     time_zone: str = "Europe/Stockholm"
+
+    @field_validator("oidc_access_token_types", mode="before")
+    @classmethod
+    def _split_token_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            parsed = json.loads(text) if text.startswith("[") else text.split(",")
+            value = [item.strip() for item in parsed if isinstance(item, str) and item.strip()]
+        if not value:
+            raise ValueError("at least one access-token typ must be accepted")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.models import OrgUnit, RoleGrant
+from service.tokens import display_name, is_clean_text
 
 _ROLES = {role.value: role for role in Role}
 
@@ -31,9 +32,8 @@ def load_grants(session: Session, claims: dict[str, Any], source: Source) -> tup
 
 
 def principal_of(claims: dict[str, Any], grants: tuple[Grant, ...]) -> Principal:
-    subject = str(claims["sub"])
-    name = claims.get("name") or claims.get("preferred_username") or subject
-    return Principal(subject=subject, display_name=str(name)[:200], grants=grants)
+    # service/tokens.py has refused subjects that do not fit the subject columns and cleans the display name.
+    return Principal(subject=str(claims["sub"]), display_name=display_name(claims), grants=grants)
 
 
 def stored_grants(session: Session, subject: str) -> list[Grant]:
@@ -51,7 +51,9 @@ def _claimed_grants(session: Session, claim: Any) -> list[Grant]:
         return []
     wanted: list[tuple[Role, str]] = []
     for item in claim:
-        if isinstance(item, dict) and item.get("role") in _ROLES and isinstance(item.get("unit"), str):
+        # A unit no org unit can be named (a NUL, which PostgreSQL refuses in a query) is just unknown.
+        if (isinstance(item, dict) and item.get("role") in _ROLES and isinstance(item.get("unit"), str)
+                and is_clean_text(item["unit"])):
             wanted.append((_ROLES[item["role"]], item["unit"]))
     paths = _paths_by_code(session, {unit for _, unit in wanted if unit != "*"})
     return [

@@ -76,7 +76,8 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
         jwks_url = settings.oidc_jwks_url or discover_jwks_url(settings.oidc_issuer, http)
         keys = JwksKeySource(jwks_url, http, ttl_seconds=settings.jwks_cache_seconds)
     return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                         cache_seconds=settings.token_cache_seconds)
+                         cache_seconds=settings.token_cache_seconds,
+                         access_token_types=settings.oidc_access_token_types)
 
 
 @asynccontextmanager

@@ -2,8 +2,7 @@
 
 python-jose is minimally maintained and its defaults are unsafe (no algorithm
 allow-list, iss/aud/exp optional, HMAC accepts DER public keys as secrets), so
-everything it is given here is pre-checked and pinned. See
-shared/reference/conventions.md section 1.
+everything it is given here is pre-checked and pinned (README, "Identity").
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ import os
 import pathlib
 import re
 import threading
-from collections import OrderedDict
 import time
-from collections.abc import Callable
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256",)
 MAX_TOKEN_LENGTH = 8192
+# RFC 9068: access tokens are typed `at+jwt`; ID tokens are not. Settings may add `JWT` for providers
+# that do not type their access tokens (service/config.py, AVV_OIDC_ACCESS_TOKEN_TYPES).
+ACCESS_TOKEN_TYPE = "at+jwt"
+# The subject is stored in columns of this many characters (service/models.py); longer is refused,
+# never cut, since two subjects cut to the same prefix would become one person.
+MAX_SUBJECT_LENGTH = 255
+# Display names go into columns of this many characters; longer ones are shortened (a label, not an identity).
+MAX_DISPLAY_NAME_LENGTH = 200
+# Claims only ID tokens carry (OIDC Core 3.1.3.6, 3.3.2.11, FAPI 1.0 s_hash): such a token is never an access token.
+_ID_TOKEN_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
 
 # Keys in a token header must never decide which key verifies the token.
 _FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "crit"})
@@ -156,6 +166,32 @@ def discover_jwks_url(issuer: str, http: httpx.Client) -> str:
     return jwks_uri
 
 
+def _normal_typ(value: str) -> str:
+    # RFC 7515 4.1.9: media types without "application/" mean the same, and compare case-insensitively.
+    value = value.strip().lower()
+    return value.removeprefix("application/")
+
+
+def is_clean_text(value: str) -> bool:
+    """No control characters (NUL is refused by PostgreSQL) and no lone surrogates (not encodable as UTF-8)."""
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
+
+
+def display_name(claims: dict) -> str:
+    """The principal's display name: `name`, else `preferred_username`, else `sub`.
+
+    A claim that is not a string, or holds nothing printable, is passed over; control characters are
+    dropped and the result is shortened to MAX_DISPLAY_NAME_LENGTH characters (the stored columns' size).
+    """
+    for claim in ("name", "preferred_username"):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            cleaned = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+            if cleaned:
+                return cleaned[:MAX_DISPLAY_NAME_LENGTH].rstrip()
+    return str(claims["sub"])[:MAX_DISPLAY_NAME_LENGTH]
+
+
 def _is_numeric_date(value: object) -> bool:
     # jose accepts strings such as "9999999999" and lets inf/lists escape as TypeError/OverflowError.
     return type(value) in (int, float) and math.isfinite(value)
@@ -169,8 +205,12 @@ class TokenVerifier:
     CACHE_SIZE = 10_000
 
     def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30,
-                 cache_seconds: float = 0.0, clock: Callable[[], float] = time.time) -> None:
+                 cache_seconds: float = 0.0, clock: Callable[[], float] = time.time,
+                 access_token_types: Iterable[str] = (ACCESS_TOKEN_TYPE,)) -> None:
         self._keys = keys
+        self._types = frozenset(_normal_typ(t) for t in access_token_types)
+        if not self._types:
+            raise ValueError("at least one access-token typ must be accepted")
         self._issuer = issuer
         self._audience = audience
         self._options = {**_DECODE_OPTIONS, "leeway": leeway_seconds}
@@ -213,6 +253,10 @@ class TokenVerifier:
             raise TokenInvalid("alg_not_allowed")
         if _FORBIDDEN_HEADERS & header.keys():
             raise TokenInvalid("forbidden_header")
+        # An untyped JWT is a plain "JWT" (RFC 7519 5.1), accepted only where that type is.
+        typ = header.get("typ", "JWT")
+        if not isinstance(typ, str) or _normal_typ(typ) not in self._types:
+            raise TokenInvalid("typ_not_accepted")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenInvalid("missing_kid")
@@ -241,8 +285,18 @@ class TokenVerifier:
             raise TokenInvalid("claim_invalid")
         if "nbf" in claims and not _is_numeric_date(claims["nbf"]):
             raise TokenInvalid("claim_invalid")
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        if _ID_TOKEN_CLAIMS & claims.keys():
+            raise TokenInvalid("id_token")
+        # Keycloak marks its ID tokens in the payload (`"typ": "ID"`; access tokens say "Bearer").
+        if isinstance(claims.get("typ"), str) and claims["typ"].strip().lower() == "id":
+            raise TokenInvalid("id_token")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
             raise TokenInvalid("claim_invalid")
+        if len(subject) > MAX_SUBJECT_LENGTH:
+            raise TokenInvalid("sub_too_long")
+        if not is_clean_text(subject):
+            raise TokenInvalid("sub_invalid")
         return claims
 
 
@@ -273,7 +327,9 @@ class DevKey:
             "nbf": issued_at,
             "exp": issued_at + lifetime_seconds,
         }
-        return jwt.encode(payload, self.private_pem, algorithm="RS256", headers={"kid": self.kid})
+        # Typed as an access token (RFC 9068), like the tokens of a real provider.
+        return jwt.encode(payload, self.private_pem, algorithm="RS256",
+                          headers={"kid": self.kid, "typ": ACCESS_TOKEN_TYPE})
 
 
 def load_or_create_dev_key(path: pathlib.Path) -> DevKey:

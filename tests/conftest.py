@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 from service.db import make_engine
 from service.migrate import upgrade
 from service.tokens import DevKey, load_or_create_dev_key
+from tests.oidc import OidcProvider
 
 TEST_ISSUER = "urn:avvikelser:test"
 TEST_AUDIENCE = "avvikelser-test"
@@ -131,3 +132,11 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def dev_key(tmp_path_factory: pytest.TempPathFactory) -> DevKey:
     return load_or_create_dev_key(Path(tmp_path_factory.mktemp("keys")) / "test-key.pem")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """A real OpenID provider on loopback (tests/oidc.py), one for the whole run."""
+    provider = OidcProvider.start()
+    yield provider
+    provider.stop()

@@ -142,3 +142,103 @@ def test_with_a_grant_cache_a_revocation_takes_effect_within_its_seconds(client,
     assert client.get(table, params=params, headers=headers).status_code == 200
     seconds[0] = 5.1
     assert client.get(table, params=params, headers=headers).status_code == 403
+
+
+# ---- claims that end up in bounded columns, and ID tokens (issue 9) ------------------------------------
+
+REPORTS = "/api/v1/reports"
+
+
+def _refusals(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "service.auth"]
+
+
+def test_a_subject_longer_than_the_subject_columns_is_an_invalid_token_and_the_reason_is_logged(
+        client, users, investigator, caplog):
+    from tests.bodies import report_body
+
+    long_subject = "u" * 256  # no grant can even be stored for it: role_grant.subject holds 255
+    token = users.token(long_subject, name="Lång Subjekt")
+    caplog.set_level("INFO", logger="service.auth")
+    for method, url, body in [("GET", REPORTS, None), ("POST", REPORTS, report_body()), ("GET", URL, None)]:
+        response = client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (method, url, response.text)
+        assert response.json()["detail"] == "The bearer token is not valid."
+    assert _refusals(caplog) == ["token refused: sub_too_long"] * 3
+    assert token not in caplog.text
+    # One character less fits, and works.
+    fitting = "u" * 255
+    users.grant(fitting, Role.reporter, "SOC")
+    created = client.post(REPORTS, json=report_body(), headers={"Authorization": f"Bearer {users.token(fitting)}"})
+    assert created.status_code == 201, created.text
+    seen = client.get(f"{REPORTS}/{created.json()['id']}", headers=investigator).json()
+    assert seen["reporter_name"] == fitting.title()[:200]
+
+
+def test_a_subject_with_a_nul_character_is_an_invalid_token(client, users, org, caplog):
+    caplog.set_level("INFO", logger="service.auth")
+    response = client.get(REPORTS, headers={"Authorization": f"Bearer {users.token('anna' + chr(0))}"})
+    assert response.status_code == 401
+    assert _refusals(caplog) == ["token refused: sub_invalid"]
+
+
+def test_display_names_from_the_token_are_shortened_and_cleaned_to_fit_their_columns(client, users, investigator):
+    from tests.bodies import report_body
+
+    users.grant("bo", Role.reporter, "SOC")
+    for name, shown in [("B" * 300, "B" * 200), ("Bo\x00 Berg", "Bo Berg")]:
+        headers = {"Authorization": f"Bearer {users.token('bo', name=name)}"}
+        created = client.post(REPORTS, json=report_body(), headers=headers)
+        assert created.status_code == 201, created.text
+        seen = client.get(f"{REPORTS}/{created.json()['id']}", headers=investigator).json()
+        assert seen["reporter_name"] == shown
+
+
+def test_id_tokens_and_untyped_tokens_are_not_access_tokens(client, users, dev_key, org, caplog):
+    from jose import jwt
+
+    users.grant("admin", Role.admin, "*")
+    caplog.set_level("INFO", logger="service.auth")
+    # Signed by the right key, for the right audience: only what kind of token it is differs.
+    as_id_token = users.token("admin", nonce="n-0S6_WzA2Mj", auth_time=int(time.time()))
+    typed_jwt = jwt.encode(_claims(), dev_key.private_pem, algorithm="RS256", headers={"kid": dev_key.kid})
+    assert jwt.get_unverified_header(typed_jwt)["typ"] == "JWT"
+    for token in (as_id_token, typed_jwt):
+        response = client.get(URL, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert response.json()["detail"] == "The bearer token is not valid."
+    assert _refusals(caplog) == ["token refused: id_token", "token refused: typ_not_accepted"]
+    assert client.get(URL, headers={"Authorization": f"Bearer {users.token('admin')}"}).status_code == 200
+
+
+def test_an_access_token_typ_of_jwt_can_be_allowed_but_id_tokens_stay_refused(settings, db, clock, dev_key, users,
+                                                                             org, tmp_path):
+    from jose import jwt
+
+    from service.main import create_app
+    from tests.api.conftest import TestClient
+
+    key_file = tmp_path / "dev-key.pem"
+    key_file.write_text(dev_key.private_pem)
+    settings.dev_key_path = key_file
+    settings.oidc_access_token_types = ("at+jwt", "JWT")  # as AVV_OIDC_ACCESS_TOKEN_TYPES=at+jwt,JWT
+    users.grant("admin", Role.admin, "*")
+    sign = lambda claims: jwt.encode(claims, dev_key.private_pem, algorithm="RS256",  # noqa: E731
+                                     headers={"kid": dev_key.kid})
+    with TestClient(create_app(settings, engine=db, clock=clock), raise_server_exceptions=False) as lenient:
+        for token, status in [(sign(_claims()), 200), (users.token("admin"), 200),
+                              (sign(_claims(nonce="n-0S6_WzA2Mj")), 401), (sign(_claims(at_hash="x")), 401)]:
+            assert lenient.get(URL, headers={"Authorization": f"Bearer {token}"}).status_code == status
+
+
+def test_a_grants_claim_naming_a_unit_with_a_nul_character_is_an_unknown_unit(client, settings, users, org):
+    settings.grant_source = "token"
+    token = users.token("idp-admin", grants=[{"role": "admin", "unit": "SOC\x00"}, {"role": "admin", "unit": "SOC-ALD"}])
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(URL, headers=headers).status_code == 200
+    made = client.post(URL, json={"code": "SOC-ALD-9", "name": "Ny", "kind": "unit", "parent_id": org["SOC-ALD"]},
+                       headers=headers)
+    assert made.status_code == 201
+    refused = client.post(URL, json={"code": "SOC-FUN-9", "name": "Ny", "kind": "unit", "parent_id": org["SOC-FUN"]},
+                          headers=headers)
+    assert refused.status_code == 403

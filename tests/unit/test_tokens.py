@@ -11,18 +11,21 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose import jwk, jwt
 
 from service.tokens import (
     DEV_KEY_ID,
+    MAX_DISPLAY_NAME_LENGTH,
+    MAX_SUBJECT_LENGTH,
     MAX_TOKEN_LENGTH,
     JwksKeySource,
     StaticKeySource,
     TokenInvalid,
     TokenVerifier,
     discover_jwks_url,
+    display_name,
     load_or_create_dev_key,
 )
 
@@ -66,7 +69,8 @@ def _claims(**overrides) -> dict:
 
 
 def _sign(key: rsa.RSAPrivateKey, claims: dict, kid: str = "k1", **headers) -> str:
-    return jwt.encode(claims, _private_pem(key), algorithm="RS256", headers={"kid": kid, **headers})
+    # Typed as RFC 9068 access tokens, like a provider's; jose would otherwise write "typ": "JWT".
+    return jwt.encode(claims, _private_pem(key), algorithm="RS256", headers={"kid": kid, "typ": "at+jwt", **headers})
 
 
 def _b64(data: bytes) -> str:
@@ -183,7 +187,7 @@ def test_unknown_kid_is_rejected(verifier, signing_key):
 
 
 def test_missing_kid_is_rejected(verifier, signing_key):
-    token = jwt.encode(_claims(), _private_pem(signing_key), algorithm="RS256")
+    token = jwt.encode(_claims(), _private_pem(signing_key), algorithm="RS256", headers={"typ": "at+jwt"})
     assert _rejected(verifier, token) == "missing_kid"
 
 
@@ -219,6 +223,91 @@ def test_padding_appended_to_signature_is_rejected(verifier, signing_key):
 )
 def test_garbage_is_rejected(verifier, garbage):
     _rejected(verifier, garbage)
+
+
+# --- access tokens, not ID tokens (RFC 9068) -------------------------------
+
+
+def _jwt_typed(key: rsa.RSAPrivateKey, claims: dict, typ: str | None) -> str:
+    """A token whose header says `typ` (None: no typ at all, which jose would not write by itself)."""
+    header = {"alg": "RS256", "kid": "k1", **({"typ": typ} if typ is not None else {})}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64(signature)}"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+def test_access_token_types_are_accepted_in_either_spelling(verifier, signing_key, typ):
+    assert verifier.verify(_jwt_typed(signing_key, _claims(), typ))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize("typ", ["JWT", None, "logout+jwt", "", 7])
+def test_tokens_not_typed_as_access_tokens_are_refused_by_default(verifier, signing_key, typ):
+    assert _rejected(verifier, _jwt_typed(signing_key, _claims(), typ)) == "typ_not_accepted"
+
+
+def test_a_provider_typing_access_tokens_jwt_can_be_allowed(signing_key):
+    keys = StaticKeySource({"keys": [_public_jwk(signing_key, "k1")]})
+    lenient = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, access_token_types=("at+jwt", "JWT"))
+    assert lenient.verify(_jwt_typed(signing_key, _claims(), "JWT"))["sub"] == "user-1"
+    assert lenient.verify(_jwt_typed(signing_key, _claims(), None))["sub"] == "user-1"  # untyped means JWT
+    assert lenient.verify(_jwt_typed(signing_key, _claims(), "at+jwt"))["sub"] == "user-1"
+    assert _rejected(lenient, _jwt_typed(signing_key, _claims(), "logout+jwt")) == "typ_not_accepted"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [{"nonce": "n-0S6_WzA2Mj"}, {"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}, {"c_hash": "LDktKdoQak3Pk0cnXxCltA"},
+     {"s_hash": "x"}, {"typ": "ID"}],
+    ids=["nonce", "at_hash", "c_hash", "s_hash", "keycloak-typ-ID"],
+)
+def test_id_tokens_are_refused_even_where_jwt_is_accepted(signing_key, marker):
+    keys = StaticKeySource({"keys": [_public_jwk(signing_key, "k1")]})
+    lenient = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, access_token_types=("at+jwt", "JWT"))
+    for typ in ("JWT", "at+jwt"):
+        assert _rejected(lenient, _jwt_typed(signing_key, _claims(**marker), typ)) == "id_token"
+
+
+def test_keycloak_bearer_payload_typ_is_an_access_token(verifier, signing_key):
+    assert verifier.verify(_sign(signing_key, _claims(typ="Bearer")))["sub"] == "user-1"
+
+
+def test_a_verifier_must_accept_some_type(signing_key):
+    with pytest.raises(ValueError):
+        TokenVerifier(StaticKeySource({"keys": []}), issuer=ISSUER, audience=AUDIENCE, access_token_types=())
+
+
+# --- claims that end up in bounded columns ----------------------------------
+
+
+def test_subject_of_255_characters_is_accepted_and_longer_refused(verifier, signing_key):
+    assert verifier.verify(_sign(signing_key, _claims(sub="s" * MAX_SUBJECT_LENGTH)))["sub"] == "s" * 255
+    assert _rejected(verifier, _sign(signing_key, _claims(sub="s" * (MAX_SUBJECT_LENGTH + 1)))) == "sub_too_long"
+    # Characters, not bytes: 255 two-byte letters fit a varchar(255).
+    assert verifier.verify(_sign(signing_key, _claims(sub="å" * MAX_SUBJECT_LENGTH)))
+
+
+@pytest.mark.parametrize("sub", ["user\x00-1", "user\n1", "\x7f", "\ud800"])
+def test_subject_with_control_characters_or_lone_surrogates_is_refused(verifier, signing_key, sub):
+    assert _rejected(verifier, _sign(signing_key, _claims(sub=sub))) == "sub_invalid"
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"sub": "u1", "name": "Anna Andersson", "preferred_username": "anna"}, "Anna Andersson"),
+        ({"sub": "u1", "preferred_username": "anna"}, "anna"),
+        ({"sub": "u1"}, "u1"),
+        ({"sub": "u1", "name": "N" * 300}, "N" * MAX_DISPLAY_NAME_LENGTH),
+        ({"sub": "u1", "name": "Anna\x00 Andersson\u200b"}, "Anna Andersson\u200b"),
+        ({"sub": "u1", "name": "\x00\n ", "preferred_username": "anna"}, "anna"),
+        ({"sub": "u1", "name": ["Anna"], "preferred_username": {"x": 1}}, "u1"),
+        ({"sub": "u1", "name": "Bo\ud800"}, "Bo"),
+        ({"sub": "s" * 255}, "s" * MAX_DISPLAY_NAME_LENGTH),
+    ],
+)
+def test_display_name_fits_its_columns_and_holds_no_control_characters(claims, expected):
+    assert display_name(claims) == expected
 
 
 # --- key sources -----------------------------------------------------------
@@ -416,7 +505,8 @@ def test_dev_key_minted_token_verifies(tmp_path):
     claims = verifier.verify(dev.mint({"sub": "dev-user", "units": ["u1"]}, issuer=ISSUER, audience=AUDIENCE))
     assert claims["sub"] == "dev-user" and claims["units"] == ["u1"]
     assert claims["nbf"] == claims["iat"] and claims["exp"] == claims["iat"] + 3600
-    assert jwt.get_unverified_header(dev.mint({"sub": "x"}, issuer=ISSUER, audience=AUDIENCE))["kid"] == DEV_KEY_ID
+    header = jwt.get_unverified_header(dev.mint({"sub": "x"}, issuer=ISSUER, audience=AUDIENCE))
+    assert header["kid"] == DEV_KEY_ID and header["typ"] == "at+jwt"  # an access token, like a provider's
 
 
 def test_dev_key_mint_respects_now_and_lifetime(tmp_path):

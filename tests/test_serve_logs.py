@@ -1,0 +1,125 @@
+"""The real server (`python -m service serve`, as scripts/serve runs it) logs why it refused a token."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 60  # a bound on waiting for the process, not a pause: lines are read as they come
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) (?P<message>.*)$")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.ended = False
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        while True:
+            line = self.lines.get(timeout=STARTUP_SECONDS)
+            if line is None:
+                self.ended = True
+                pytest.fail("the server stopped:\n" + "\n".join(self.seen))
+            self.seen.append(line)
+            if match := re.search(pattern, line):
+                return match
+
+    def stop(self) -> list[str]:
+        """Stops the server and returns everything it wrote to stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STARTUP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        while not self.ended:
+            line = self.lines.get(timeout=STARTUP_SECONDS)
+            if line is None:
+                self.ended = True
+            else:
+                self.seen.append(line)
+        return self.seen
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AVV_")}
+    env.update(AVV_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}", AVV_DEV_KEY_PATH=str(tmp_path / "key.pem"),
+               AVV_AUTH_MODE="dev", AVV_AUDIT_SEAL_SECONDS="0", PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[tuple[Server, str]]:
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1", "--port", "0"],
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    server = Server(process)
+    try:
+        port = server.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1)
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_refused_tokens_are_logged_with_their_reason_and_never_the_token(server, env):
+    running, base = server
+    minted = subprocess.run([sys.executable, "-m", "service", "devtoken", "--role", "investigator"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    header = json.loads(base64.urlsafe_b64decode(minted.split(".")[0] + "=="))
+    assert header["typ"] == "at+jwt"  # dev tokens are access tokens by RFC 9068, as the verifier requires
+
+    header_part, payload_part, signature = minted.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload_part + "=="))
+    tampered = f"{header_part}.{_b64(json.dumps({**claims, 'sub': 'demo-admin'}).encode())}.{signature}"
+    as_id_token = f"{_b64(json.dumps({**header, 'typ': 'JWT'}).encode())}.{payload_part}.{signature}"
+    with httpx.Client(base_url=base) as http:
+        assert http.get("/api/v1/org-units", headers={"Authorization": f"Bearer {minted}"}).status_code == 200
+        for token in (tampered, as_id_token):
+            response = http.get("/api/v1/org-units", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401
+            assert response.json()["detail"] == "The bearer token is not valid."
+    lines = running.stop()
+
+    records = [match.groupdict() for line in lines if (match := LINE.match(line))]
+    refusals = [record for record in records if record["logger"] == "service.auth"]
+    assert [(r["level"], r["message"]) for r in refusals] == [
+        ("INFO", "token refused: signature_or_format"), ("INFO", "token refused: typ_not_accepted")]
+    log = "\n".join(lines)
+    for token in (minted, tampered, as_id_token):
+        for part in token.split("."):
+            assert part not in log
+
+
+def test_devtoken_refuses_a_subject_the_service_would_refuse(capsys):
+    from service.__main__ import main
+
+    assert main(["devtoken", "--role", "reporter", "--subject", "x" * 256]) == 2
+    assert "--subject must be at most 255 characters" in capsys.readouterr().err
