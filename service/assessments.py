@@ -14,10 +14,10 @@ from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import TypeFinding, check_findings, has_type, incident_awareness, is_serious_lex_sarah
 from service.domain.assessment import ReportType as Type
-from service.domain.notifications import Authority
 from service.domain.closing import check_can_close, check_can_follow_up
 from service.domain.errors import InvalidInput
 from service.domain.lifecycle import Step
+from service.domain.notifications import Authority
 from service.domain.org import OrgKind
 from service.cases import (
     case_awareness,

@@ -16,7 +16,7 @@ def closing_blockers(facts: CaseFacts) -> list[str]:
     """
     not_a_deviation = bool(facts.findings) and all(f.type is ReportType.not_a_deviation for f in facts.findings)
     blockers: list[str] = []
-    if not not_a_deviation and has_type(facts.findings, ReportType.lex_sarah) and facts.investigation_decided_at is None:
+    if has_type(facts.findings, ReportType.lex_sarah) and facts.investigation_decided_at is None:
         blockers.append("a lex Sarah case needs an investigation closed by a decision")
     if facts.ivo is None:
         if is_serious_lex_sarah(facts.findings):
