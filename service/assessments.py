@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,14 +14,23 @@ from sqlmodel import Session, col, select
 from service import audit
 from service.config import Settings
 from service.domain.access import Permission, Principal
-from service.domain.assessment import TypeFinding, check_findings, has_type, is_serious_lex_sarah
+from service.domain.assessment import TypeFinding, check_findings, has_type, incident_awareness, is_serious_lex_sarah
 from service.domain.assessment import ReportType as Type
-from service.domain.closing import check_can_close
+from service.domain.closing import check_can_close, check_can_follow_up
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import Step
+from service.domain.notifications import Authority
 from service.domain.org import OrgKind
-from service.cases import case_facts, check_step, current_findings, load_case, refresh_deadlines, take_step
-from service.models import Assessment, CaseLink, FollowUp, OrgUnit, Report, ReportType, ReportUnit
+from service.cases import (
+    case_awareness,
+    case_facts,
+    check_step,
+    current_findings,
+    load_case,
+    refresh_deadlines,
+    take_step,
+)
+from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
 from service.reports import in_scope, units_of
 
 
@@ -39,6 +48,10 @@ def _findings_json(findings: list[TypeFinding]) -> list[dict]:
     return [{key: value for key, value in asdict(f).items() if value is not None} for f in findings]
 
 
+def _utc(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: NewAssessment, now: datetime,
            settings: Settings) -> Report:
     report = load_case(session, principal, report_id, Permission.assess)
@@ -47,12 +60,21 @@ def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: Ne
     is_incident = has_type(new.findings, Type.personal_data_incident)
     if new.incident_aware_at is not None and not is_incident:
         raise InvalidInput("incident_aware_at belongs to a personal-data incident.", field="incident_aware_at")
-    aware_at = (new.incident_aware_at or report.noticed_at) if is_incident else None
-    if aware_at is not None and aware_at > now:
-        raise InvalidInput("incident_aware_at is in the future.", field="incident_aware_at")
+    known_aware_at = case_awareness(session, report.id)
+    aware_at = incident_awareness(given=new.incident_aware_at, current=known_aware_at, noticed_at=report.noticed_at,
+                                  occurred_at=report.occurred_at, now=now) if is_incident else None
 
     before = current_findings(session, report.id)
     changes: dict = {"types": [_findings_json(before) or None, _findings_json(new.findings)]}
+    if aware_at is not None and aware_at != known_aware_at:
+        # The case's awareness time moves (earlier, or is set the first time): on the timeline, and an
+        # IMY draft shows the new one (a sent notification keeps what it said).
+        changes["incident_aware_at"] = [_utc(known_aware_at), _utc(aware_at)]
+        for draft in session.exec(select(Notification).where(Notification.report_id == report.id,
+                                                             Notification.authority == Authority.imy.value,
+                                                             col(Notification.sent_at).is_(None))).all():
+            draft.aware_at = aware_at
+            session.add(draft)
     unit_change = _change_units(session, principal, report, new)
     if unit_change:
         changes["units"] = unit_change
@@ -156,6 +178,7 @@ def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summ
               settings: Settings) -> Report:
     report = load_case(session, principal, report_id, Permission.follow_up)
     check_step(report, Step.follow_up)
+    check_can_follow_up(case_facts(session, report))
     session.add(FollowUp(report_id=report.id, followed_up_at=now, by_name=principal.display_name, summary=summary))
     take_step(session, principal, report, Step.follow_up, now, note=summary)
     refresh_deadlines(session, report, settings)

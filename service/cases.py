@@ -24,6 +24,7 @@ from service.domain.assessment import (
     LexSarahSeverity,
     ReportType as Type,
     TypeFinding,
+    awareness_time,
 )
 from service.domain.case_facts import CaseFacts, SentNotification
 from service.domain.deadlines import Policy, open_deadlines
@@ -132,14 +133,13 @@ def case_facts(session: Session, report: Report) -> CaseFacts:
         select(CaseAction.id, CaseAction.due_date)
         .where(CaseAction.report_id == report.id, col(CaseAction.done_date).is_(None))
     ).all()
-    current = session.exec(
-        select(Assessment).where(Assessment.report_id == report.id, Assessment.is_current == True)  # noqa: E712
-    ).first()
     return CaseFacts(
         status=CaseStatus(report.status),
         findings=current_findings(session, report.id),
+        received_at=report.received_at,
+        first_assessed_at=report.first_assessed_at,
         judged_serious_at=report.judged_serious_at,
-        incident_aware_at=current.incident_aware_at if current else None,
+        incident_aware_at=case_awareness(session, report.id),
         investigation_started_at=investigation.started_at if investigation else None,
         investigation_decided_at=investigation.decided_at if investigation else None,
         open_action_due_dates={action_id: due for action_id, due in open_actions if action_id is not None},
@@ -148,6 +148,13 @@ def case_facts(session: Session, report: Report) -> CaseFacts:
         imy=_sent(session, report.id, Authority.imy),
         data_subjects_handled=session.get(DataSubjectCommunication, report.id) is not None,
     )
+
+
+def case_awareness(session: Session, report_id: uuid.UUID) -> datetime | None:
+    """The case's one awareness time of a personal-data incident: the earliest any assessment recorded."""
+    return awareness_time(session.exec(
+        select(Assessment.incident_aware_at)
+        .where(Assessment.report_id == report_id, col(Assessment.incident_aware_at).is_not(None))).all())
 
 
 def _followed_up_since_reopened(session: Session, report_id: uuid.UUID) -> bool:
@@ -178,8 +185,9 @@ def _sent(session: Session, report_id: uuid.UUID, authority: Authority) -> SentN
 
 
 def policy(settings: Settings) -> Policy:
-    return Policy(ivo_warn_days=settings.ivo_warn_days, ivo_escalate_days=settings.ivo_escalate_days,
-                  investigation_days=settings.investigation_days, time_zone=settings.time_zone)
+    return Policy(first_assessment_hours=settings.first_assessment_hours, ivo_warn_days=settings.ivo_warn_days,
+                  ivo_escalate_days=settings.ivo_escalate_days, investigation_days=settings.investigation_days,
+                  time_zone=settings.time_zone)
 
 
 def refresh_deadlines(session: Session, report: Report, settings: Settings) -> None:

@@ -78,8 +78,10 @@ class Settings(BaseSettings):
     report_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     # Policy numbers (DOMAIN.md §5), not law: a report is flagged late when it reaches us this long after
     # it was noticed; an IVO notification is warned and escalated this long after the case was judged
-    # serious; an open investigation is flagged this long after it started.
+    # serious; an open investigation is flagged this long after it started; a report not yet assessed is
+    # due for its first assessment this long after it was received.
     late_report_hours: int = 24
+    first_assessment_hours: int = Field(default=24, ge=1)
     ivo_warn_days: int = 7
     ivo_escalate_days: int = 14
     investigation_days: int = 30

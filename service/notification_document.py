@@ -36,6 +36,7 @@ class DocumentData:
     investigation: Investigation | None = None
     entries: list[InvestigationEntry] = field(default_factory=list)
     data_subjects: DataSubjectCommunication | None = None
+    aware_at: datetime | None = None  # IMY: the case's one awareness time, which the 72 hours count from
 
 
 TITLES = {Authority.ivo: "Anmälan – lex Sarah", Authority.imy: "Anmälan av personuppgiftsincident"}
@@ -220,11 +221,12 @@ def _imy(page: _Page, data: DocumentData) -> None:
     page.heading("Kontaktperson (dataskyddsombud eller annan kontaktpunkt)")
     page.rows([("Namn", _part(contact, "name")), ("E-post", _part(contact, "email")),
                ("Telefon", _part(contact, "phone"))])
-    aware_at = form.get("aware_at")
+    stated = form.get("aware_at")
+    aware_at = data.aware_at or stated
     page.heading("Tidpunkter")
     times: list[tuple[str, object]] = [
         ("När inträffade incidenten?", page.when(form.get("occurred_at"))),
-        ("När fick ni kännedom om incidenten?", page.when(aware_at)),
+        ("När fick ni kännedom om incidenten?", page.when(stated)),
         ("När upphörde incidenten?", page.when(form.get("ended_at"))),
         ("72 timmar efter kännedom", page.when(imy_deadline(aware_at)) if aware_at else None),
     ]

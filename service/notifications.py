@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import notification_document
-from service.cases import check_step, current_findings, load_case, refresh_deadlines, take_step
+from service.cases import case_awareness, check_step, current_findings, load_case, refresh_deadlines, take_step
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import notifiable_incident_risk
@@ -34,6 +34,7 @@ from service.domain.notifications import (
     check_authority_response,
     check_complete,
     check_data_subject_communication,
+    check_form_awareness,
     check_form_fields,
     check_form_times,
     check_investigation_ready,
@@ -46,7 +47,6 @@ from service.domain.notifications import (
     missing_for_sending,
 )
 from service.models import (
-    Assessment,
     DataSubjectCommunication,
     Investigation,
     InvestigationEntry,
@@ -69,6 +69,9 @@ class NotificationView:
     notification: Notification
     form: dict[str, Any]  # every field of the authority's form; None where empty
     supplements: list[NotificationSupplement]
+    # IMY: the case's one awareness time, which the 72 hours and lateness count from. The form's aware_at
+    # is the same on a draft; a sent notification's form keeps what it said when it was sent.
+    case_aware_at: datetime | None = None
 
     @property
     def authority(self) -> Authority:
@@ -160,9 +163,7 @@ def _defaults(session: Session, report: Report, authority: Authority) -> dict[st
         form.update(kind=default_ivo_kind(current_findings(session, report.id)), what_happened=report.description,
                     where=units, unit={"name": units, "address": None}, investigation_attached=False)
     else:
-        current = session.exec(select(Assessment).where(Assessment.report_id == report.id,
-                                                        Assessment.is_current == True)).first()  # noqa: E712
-        form.update(nature=report.description, aware_at=current.incident_aware_at if current else None)
+        form.update(nature=report.description, aware_at=case_awareness(session, report.id))
     return form
 
 
@@ -186,7 +187,9 @@ def _view(session: Session, notification: Notification) -> NotificationView:
     supplements = session.exec(select(NotificationSupplement)
                                .where(NotificationSupplement.notification_id == notification.id)
                                .order_by(col(NotificationSupplement.sent_at), col(NotificationSupplement.id))).all()
-    return NotificationView(notification, form_of(notification), list(supplements))
+    aware_at = (case_awareness(session, notification.report_id)
+                if notification.authority == Authority.imy.value else None)
+    return NotificationView(notification, form_of(notification), list(supplements), aware_at)
 
 
 def _investigation(session: Session, report: Report) -> Investigation | None:
@@ -218,7 +221,10 @@ def create_draft(session: Session, principal: Principal, report_id: uuid.UUID, a
     already = {Authority(a) for a in session.exec(select(Notification.authority)
                                                   .where(Notification.report_id == report.id)).all()}
     check_may_notify(authority, current_findings(session, report.id), already)
-    form = _defaults(session, report, authority) | fields
+    defaults = _defaults(session, report, authority)
+    if authority is Authority.imy:
+        check_form_awareness(fields, defaults["aware_at"])
+    form = defaults | fields
     _check_form(form, now)
     notification = Notification(report_id=report.id, authority=authority.value, created_at=now, content="{}")
     _store(notification, form)
@@ -244,6 +250,8 @@ def edit_draft(session: Session, principal: Principal, report_id: uuid.UUID, not
     authority = Authority(notification.authority)
     check_form_fields(authority, set(fields))
     before = form_of(notification)
+    if authority is Authority.imy:
+        check_form_awareness(fields, case_awareness(session, report.id))
     after = before | fields
     _check_form(after, now)
     _store(notification, after)
@@ -267,12 +275,16 @@ def send(session: Session, principal: Principal, report_id: uuid.UUID, notificat
     check_step(report, Step.notify)
     check_not_sent(notification.sent_at)
     check_may_notify(authority, current_findings(session, report.id), already=set())
-    check_complete(authority, form_of(notification))
+    aware_at = case_awareness(session, report.id) if authority is Authority.imy else None
+    form = form_of(notification)
+    if authority is Authority.imy:
+        form["aware_at"] = aware_at  # what the notification states is the case's one awareness time
+    check_complete(authority, form)
     sent_at = order.sent_at or now
     if authority is Authority.ivo and order.delay_reason is not None:
         raise InvalidInput("delay_reason belongs to an IMY notification (GDPR art. 33(1)).", field="delay_reason")
-    check_send(authority, sent_at=sent_at, now=now, aware_at=notification.aware_at, delay_reason=order.delay_reason,
-               occurred_at=report.occurred_at)
+    check_send(authority, sent_at=sent_at, now=now, aware_at=aware_at, delay_reason=order.delay_reason,
+               occurred_at=report.occurred_at, received_at=report.received_at, drafted_at=notification.created_at)
     if notification.investigation_attached:
         investigation = _investigation(session, report)
         check_investigation_ready(investigation.decided_at if investigation else None, "investigation_attached")
@@ -283,6 +295,8 @@ def send(session: Session, principal: Principal, report_id: uuid.UUID, notificat
     notification.channel = order.channel.value
     notification.delay_reason = order.delay_reason
     notification.sent_by_name = principal.display_name
+    if authority is Authority.imy:
+        notification.aware_at = aware_at
     session.add(notification)
     after = {name: getattr(notification, name) for name in _SENT_FIELDS}
     changes = {"notification": [f"{authority.value}:{notification.id}"] * 2,
@@ -403,6 +417,6 @@ def document(session: Session, principal: Principal, report_id: uuid.UUID, notif
         case_number=report.case_number, authority=view.authority, notification=view.notification, form=view.form,
         supplements=view.supplements, missing=view.missing_for_sending, units=units,
         incident_risk=risk.value if risk else None, investigation=investigation, entries=entries,
-        data_subjects=communication, generated_at=now, time_zone=settings.time_zone,
+        data_subjects=communication, generated_at=now, time_zone=settings.time_zone, aware_at=view.case_aware_at,
     ))
 

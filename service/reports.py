@@ -20,6 +20,7 @@ from service import audit
 from service.caches import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
+from service.domain.deadlines import Policy, first_assessment_deadline
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.lifecycle import CaseStatus
 from service.domain.org import OrgKind
@@ -32,7 +33,7 @@ from service.domain.reports import (
     is_late_report,
     local_date,
 )
-from service.models import CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
+from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         search_text=_search_text(new.description, new.immediate_actions),
     )
     units = sorted(units, key=lambda unit: unit.code)
+    # The case's first deadline (its first assessment), stored with the report: nothing else would store it.
+    first = first_assessment_deadline(now, Policy(first_assessment_hours=settings.first_assessment_hours))
+    deadline = {"report_id": report_id, "kind": first.kind.value, "due_at": first.due_at}
     access = audit.entry(principal, "submit_report", report_id=report_id,
                          roles=audit.roles_on(principal, (unit.path for unit in units)))
 
@@ -143,6 +147,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
             return connection.execute(_PG_INTAKE, {
                 **row, **{f"event_{key}": value for key, value in event.items()},
                 **{f"audit_{key}": value for key, value in access.items()},
+                "deadline_kind": deadline["kind"], "deadline_due_at": deadline["due_at"],
                 "unit_ids": [unit.id for unit in units], "year": year,
                 "prefix": case_number_prefix(administration.code)}).scalar_one()
         # SQLite: statement by statement in the request's transaction, which holds the database's one
@@ -151,6 +156,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         connection.execute(_INSERT_REPORT_UNIT, [{"report_id": report_id, "unit_id": unit.id,
                                                   "received_on": received_on} for unit in units])
         connection.execute(_INSERT_CASE_EVENT, event)
+        connection.execute(_INSERT_CASE_DEADLINE, deadline)
         number = case_number(administration.code, year, _next_case_number(session, administration.id, year))
         connection.execute(_SET_CASE_NUMBER, {"report_id": report_id, "number": number})
         connection.execute(audit.INSERT, access)
@@ -184,6 +190,7 @@ _REPORT_COLUMNS = [column.name for column in _REPORT_TABLE.columns
 _INSERT_REPORT = insert(_REPORT_TABLE)
 _INSERT_REPORT_UNIT = insert(ReportUnit.__table__)  # type: ignore[attr-defined]
 _INSERT_CASE_EVENT = insert(CaseEvent.__table__)  # type: ignore[attr-defined]
+_INSERT_CASE_DEADLINE = insert(CaseDeadline.__table__)  # type: ignore[attr-defined]
 _NUMBERED_COLUMNS = [c for c in _REPORT_COLUMNS if c != "case_number"]
 _AUDIT_COLUMNS = [c for c in audit.ENTRY_COLUMNS if c != "report_id"]
 # The whole intake in one statement, case number and access record included. The counter row is locked
@@ -208,6 +215,9 @@ WITH number AS (
     INSERT INTO case_event (report_id, at, actor_subject, actor_name, kind, detail)
     SELECT new_report.id, :event_at, :event_actor_subject, :event_actor_name, :event_kind, :event_detail
     FROM new_report
+), new_deadline AS (
+    INSERT INTO case_deadline (report_id, kind, due_at)
+    SELECT new_report.id, :deadline_kind, :deadline_due_at FROM new_report
 ), access AS (
     INSERT INTO audit_record (report_id, {", ".join(_AUDIT_COLUMNS)})
     SELECT new_report.id, {", ".join(":audit_" + c for c in _AUDIT_COLUMNS)}
@@ -216,6 +226,7 @@ WITH number AS (
 SELECT case_number FROM new_report
 """).bindparams(*(bindparam(c, type_=_REPORT_TABLE.c[c].type) for c in _NUMBERED_COLUMNS),
                 bindparam("event_at", type_=CaseEvent.__table__.c.at.type),  # type: ignore[attr-defined]
+                bindparam("deadline_due_at", type_=CaseDeadline.__table__.c.due_at.type),  # type: ignore[attr-defined]
                 bindparam("audit_at", type_=audit.INSERT.table.c.at.type))
 _SET_CASE_NUMBER = (update(_REPORT_TABLE).where(_REPORT_TABLE.c.id == bindparam("report_id"))
                     .values(case_number=bindparam("number")))

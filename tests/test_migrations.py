@@ -133,3 +133,41 @@ def test_0006_stops_and_names_codes_that_differ_only_in_case(fresh_database):
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     finally:
         engine.dispose()
+
+
+def test_unassessed_reports_get_their_first_assessment_deadline(fresh_database):
+    """0008 backfills the deadline intake now stores: received_at + 24 hours, for reports not yet assessed."""
+    from sqlalchemy import text
+
+    url = fresh_database()
+    upgrade(url, "0005")
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    waiting, assessed = (("1d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b", "2d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b") if sqlite else
+                         ("1d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b", "2d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            for report_id, number, status, first in ((waiting, 1, "reported", None),
+                                                     (assessed, 2, "assessed", "2026-03-10 10:00:00+00:00")):
+                connection.execute(text(
+                    "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
+                    "noticed_at, received_at, received_on, description, immediate_actions, no_specific_subject, "
+                    "reporter_subject, reporter_name, submitted_by, payload_sha256, reported_late, search_text, "
+                    "first_assessed_at) VALUES (:id, :number, 1, :status, 'other', 'web_form', :t, :t, :t, "
+                    "'2026-03-10', 'x', '', :f, 's', 'n', 's', 'h', :f, 'x', :first)"),
+                    {"id": report_id, "number": f"SOC-2026-0000{number}", "status": status, "first": first,
+                     "t": "2026-03-10 09:00:00+00:00", "f": False})
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT report_id, kind, due_at FROM case_deadline")).all()
+        assert len(rows) == 1
+        assert str(rows[0][0]).replace("-", "") == waiting.replace("-", "") and rows[0][1] == "first_assessment"
+        assert str(rows[0][2]).startswith("2026-03-11 09:00:00")
+        downgrade(url, "0005")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM case_deadline")).scalar_one() == 0
+    finally:
+        engine.dispose()

@@ -48,7 +48,8 @@ class AssessmentCreate(Input):
     justification: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
     incident_aware_at: Timestamp | None = Field(
         default=None, description="Personal-data incidents: when the organisation became aware (GDPR art. 33). "
-                                  "Default: when the report says it was noticed.")
+                                  "Default: the case's awareness time so far, or the first time when the report "
+                                  "says it was noticed. May move the case's awareness time earlier, never later.")
     add_units: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
     remove_units: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
     link_cases: list[uuid.UUID] = Field(default_factory=list, max_length=20,
@@ -86,6 +87,9 @@ class CaseRead(BaseModel):
     linked_cases: list[LinkedCase]
     first_assessed_at: datetime | None
     judged_serious_at: datetime | None
+    incident_aware_at: datetime | None = Field(
+        description="Personal-data incident: the case's one awareness time, the earliest any assessment recorded; "
+                    "the IMY 72 hours count from it.")
     closed_at: datetime | None
 
 
@@ -135,7 +139,7 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
                    for d in deadlines],
         linked_cases=[LinkedCase(id=i, case_number=n) for i, n in links],
         first_assessed_at=report.first_assessed_at, judged_serious_at=report.judged_serious_at,
-        closed_at=report.closed_at,
+        incident_aware_at=facts.incident_aware_at, closed_at=report.closed_at,
     )
 
 

@@ -100,7 +100,8 @@ class FormFields(Input):
     likely_consequences: LongText | None = Field(default=None, description="IMY.")  # type: ignore[valid-type]
     measures: LongText | None = Field(default=None, description="IMY: measures taken or proposed.")  # type: ignore[valid-type]
     aware_at: Timestamp | None = Field(
-        default=None, description="IMY: when the organisation became aware. Default: the assessment's.")
+        default=None, description="IMY: when the organisation became aware: the case's awareness time, set by the "
+                                  "assessment (incident_aware_at). Shown, not changed here: another value is 422.")
     ended_at: Timestamp | None = Field(default=None, description="IMY: when the incident ended.")
     contact: Contact | None = Field(default=None, description="IMY.")
     controller: Controller | None = Field(default=None, description="IMY.")
@@ -119,7 +120,9 @@ class SendIn(Input):
     delegation_reference: Name() = Field(  # type: ignore[valid-type]
         description="The point of the delegationsordning the decision was made under.")
     channel: SendChannel = Field(description="IVO and IMY take e_service or post, never e-mail or fax.")
-    sent_at: Timestamp | None = Field(default=None, description="Default: now. Not in the future.")
+    sent_at: Timestamp | None = Field(
+        default=None, description="Default: now. Not in the future; not before the event, the report's receipt, "
+                                  "the draft's creation or (IMY) the case's awareness time.")
     delay_reason: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
         default=None, description="IMY: required when sent more than 72 hours after aware_at (GDPR art. 33(1)).")
 
@@ -188,8 +191,9 @@ class NotificationOut(BaseModel):
     ended_at: datetime | None = None
     contact: Contact | None = None
     controller: Controller | None = None
-    imy_deadline: datetime | None = Field(default=None, description="IMY: aware_at + 72 hours.")
-    late: bool | None = Field(default=None, description="IMY: sent more than 72 hours after aware_at.")
+    imy_deadline: datetime | None = Field(default=None, description="IMY: the case's awareness time + 72 hours.")
+    late: bool | None = Field(default=None,
+                              description="IMY: sent more than 72 hours after the case's awareness time.")
     decision_maker_name: str | None
     delegation_reference: str | None
     sent_at: datetime | None
@@ -213,7 +217,7 @@ class DataSubjectCommunicationOut(BaseModel):
 
 def _out(view: notifications.NotificationView) -> NotificationOut:
     n = view.notification
-    aware_at = n.aware_at if view.authority is Authority.imy else None
+    aware_at = view.case_aware_at if view.authority is Authority.imy else None  # the case's one awareness time
     return NotificationOut(
         id=n.id or 0, report_id=n.report_id, authority=view.authority,
         status="sent" if n.sent_at else "draft", created_at=n.created_at,

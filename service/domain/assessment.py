@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from service.domain.errors import InvalidInput
@@ -100,3 +102,37 @@ def notifiable_incident_risk(findings: list[TypeFinding]) -> IncidentRisk | None
 
 def has_type(findings: list[TypeFinding], wanted: ReportType) -> bool:
     return any(finding.type is wanted for finding in findings)
+
+
+# ---- when the controller became aware of a personal-data incident (GDPR art. 33) ---------------------
+
+
+def awareness_time(recorded: Iterable[datetime | None]) -> datetime | None:
+    """The case's one awareness time: the earliest any assessment ever recorded (None if none did).
+
+    Once the record shows that the organisation knew at some moment, nothing later can make it have
+    known later; the 72 hours count from here, and so does whether an IMY notification was late.
+    """
+    times = [moment for moment in recorded if moment is not None]
+    return min(times) if times else None
+
+
+def incident_awareness(*, given: datetime | None, current: datetime | None, noticed_at: datetime,
+                       occurred_at: datetime, now: datetime) -> datetime:
+    """The awareness time an incident assessment records.
+
+    `given` is what the assessor said, `current` the case's awareness time so far (awareness_time of
+    the earlier assessments). Without `given`: `current`, or for the first time the report's noticed_at.
+    A given time may move the case's awareness earlier, never later; it is not in the future and not
+    before the event happened.
+    """
+    if given is None:
+        return current if current is not None else noticed_at
+    if given > now:
+        raise InvalidInput("incident_aware_at is in the future.", field="incident_aware_at")
+    if given < occurred_at:
+        raise InvalidInput("incident_aware_at is before the event happened.", field="incident_aware_at")
+    if current is not None and given > current:
+        raise InvalidInput("The case already records an earlier awareness time; an assessment may move it "
+                           "earlier, never later.", field="incident_aware_at")
+    return given

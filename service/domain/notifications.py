@@ -58,11 +58,23 @@ def imy_is_late(aware_at: datetime, sent_at: datetime) -> bool:
 
 
 def check_send(authority: Authority, *, sent_at: datetime, now: datetime, aware_at: datetime | None,
-               delay_reason: str | None, occurred_at: datetime) -> None:
+               delay_reason: str | None, occurred_at: datetime, received_at: datetime,
+               drafted_at: datetime) -> None:
+    """When a notification can have been sent, and whether an IMY notification needs the reason for a delay.
+
+    `sent_at` lies between the latest of (the event, the report's receipt, the draft's creation and, for
+    IMY, the awareness) and now (a few minutes' tolerance for clock skew): nobody sends what was not yet
+    written. `aware_at` is the case's one awareness time (assessment.awareness_time), not a form field,
+    so the 72 hours cannot be moved by editing the draft.
+    """
     if sent_at > now + timedelta(minutes=5):
         raise InvalidInput("sent_at is in the future.", field="sent_at")
     if sent_at < occurred_at:
         raise InvalidInput("sent_at is before the event happened.", field="sent_at")
+    if sent_at < received_at:
+        raise InvalidInput("sent_at is before the report was received.", field="sent_at")
+    if sent_at < drafted_at:
+        raise InvalidInput("sent_at is before the notification was drafted.", field="sent_at")
     if authority is Authority.imy:
         if aware_at is None:
             raise InvalidInput("The IMY notification needs aware_at.", field="aware_at")
@@ -71,6 +83,17 @@ def check_send(authority: Authority, *, sent_at: datetime, now: datetime, aware_
         if imy_is_late(aware_at, sent_at) and not (delay_reason and delay_reason.strip()):
             raise InvalidInput("Sent more than 72 hours after awareness: GDPR art. 33(1) requires the reasons "
                                "for the delay.", field="delay_reason")
+
+
+def check_form_awareness(fields: dict[str, object], case_aware_at: datetime | None) -> None:
+    """The IMY form shows the case's awareness time but does not set it: the assessment does.
+
+    Giving aware_at equal to the case's is harmless (a form sent back as it was shown); any other value
+    is refused, so that the draft cannot hold a second, different awareness time.
+    """
+    if "aware_at" in fields and fields["aware_at"] != case_aware_at:
+        raise InvalidInput("aware_at is the case's awareness time, recorded by the assessment "
+                           "(incident_aware_at); re-assess to move it earlier.", field="aware_at")
 
 
 # ---- the forms ---------------------------------------------------------------------------------------

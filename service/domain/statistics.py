@@ -364,6 +364,7 @@ def hours(scaled_seconds: int | None, scale: int) -> float | None:
 # ---- open and overdue ---------------------------------------------------------------------------------
 
 DEADLINE_LABELS: dict[str, tuple[str, str]] = {
+    "first_assessment": ("Första bedömning (genast)", "First assessment (without delay)"),
     "imy_notification": ("Anmälan till IMY (72 timmar)", "IMY notification (72 hours)"),
     "ivo_notification": ("Anmälan till IVO (påminnelse)", "IVO notification (warning)"),
     "ivo_notification_escalation": ("Anmälan till IVO (eskalering)", "IVO notification (escalation)"),

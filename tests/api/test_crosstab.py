@@ -431,29 +431,30 @@ def open_table(client, headers, **params):
     response = client.get(OPEN, params=params, headers=headers)
     assert response.status_code == 200, response.text
     keys = ["open", "overdue", "overdue_ivo_notification", "overdue_ivo_notification_escalation",
-            "overdue_investigation"]
+            "overdue_investigation", "overdue_first_assessment"]
     return {row["code"] or "Totalt": [row["counts"][key] for key in keys] for row in response.json()["rows"]
             if row["code"] in (None, "SOC-ALD", "SOC-ALD-1", "SOC-ALD-2", "SOC-FUN", "SOC-FUN-1", "SOC-IFO")}
 
 
 def test_open_and_overdue_at_past_moments_and_now(client, open_cases, stats, clock):
     assert open_table(client, stats, at="2026-03-11T00:00:00Z") == {
-        "SOC-ALD": [2, 0, 0, 0, 0], "SOC-ALD-1": [1, 0, 0, 0, 0], "SOC-ALD-2": [1, 0, 0, 0, 0],
-        "SOC-FUN": [2, 0, 0, 0, 0], "SOC-FUN-1": [2, 0, 0, 0, 0], "SOC-IFO": [0, 0, 0, 0, 0],
-        "Totalt": [3, 0, 0, 0, 0],
+        "SOC-ALD": [2, 0, 0, 0, 0, 0], "SOC-ALD-1": [1, 0, 0, 0, 0, 0], "SOC-ALD-2": [1, 0, 0, 0, 0, 0],
+        "SOC-FUN": [2, 0, 0, 0, 0, 0], "SOC-FUN-1": [2, 0, 0, 0, 0, 0], "SOC-IFO": [0, 0, 0, 0, 0, 0],
+        "Totalt": [3, 0, 0, 0, 0, 0],
     }
+    # o4, received 20 March and never assessed, is overdue for its first assessment from 21 March.
     assert open_table(client, stats, at="2026-03-25T00:00:00+01:00") == {
-        "SOC-ALD": [2, 1, 1, 1, 0], "SOC-ALD-1": [1, 1, 1, 1, 0], "SOC-ALD-2": [1, 0, 0, 0, 0],
-        "SOC-FUN": [1, 0, 0, 0, 0], "SOC-FUN-1": [1, 0, 0, 0, 0], "SOC-IFO": [1, 0, 0, 0, 0],
-        "Totalt": [3, 1, 1, 1, 0],
+        "SOC-ALD": [2, 1, 1, 1, 0, 0], "SOC-ALD-1": [1, 1, 1, 1, 0, 0], "SOC-ALD-2": [1, 0, 0, 0, 0, 0],
+        "SOC-FUN": [1, 0, 0, 0, 0, 0], "SOC-FUN-1": [1, 0, 0, 0, 0, 0], "SOC-IFO": [1, 1, 0, 0, 0, 1],
+        "Totalt": [3, 2, 1, 1, 0, 1],
     }
     clock.now = at("2026-04-10T09:00:00")
     assert open_table(client, stats) == {
-        "SOC-ALD": [2, 2, 1, 1, 1], "SOC-ALD-1": [1, 1, 1, 1, 0], "SOC-ALD-2": [1, 1, 0, 0, 1],
-        "SOC-FUN": [1, 1, 0, 0, 1], "SOC-FUN-1": [1, 1, 0, 0, 1], "SOC-IFO": [1, 0, 0, 0, 0],
-        "Totalt": [3, 2, 1, 1, 1],
+        "SOC-ALD": [2, 2, 1, 1, 1, 0], "SOC-ALD-1": [1, 1, 1, 1, 0, 0], "SOC-ALD-2": [1, 1, 0, 0, 1, 0],
+        "SOC-FUN": [1, 1, 0, 0, 1, 0], "SOC-FUN-1": [1, 1, 0, 0, 1, 0], "SOC-IFO": [1, 1, 0, 0, 0, 1],
+        "Totalt": [3, 3, 1, 1, 1, 1],
     }
-    assert open_table(client, stats, at="2026-03-01T00:00:00Z")["Totalt"] == [0, 0, 0, 0, 0]
+    assert open_table(client, stats, at="2026-03-01T00:00:00Z")["Totalt"] == [0, 0, 0, 0, 0, 0]
 
 
 def test_open_and_overdue_formats_suppression_and_validation(client, open_cases, stats):

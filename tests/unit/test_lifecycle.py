@@ -13,12 +13,14 @@ from service.domain.assessment import (
     LexSarahSeverity,
     ReportType,
     TypeFinding,
+    awareness_time,
     check_findings,
+    incident_awareness,
 )
 from service.domain.case_facts import CaseFacts, SentNotification
-from service.domain.closing import CannotClose, check_can_close, closing_blockers
-from service.domain.deadlines import DeadlineKind, Policy, add_months, open_deadlines
-from service.domain.errors import InvalidInput
+from service.domain.closing import ActionsStillOpen, CannotClose, check_can_close, check_can_follow_up, closing_blockers
+from service.domain.deadlines import DeadlineKind, Policy, add_months, first_assessment_deadline, open_deadlines
+from service.domain.errors import Conflict, InvalidInput
 from service.domain.lifecycle import TRANSITIONS, CaseStatus, InvalidTransition, Step, allowed_steps, apply
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -173,3 +175,81 @@ def test_open_investigation_and_actions_and_nothing_once_closed():
 )
 def test_add_months(start, months, expected):
     assert add_months(start, months) == expected
+
+
+# ---- the first assessment ----------------------------------------------------------------------------
+
+def test_a_report_nobody_has_assessed_is_due_for_its_first_assessment():
+    reported = CaseFacts(status=CaseStatus.reported, received_at=T0)
+    assert _kinds(reported) == {DeadlineKind.first_assessment: T0 + timedelta(hours=24)}
+    assert open_deadlines(reported, Policy(first_assessment_hours=8))[0].due_at == T0 + timedelta(hours=8)
+    assert first_assessment_deadline(T0, Policy()).due_at == T0 + timedelta(hours=24)
+    assessed = CaseFacts(status=CaseStatus.assessed, findings=[OTHER], received_at=T0, first_assessed_at=T0)
+    assert DeadlineKind.first_assessment not in _kinds(assessed)
+
+
+# ---- the duties of a sent notification survive a re-assessment ----------------------------------------
+
+SENT_IVO = SentNotification(sent_at=T0)
+
+
+@pytest.mark.parametrize("now_assessed_as", [[MINOR_SARAH], [OTHER], [NOT_A_DEVIATION]])
+def test_a_sent_ivo_notification_keeps_its_two_month_rule_after_a_downgrade(now_assessed_as):
+    facts = _facts(status=CaseStatus.investigated, findings=now_assessed_as, judged_serious_at=T0,
+                   investigation_decided_at=T0, ivo=SENT_IVO)
+    # 10 March 10:00 Swedish winter time → 10 May 10:00 Swedish summer time
+    assert _kinds(facts) == {DeadlineKind.ivo_investigation: datetime(2026, 5, 10, 8, 0, tzinfo=UTC)}
+    assert "the investigation must be sent to IVO as a supplement" in closing_blockers(facts)
+    with pytest.raises(CannotClose):
+        check_can_close(facts)
+    met = _facts(status=CaseStatus.investigated, findings=now_assessed_as, judged_serious_at=T0,
+                 investigation_decided_at=T0, ivo=SentNotification(sent_at=T0, investigation_supplement_at=T0))
+    assert _kinds(met) == {} and "the investigation must be sent to IVO as a supplement" not in closing_blockers(met)
+
+
+def test_a_downgrade_before_sending_lifts_the_duty_to_notify_ivo():
+    facts = _facts(status=CaseStatus.assessed, findings=[MINOR_SARAH], judged_serious_at=T0,
+                   investigation_decided_at=T0)
+    assert _kinds(facts) == {} and closing_blockers(facts) == []
+
+
+# ---- the follow-up checks that the actions had effect ------------------------------------------------
+
+def test_a_follow_up_is_refused_while_actions_are_open_naming_them():
+    with pytest.raises(ActionsStillOpen) as refused:
+        check_can_follow_up(_facts(status=CaseStatus.investigated, followed_up=False,
+                                   open_action_due_dates={9: None, 4: date(2026, 4, 1)}))
+    assert isinstance(refused.value, Conflict)
+    assert refused.value.extensions() == {"open_actions": [4, 9]}
+    assert "4, 9" in refused.value.detail
+    check_can_follow_up(_facts(status=CaseStatus.investigated, followed_up=False))
+
+
+# ---- the one awareness time of an incident -------------------------------------------------------------
+
+def test_the_awareness_time_is_the_earliest_recorded():
+    assert awareness_time([]) is None and awareness_time([None]) is None
+    assert awareness_time([T0, None, T0 - timedelta(hours=5), T0 + timedelta(days=1)]) == T0 - timedelta(hours=5)
+
+
+def _aware(given, current, now=T0 + timedelta(days=5)):
+    return incident_awareness(given=given, current=current, noticed_at=T0, occurred_at=T0 - timedelta(hours=2),
+                              now=now)
+
+
+def test_an_assessment_may_move_the_awareness_time_earlier_never_later():
+    assert _aware(None, None) == T0  # the first time, by default: when the report says it was noticed
+    assert _aware(None, T0 + timedelta(hours=3)) == T0 + timedelta(hours=3)  # kept, not reset to noticed_at
+    assert _aware(T0 - timedelta(hours=1), T0) == T0 - timedelta(hours=1)
+    assert _aware(T0, T0) == T0
+    for later in (T0 + timedelta(seconds=1), T0 + timedelta(hours=100)):
+        with pytest.raises(InvalidInput) as refused:
+            _aware(later, T0)
+        assert refused.value.field == "incident_aware_at"
+
+
+@pytest.mark.parametrize("given", [T0 + timedelta(days=5, seconds=1), T0 - timedelta(hours=2, seconds=1)])
+def test_the_awareness_time_is_not_in_the_future_nor_before_the_event(given):
+    with pytest.raises(InvalidInput) as refused:
+        _aware(given, None)
+    assert refused.value.field == "incident_aware_at"

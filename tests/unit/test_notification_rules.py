@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -16,6 +16,7 @@ from service.domain.notifications import (
     SupplementKind,
     check_authority_response,
     check_complete,
+    check_form_awareness,
     check_data_subject_communication,
     check_form_fields,
     check_form_times,
@@ -33,6 +34,11 @@ from service.domain.notifications import (
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 FRIDAY_EVENING = datetime(2026, 3, 13, 17, 0, tzinfo=UTC)
+
+
+def send(authority: Authority, *, occurred_at: datetime, **rest) -> None:
+    """check_send with the report received and the draft made when the event happened, unless said."""
+    check_send(authority, occurred_at=occurred_at, **{"received_at": occurred_at, "drafted_at": occurred_at, **rest})
 
 
 def sarah(severity: LexSarahSeverity) -> TypeFinding:
@@ -115,22 +121,22 @@ def test_the_hours_do_not_stretch_over_a_daylight_saving_change():
 def test_a_late_imy_notification_needs_the_reason_for_the_delay():
     late = T0 + timedelta(hours=72, seconds=1)
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason=None)
+        send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason=None)
     assert refused.value.field == "delay_reason"
-    check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason="Helg; DSO nåddes först på måndag.")
+    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason="Helg; DSO nåddes först på måndag.")
     on_time = T0 + timedelta(hours=72)
-    check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=on_time, now=on_time, aware_at=T0, delay_reason=None)
+    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=on_time, now=on_time, aware_at=T0, delay_reason=None)
 
 
 def test_sending_is_never_dated_in_the_future():
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(hours=1), now=T0, aware_at=None, delay_reason=None)
+        send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(hours=1), now=T0, aware_at=None, delay_reason=None)
     assert refused.value.field == "sent_at"
 
 
 def test_an_imy_notification_needs_aware_at():
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=T0, now=T0, aware_at=None, delay_reason=None)
+        send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=T0, now=T0, aware_at=None, delay_reason=None)
     assert refused.value.field == "aware_at"
 
 
@@ -263,12 +269,12 @@ def test_data_subject_communication_is_informed_or_exempted_with_reasons(args, f
 
 def test_a_notification_is_not_sent_before_the_event_nor_before_awareness():
     with pytest.raises(InvalidInput) as refused:
-        check_send(Authority.ivo, occurred_at=T0, sent_at=T0 - timedelta(hours=1), now=T0, aware_at=None,
-                   delay_reason=None)
+        send(Authority.ivo, occurred_at=T0, sent_at=T0 - timedelta(hours=1), now=T0, aware_at=None,
+             delay_reason=None)
     assert refused.value.field == "sent_at"
     with pytest.raises(InvalidInput):
-        check_send(Authority.imy, occurred_at=T0 - timedelta(days=2), sent_at=T0 - timedelta(hours=1), now=T0,
-                   aware_at=T0, delay_reason=None)
+        send(Authority.imy, occurred_at=T0 - timedelta(days=2), sent_at=T0 - timedelta(hours=1), now=T0,
+             aware_at=T0, delay_reason=None)
 
 
 def test_the_investigation_supplement_needs_a_decision_made_before_it_was_sent():
@@ -277,3 +283,42 @@ def test_the_investigation_supplement_needs_a_decision_made_before_it_was_sent()
     with pytest.raises(InvalidInput):
         check_supplement(Authority.ivo, SupplementKind.investigation, notification_sent_at=T0, sent_at=T0, now=T0,
                          investigation_decided_at=T0 + timedelta(minutes=1))
+
+
+# ---- when sending can have happened, and the one awareness time -----------------------------------------
+
+@pytest.mark.parametrize(("received", "drafted"), [(T0, T0 - timedelta(days=1)), (T0 - timedelta(days=1), T0)])
+def test_sending_is_not_dated_before_the_report_was_received_or_the_draft_made(received, drafted):
+    """A sent_at in the past is for recording a sending made earlier, not for one that could not yet be made."""
+    with pytest.raises(InvalidInput) as refused:
+        check_send(Authority.ivo, occurred_at=T0 - timedelta(days=2), received_at=received, drafted_at=drafted,
+                   sent_at=T0 - timedelta(minutes=1), now=T0 + timedelta(days=1), aware_at=None, delay_reason=None)
+    assert refused.value.field == "sent_at"
+    check_send(Authority.ivo, occurred_at=T0 - timedelta(days=2), received_at=received, drafted_at=drafted,
+               sent_at=T0, now=T0 + timedelta(days=1), aware_at=None, delay_reason=None)
+
+
+def test_sending_may_be_a_few_minutes_ahead_for_clock_skew_but_not_more():
+    send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(minutes=5), now=T0,
+         aware_at=None, delay_reason=None)
+    with pytest.raises(InvalidInput) as refused:
+        send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(minutes=5, seconds=1), now=T0,
+             aware_at=None, delay_reason=None)
+    assert refused.value.field == "sent_at"
+
+
+def test_a_backdated_imy_sending_is_still_late_when_it_is_after_the_72_hours():
+    drafted = T0 + timedelta(hours=100)
+    with pytest.raises(InvalidInput) as refused:
+        check_send(Authority.imy, occurred_at=T0, received_at=T0, drafted_at=drafted, aware_at=T0,
+                   sent_at=drafted, now=drafted, delay_reason=None)
+    assert refused.value.field == "delay_reason"
+
+
+def test_the_imy_form_shows_the_awareness_time_but_does_not_change_it():
+    check_form_awareness({"contact": {"name": "Dana"}}, T0)
+    check_form_awareness({"aware_at": T0.astimezone(timezone(timedelta(hours=1)))}, T0)  # the same moment
+    for other in (T0 + timedelta(hours=30), T0 - timedelta(hours=1), None):
+        with pytest.raises(InvalidInput) as refused:
+            check_form_awareness({"aware_at": other}, T0)
+        assert refused.value.field == "aware_at"
