@@ -806,6 +806,7 @@ def main(argv: list[str] | None = None) -> int:
         db_url = create_database(admin_url, db_name)
         db_created = True
         env = service_env(db_url, tmp / "dev-signing-key.pem")
+        env["AVV_STATISTICS_MIN_SUPPRESS_BELOW"] = "1"  # the endpoints' figures are compared with raw SQL, exactly
         service_cli(env, "migrate")
         # prepare_threshold=None: a custom plan on every execution, as for a one-off query.
         conn = psycopg.connect(psycopg_dsn(db_url), autocommit=False, prepare_threshold=None)

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     ivo_escalate_days: int = 14
     investigation_days: int = 30
     root_causes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROOT_CAUSES))
+    # Small-count suppression of every statistics answer (docs/statistics.md, "Small counts"): counts from 1
+    # to this minus one are hidden, by default and at the least; callers may ask for more (suppress_below),
+    # never less. 1 turns suppression off, which is not recommended for figures that leave the nämnd.
+    statistics_min_suppress_below: int = Field(default=5, ge=1, le=100)
     # Case numbers count per förvaltning and calendar year in this time zone.
     time_zone: str = "Europe/Stockholm"
 

@@ -15,7 +15,7 @@ from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, Name, RowId, Timestamp
 from service.domain.lifecycle import CaseStatus
-from service.domain.reports import Channel
+from service.domain.reports import Channel, possible_identity_numbers
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -37,7 +37,8 @@ class ReportCreate(Input):
     description: BoundedText(20_000, min_length=1)  # type: ignore[valid-type]
     immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
     subject_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
-        default=None, description="Pseudonymous reference to the person concerned; never a personnummer.")
+        default=None, description="Pseudonymous reference to the person concerned; a personnummer or "
+                                  "samordningsnummer, however written, is refused (422).")
     no_specific_subject: bool = Field(default=False, description="True when no specific person is concerned.")
     category: str = Field(max_length=64, description="One of GET /api/v1/report-categories.")
     channel: Channel | None = Field(default=None, description="Default: web_form, or integration for clients.")
@@ -73,6 +74,11 @@ class ReportRead(ReportReceipt):
     """The receipt for everyone who may see the report; content only for those who handle the case."""
 
     access: str = Field(description="'case': full content; 'receipt': your own report's receipt and status.")
+    possible_personal_identity_numbers: list[str] = Field(
+        default_factory=list, examples=[["/description"]],
+        description="JSON pointers to the free-text fields (description, immediate_actions, external_reference) "
+                    "that seem to hold a personnummer or samordningsnummer: a flag to check and edit out, "
+                    "never the number itself. Computed from the text on every read.")
     category: str | None = None
     channel: Channel | None = None
     occurred_at: datetime | None = None
@@ -107,12 +113,20 @@ def _receipt_fields(view: reports.ReportView) -> dict:
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
 
 
+def _flags(report) -> list[str]:  # type: ignore[no-untyped-def]
+    """Free text that seems to hold a personnummer: shown on the receipt and to the case's handlers."""
+    return possible_identity_numbers({"/description": report.description,
+                                      "/immediate_actions": report.immediate_actions,
+                                      "/external_reference": report.external_reference})
+
+
 def _read(view: reports.ReportView) -> ReportRead:
-    if not view.case_access:
-        return ReportRead(**_receipt_fields(view), access="receipt")
     report = view.report
+    flags = _flags(report)
+    if not view.case_access:
+        return ReportRead(**_receipt_fields(view), access="receipt", possible_personal_identity_numbers=flags)
     return ReportRead(
-        **_receipt_fields(view), access="case", category=report.category, channel=Channel(report.channel),
+        **_receipt_fields(view), access="case", possible_personal_identity_numbers=flags, category=report.category, channel=Channel(report.channel),
         occurred_at=report.occurred_at, noticed_at=report.noticed_at, reported_late=report.reported_late,
         description=report.description, immediate_actions=report.immediate_actions,
         subject_reference=report.subject_reference, no_specific_subject=report.no_specific_subject,

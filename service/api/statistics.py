@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -37,18 +38,33 @@ from service.domain.statistics import (
     TYPE_LABELS,
     Dimension,
     Member,
+    SHARE_ONLY_MEASURES,
+    SHARE_ROW,
+    SUPPRESSED_MARK,
     Period,
     check_dimensions,
     coded_members,
     hours,
+    is_small,
     period_members,
+    share_cell,
+    share_groups,
     shares,
-    suppress,
+    suppressed_cells,
+    suppression_note,
+    suppression_threshold,
+    table_groups,
     unknown_member,
 )
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 _TYPE_ORDER = [value.value for value in ReportTypeValue]
+SUPPRESSED_BELOW_DOC = ("The N in force: counts from 1 to N−1 are suppressed (null), and so are the cells hidden "
+                        "with them so that none can be worked out from the others. Null when nothing is "
+                        "suppressed (only when the service's minimum is 1 and none was asked for).")
+SUPPRESS_DOC = ("Suppress counts 1..N−1, and the cells needed to keep them hidden. Default and lowest "
+                "allowed: the service's minimum (AVV_STATISTICS_MIN_SUPPRESS_BELOW, 5 unless configured); "
+                "lower is 422.")
 
 
 class OutputFormat(StrEnum):
@@ -75,15 +91,19 @@ class TableRow(BaseModel):
     name: str
     department_id: int | None = Field(description="For an enhet: the avdelning it stood under.")
     counts: dict[str, int | None] = Field(description="Column key → distinct reports; null when suppressed.")
+    suppressed: list[str] = Field(default_factory=list,
+                                  description="The column keys whose count is suppressed (null) in this row.")
 
 
 class ShareOut(BaseModel):
     key: str
     label_sv: str
     label_en: str
-    numerator: int
-    denominator: int
-    percent: float | None
+    numerator: int | None = Field(description="Null when the share is suppressed.")
+    denominator: int | None = Field(description="Null when the share is suppressed.")
+    percent: float | None = Field(description="Null when the denominator is 0 or the share is suppressed.")
+    suppressed: bool = Field(default=False, description="True when the numerator or the denominator is "
+                                                        "suppressed: then all three are null.")
 
 
 class AnnualTable(BaseModel):
@@ -95,7 +115,7 @@ class AnnualTable(BaseModel):
     columns: list[ColumnOut]
     rows: list[TableRow]
     shares: list[ShareOut]
-    suppressed_below: int | None = Field(description="Counts from 1 to this minus one are shown as null.")
+    suppressed_below: int | None = Field(description=SUPPRESSED_BELOW_DOC)
     note_sv: str
     note_en: str
 
@@ -108,54 +128,99 @@ NOTE_EN = ("Each row counts distinct reports within its own scope: a report conc
            "once in Total. Rows are therefore not sums of the rows below them.")
 
 
-def _total_counts(counts: list[statistics.CountRow]) -> dict[str, int]:
-    return next(row.counts for row in counts if row.level == "total")
-
-
 def build_annual_table(session, principal, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
-                       suppress_below: int | None) -> AnnualTable:
+                       threshold: int | None) -> AnnualTable:
     root = statistics.statistics_root(session, principal, unit_id)
     counts = statistics.annual_counts(session, root, period)
     units = statistics.units_in_period(session, root, period)
     keys = [column.key for column in TABLE_COLUMNS]
-    rows = _org_rows(root, units, counts, keys, suppress_below)
-    share_list = [ShareOut(key=s.key, label_sv=s.label_sv, label_en=s.label_en, numerator=s.numerator,
-                           denominator=s.denominator, percent=s.percent)
-                  for s in shares(statistics.share_counts_of(_total_counts(counts)))]
+    layout, children = _org_layout(root, units, counts, keys)
+    total_row = len(layout) - 1
+    total = next((row.counts for row in counts if row.level == "total"), None)
+    if total is None:
+        total = {key: 0 for key in (*keys, *statistics.SHARE_MEASURES)}
+    share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
+    hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
+
+    def share_out(share) -> ShareOut:  # type: ignore[no-untyped-def]
+        if {share_cell(share.numerator_of, total_row), share_cell(share.denominator_of, total_row)} & hidden:
+            return ShareOut(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=None,
+                            denominator=None, percent=None, suppressed=True)
+        return ShareOut(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=share.numerator,
+                        denominator=share.denominator, percent=share.percent)
+
     return AnnualTable(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
-        unit_name=root.name, columns=[ColumnOut(**vars(c)) for c in TABLE_COLUMNS], rows=rows,
-        shares=share_list, suppressed_below=suppress_below, note_sv=NOTE_SV, note_en=NOTE_EN,
+        unit_name=root.name, columns=[ColumnOut(**vars(c)) for c in TABLE_COLUMNS],
+        rows=_table_rows(layout, keys, hidden),
+        shares=[share_out(share) for share in shares(statistics.share_counts_of(total))],
+        suppressed_below=threshold, note_sv=NOTE_SV, note_en=NOTE_EN,
     )
 
 
-def _org_rows(root, units: list[statistics.PlacedUnit], counts: list[statistics.CountRow],  # type: ignore[no-untyped-def]
-              keys: list[str], suppress_below: int | None) -> list[TableRow]:
-    """One row per avdelning with its enheter under it, and a total row, as a kvalitetsberättelse prints them."""
+@dataclass(frozen=True)
+class _OrgRow:
+    level: str
+    unit_id: int | None
+    code: str | None
+    name: str
+    department_id: int | None
+    counts: dict[str, int]
+
+
+def _org_layout(root, units: list[statistics.PlacedUnit], counts: list[statistics.CountRow],  # type: ignore[no-untyped-def]
+                keys: list[str]) -> tuple[list[_OrgRow], dict[int, list[int]]]:
+    """One row per avdelning with its enheter under it, and a total row last, as a kvalitetsberättelse prints
+    them; and which rows stand under which (by index: an avdelning's enheter, the total's avdelningar)."""
     zero = {key: 0 for key in keys}
     by_unit = {(row.unit_id, row.department_id): row.counts for row in counts if row.level == "unit"}
     by_department = {row.department_id: row.counts for row in counts if row.level == "department"}
     total = next((row.counts for row in counts if row.level == "total"), zero)
 
-    def shown(values: dict[str, int]) -> dict[str, int | None]:
-        return {key: suppress(values[key], suppress_below) for key in keys}
+    def values(found: dict[str, int]) -> dict[str, int]:
+        return {key: found[key] for key in keys}
 
-    rows: list[TableRow] = []
+    rows: list[_OrgRow] = []
+    children: dict[int, list[int]] = {}
     departments = sorted((u for u in units if u.kind == OrgKind.department), key=lambda u: u.code)
     enheter = sorted((u for u in units if u.kind == OrgKind.unit), key=lambda u: u.code)
+    top: list[int] = []  # the rows directly under the total
     if root.kind == OrgKind.unit:
         departments = []
-        rows += [TableRow(level="unit", unit_id=u.id, code=u.code, name=u.name, department_id=u.department_id,
-                          counts=shown(by_unit.get((u.id, u.department_id), zero))) for u in enheter]
+        for u in enheter:
+            top.append(len(rows))
+            rows.append(_OrgRow("unit", u.id, u.code, u.name, u.department_id,
+                                values(by_unit.get((u.id, u.department_id), zero))))
     for department in departments:
-        rows.append(TableRow(level="department", unit_id=department.id, code=department.code, name=department.name,
-                             department_id=None, counts=shown(by_department.get(department.id, zero))))
-        rows += [TableRow(level="unit", unit_id=u.id, code=u.code, name=u.name, department_id=department.id,
-                          counts=shown(by_unit.get((u.id, department.id), zero)))
-                 for u in enheter if u.department_id == department.id]
-    rows.append(TableRow(level="total", unit_id=None, code=None, name="Totalt", department_id=None,
-                         counts=shown(total)))
-    return rows
+        index = len(rows)
+        top.append(index)
+        rows.append(_OrgRow("department", department.id, department.code, department.name, None,
+                            values(by_department.get(department.id, zero))))
+        for u in enheter:
+            if u.department_id == department.id:
+                children.setdefault(index, []).append(len(rows))
+                rows.append(_OrgRow("unit", u.id, u.code, u.name, department.id,
+                                    values(by_unit.get((u.id, department.id), zero))))
+    children[len(rows)] = top
+    rows.append(_OrgRow("total", None, None, "Totalt", None, values(total)))
+    return rows, children
+
+
+def _hidden_in_org_table(rows: list[_OrgRow], children: dict[int, list[int]], keys: list[str],
+                         threshold: int | None, extra_values: dict | None = None,
+                         extra_groups: list | None = None) -> set:
+    """The (row index, column key) cells to suppress (service.domain.statistics.suppressed_cells)."""
+    values = {(index, key): row.counts[key] for index, row in enumerate(rows) for key in keys}
+    groups = table_groups(range(len(rows)), keys, children) + (extra_groups or [])
+    return suppressed_cells({**values, **(extra_values or {})}, groups, threshold)
+
+
+def _table_rows(rows: list[_OrgRow], keys: list[str], hidden: set) -> list[TableRow]:
+    return [TableRow(level=row.level, unit_id=row.unit_id, code=row.code, name=row.name,
+                     department_id=row.department_id,
+                     counts={key: None if (index, key) in hidden else row.counts[key] for key in keys},
+                     suppressed=[key for key in keys if (index, key) in hidden])
+            for index, row in enumerate(rows)]
 
 
 @router.get(
@@ -170,14 +235,14 @@ def annual_table(
     year: Annotated[int | None, Query(description="Calendar year (default: this year).")] = None,
     from_: Annotated[date | None, Query(alias="from", description="Instead of year: first day.")] = None,
     to: Annotated[date | None, Query(description="Instead of year: last day (inclusive).")] = None,
-    suppress_below: Annotated[int | None, Query(ge=2, le=100, description="Hide counts 1..N-1 (figures "
-                                                                          "that leave the nämnd).")] = None,
+    suppress_below: Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)] = None,
     format: Annotated[OutputFormat, Query(description="json, csv or xlsx")] = OutputFormat.json,  # noqa: A002
     delimiter: Annotated[Delimiter, Query(description="CSV: semicolon for Swedish Excel")] = Delimiter.semicolon,
     lang: Annotated[Language, Query(description="CSV/XLSX labels")] = Language.sv,
 ) -> AnnualTable | Response:
+    threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
-    table = build_annual_table(session, principal, unit_id, period, suppress_below)
+    table = build_annual_table(session, principal, unit_id, period, threshold)
     if format is OutputFormat.json:
         return table
     return _annual_file(table, format, delimiter, lang)
@@ -185,11 +250,10 @@ def annual_table(
 
 def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter, lang: Language) -> Response:  # noqa: A002
     sv = lang is Language.sv
-    marker = f"<{table.suppressed_below}" if table.suppressed_below else ""
     header = [("Avdelning / enhet" if sv else "Department / unit")] + [
         column.label_sv if sv else column.label_en for column in table.columns]
-    body = [[row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-            + [marker if value is None else value for value in row.counts.values()] for row in table.rows]
+    body: list[list[Cell]] = [[row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
+                              + [_shown(value) for value in row.counts.values()] for row in table.rows]
     period = f"{table.period_from.isoformat()} – {table.period_to.isoformat()}"
     filename = f"avvikelser-{table.unit_code}-{table.period_from.isoformat()}-{table.period_to.isoformat()}"
     if format is OutputFormat.csv:
@@ -200,7 +264,7 @@ def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter,
         title, period, header, body, filename=filename,
         bold_rows={i for i, row in enumerate(table.rows) if row.level in ("department", "total")},
         indented_rows={i for i, row in enumerate(table.rows) if row.level == "unit"},
-        note=table.note_sv if sv else table.note_en,
+        note=_with_suppression(table.note_sv if sv else table.note_en, table.suppressed_below, sv),
     )
 
 
@@ -213,8 +277,13 @@ def _file(format: OutputFormat, delimiter: Delimiter, header: list[str], body: l
                          indented_rows=indented_rows or set(), note=note)
 
 
-def _shown(value: int | None, suppressed_below: int | None) -> Cell:
-    return f"<{suppressed_below}" if value is None and suppressed_below else value
+def _shown(value: Cell) -> Cell:
+    """A suppressed count in CSV/XLSX: the same mark for every hidden cell, small or hidden with one."""
+    return SUPPRESSED_MARK if value is None else value
+
+
+def _with_suppression(note: str, threshold: int | None, sv: bool) -> str:
+    return f"{note} {suppression_note(threshold, sv)}" if threshold else note
 
 
 UnitQuery = Annotated[RowId | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
@@ -223,8 +292,7 @@ FromQuery = Annotated[date | None, Query(alias="from", description="Instead of y
 ToQuery = Annotated[date | None, Query(description="Instead of year: last day received (inclusive).")]
 TypeQuery = Annotated[list[ReportTypeValue] | None, Query(
     description="Only reports with at least one of these types (repeatable).")]
-SuppressQuery = Annotated[int | None, Query(ge=2, le=100, description="Hide counts 1..N-1 (figures that leave "
-                                                                      "the nämnd).")]
+SuppressQuery = Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)]
 FormatQuery = Annotated[OutputFormat, Query(description="json, csv or xlsx")]
 DelimiterQuery = Annotated[Delimiter, Query(description="CSV: semicolon for Swedish Excel")]
 LanguageQuery = Annotated[Language, Query(description="CSV/XLSX labels")]
@@ -254,6 +322,8 @@ class CrossTabRow(MemberOut):
     counts: dict[str, int | None] = Field(description="Column key → distinct reports; null when suppressed. "
                                                       "Empty when the table has no columns dimension.")
     total: int | None = Field(description="Distinct reports in the row (not the sum of its cells).")
+    suppressed: list[str] = Field(default_factory=list, description="The column keys suppressed (null) in counts.")
+    total_suppressed: bool = Field(default=False, description="True when total is suppressed (null).")
 
 
 class CrossTab(BaseModel):
@@ -268,8 +338,11 @@ class CrossTab(BaseModel):
     columns: list[MemberOut]
     rows: list[CrossTabRow]
     column_totals: dict[str, int | None] = Field(description="Column key → distinct reports in the column.")
+    column_totals_suppressed: list[str] = Field(default_factory=list,
+                                                description="The column keys suppressed (null) in column_totals.")
     total: int | None = Field(description="Distinct reports in the table.")
-    suppressed_below: int | None
+    total_suppressed: bool = Field(default=False, description="True when total is suppressed (null).")
+    suppressed_below: int | None = Field(description=SUPPRESSED_BELOW_DOC)
     note_sv: str
     note_en: str
 
@@ -298,7 +371,7 @@ def _members(session, root, period: Period, dimension: Dimension, settings: Sett
 
 def build_crosstab(session, principal, settings: Settings, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
                    types: list[str], rows: Dimension, columns: Dimension | None,
-                   suppress_below: int | None) -> CrossTab:
+                   threshold: int | None) -> CrossTab:
     check_dimensions(rows, columns)
     root = statistics.statistics_root(session, principal, unit_id)
     counts = statistics.crosstab_counts(session, root, period, types, rows, columns)
@@ -306,28 +379,42 @@ def build_crosstab(session, principal, settings: Settings, unit_id: int | None, 
     column_members = (_members(session, root, period, columns, settings,
                                {c.column for c in counts if c.column is not None}) if columns else {})
 
-    def shown(count: int) -> int | None:
-        return suppress(count, suppress_below)
-
     cells = {(c.row, c.column): c.count for c in counts if c.level == "cell"}
-    row_totals = {c.row: c.count for c in counts if c.level == "row"}
-    column_totals = {c.column: c.count for c in counts if c.level == "column"}
-    total = next((c.count for c in counts if c.level == "total"), 0)
+    cells |= {(c.row, _TOTAL): c.count for c in counts if c.level == "row"}
+    cells |= {(_TOTAL, c.column): c.count for c in counts if c.level == "column"}
+    cells[(_TOTAL, _TOTAL)] = next((c.count for c in counts if c.level == "total"), 0)
+    row_ids = [*row_members, _TOTAL]
+    column_ids = [*column_members, _TOTAL]
+    values = {(row, column): cells.get((row, column), 0) for row in row_ids for column in column_ids}
+    hidden = suppressed_cells(values, table_groups(row_ids, column_ids, {_TOTAL: list(row_members)}), threshold)
+
+    def shown(row, column) -> int | None:  # type: ignore[no-untyped-def]
+        return None if (row, column) in hidden else values[(row, column)]
+
     table_rows = [
         CrossTabRow(**vars(member),
-                    counts={column.key: shown(cells.get((values, column_values), 0))
+                    counts={column.key: shown(row_values, column_values)
                             for column_values, column in column_members.items()},
-                    total=shown(row_totals.get(values, 0)))
-        for values, member in row_members.items()
+                    suppressed=[column.key for column_values, column in column_members.items()
+                                if (row_values, column_values) in hidden],
+                    total=shown(row_values, _TOTAL), total_suppressed=(row_values, _TOTAL) in hidden)
+        for row_values, member in row_members.items()
     ]
     return CrossTab(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
         unit_name=root.name, types=types, rows_dimension=_dimension_out(rows),
         columns_dimension=_dimension_out(columns) if columns else None,
         columns=[MemberOut(**vars(member)) for member in column_members.values()], rows=table_rows,
-        column_totals={member.key: shown(column_totals.get(values, 0)) for values, member in column_members.items()},
-        total=shown(total), suppressed_below=suppress_below, note_sv=CROSSTAB_NOTE_SV, note_en=CROSSTAB_NOTE_EN,
+        column_totals={member.key: shown(_TOTAL, column_values) for column_values, member in column_members.items()},
+        column_totals_suppressed=[member.key for column_values, member in column_members.items()
+                                  if (_TOTAL, column_values) in hidden],
+        total=shown(_TOTAL, _TOTAL), total_suppressed=(_TOTAL, _TOTAL) in hidden,
+        suppressed_below=threshold, note_sv=CROSSTAB_NOTE_SV, note_en=CROSSTAB_NOTE_EN,
     )
+
+
+# The total row and column of a cross-tabulation among its cells: no dimension's values are this tuple.
+_TOTAL = ("\x00total",)
 
 
 @router.get(
@@ -348,9 +435,10 @@ def crosstab(
     suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002
     delimiter: DelimiterQuery = Delimiter.semicolon, lang: LanguageQuery = Language.sv,
 ) -> CrossTab | Response:
+    threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
     types = sorted({value.value for value in type or []}, key=_TYPE_ORDER.index)
-    table = build_crosstab(session, principal, settings, unit_id, period, types, rows, columns, suppress_below)
+    table = build_crosstab(session, principal, settings, unit_id, period, types, rows, columns, threshold)
     if format is OutputFormat.json:
         return table
     sv = lang is Language.sv
@@ -360,7 +448,7 @@ def crosstab(
         return item.label_sv if sv else item.label_en
 
     header = [label(table.rows_dimension)] + [label(column) for column in table.columns] + [total_label]
-    mark = lambda value: _shown(value, table.suppressed_below)  # noqa: E731
+    mark = _shown
     body: list[list[Cell]] = [
         [label(row)] + [mark(row.counts[column.key]) for column in table.columns] + [mark(row.total)]
         for row in table.rows]
@@ -373,7 +461,9 @@ def crosstab(
     return _file(format, delimiter, header, body,
                  title=(f"Rapporter per {by.lower()}, {table.unit_name}" if sv
                         else f"Reports by {by.lower()}, {table.unit_name}"),
-                 subtitle=subtitle, note=table.note_sv if sv else table.note_en, bold_rows={len(body) - 1},
+                 subtitle=subtitle, note=_with_suppression(table.note_sv if sv else table.note_en,
+                                                           table.suppressed_below, sv),
+                 bold_rows={len(body) - 1},
                  filename=f"korstabell-{table.unit_code}-{rows.value}"
                           f"{'-' + columns.value if columns else ''}-{table.period_from}-{table.period_to}")
 
@@ -388,6 +478,7 @@ class LeadTimeOut(BaseModel):
     n: int | None = Field(description="Reports with both moments recorded; null when suppressed.")
     median_hours: float | None = Field(description="Median, hours (two decimals); null when n is 0 or suppressed.")
     p90_hours: float | None = Field(description="90th percentile, hours (two decimals).")
+    suppressed: bool = Field(default=False, description="True when n is suppressed: then all three are null.")
 
 
 class LeadTimes(BaseModel):
@@ -398,7 +489,7 @@ class LeadTimes(BaseModel):
     unit_name: str
     types: list[str]
     lead_times: list[LeadTimeOut]
-    suppressed_below: int | None
+    suppressed_below: int | None = Field(description=SUPPRESSED_BELOW_DOC)
     note_sv: str
     note_en: str
 
@@ -426,6 +517,7 @@ def lead_times(
     suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002
     delimiter: DelimiterQuery = Delimiter.semicolon, lang: LanguageQuery = Language.sv,
 ) -> LeadTimes | Response:
+    threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
     types = sorted({value.value for value in type or []}, key=_TYPE_ORDER.index)
     root = statistics.statistics_root(session, principal, unit_id)
@@ -433,25 +525,30 @@ def lead_times(
     items = []
     for lead in LEAD_TIMES:
         counts = found[lead.key]
-        n = suppress(counts.n, suppress_below)
-        hidden = n is None
-        items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=n,
-                                 median_hours=None if hidden else hours(counts.median_scaled, MEDIAN[1]),
-                                 p90_hours=None if hidden else hours(counts.p90_scaled, P90[1])))
+        # Each measure stands alone (no totals relate them), so only its own small n hides it.
+        if is_small(counts.n, threshold):
+            items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=None,
+                                     median_hours=None, p90_hours=None, suppressed=True))
+            continue
+        items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=counts.n,
+                                 median_hours=hours(counts.median_scaled, MEDIAN[1]),
+                                 p90_hours=hours(counts.p90_scaled, P90[1])))
     table = LeadTimes(period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
-                      unit_name=root.name, types=types, lead_times=items, suppressed_below=suppress_below,
+                      unit_name=root.name, types=types, lead_times=items, suppressed_below=threshold,
                       note_sv=LEAD_TIME_NOTE_SV, note_en=LEAD_TIME_NOTE_EN)
     if format is OutputFormat.json:
         return table
     sv = lang is Language.sv
     header = (["Ledtid", "Antal", "Median (timmar)", "90:e percentilen (timmar)"] if sv
               else ["Lead time", "Count", "Median (hours)", "90th percentile (hours)"])
-    body: list[list[Cell]] = [[item.label_sv if sv else item.label_en, _shown(item.n, suppress_below),
-                               item.median_hours, item.p90_hours] for item in items]
+    body: list[list[Cell]] = [
+        [item.label_sv if sv else item.label_en, _shown(item.n)]
+        + ([SUPPRESSED_MARK, SUPPRESSED_MARK] if item.suppressed else [item.median_hours, item.p90_hours])
+        for item in items]
     return _file(format, delimiter, header, body,
                  title=f"Ledtider, {root.name}" if sv else f"Lead times, {root.name}",
                  subtitle=f"{period.start.isoformat()} – {period.end.isoformat()}",
-                 note=LEAD_TIME_NOTE_SV if sv else LEAD_TIME_NOTE_EN,
+                 note=_with_suppression(LEAD_TIME_NOTE_SV if sv else LEAD_TIME_NOTE_EN, threshold, sv),
                  filename=f"ledtider-{root.code}-{period.start}-{period.end}")
 
 
@@ -465,7 +562,7 @@ class OpenAndOverdue(BaseModel):
     unit_name: str
     columns: list[ColumnOut]
     rows: list[TableRow]
-    suppressed_below: int | None
+    suppressed_below: int | None = Field(description=SUPPRESSED_BELOW_DOC)
     note_sv: str
     note_en: str
 
@@ -485,15 +582,18 @@ def open_and_overdue(
 ) -> OpenAndOverdue | Response:
     if at is not None and at.utcoffset() is None:
         raise InvalidInput("Give at with a time zone, e.g. 2026-06-30T23:59:59+02:00.", field="at")
+    threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     moment = (at or clock()).astimezone(UTC)
     day = local_date(moment, settings.time_zone)
     root = statistics.statistics_root(session, principal, unit_id)
     counts = statistics.open_and_overdue_counts(session, root, moment, day)
     units = statistics.units_for_rows(session, root, day, counts)
-    rows = _org_rows(root, units, counts, [column.key for column in OPEN_COLUMNS], suppress_below)
+    keys = [column.key for column in OPEN_COLUMNS]
+    layout, children = _org_layout(root, units, counts, keys)
+    rows = _table_rows(layout, keys, _hidden_in_org_table(layout, children, keys, threshold))
     table = OpenAndOverdue(at=moment, unit_id=root.id or 0, unit_code=root.code, unit_name=root.name,
                            columns=[ColumnOut(**vars(c)) for c in OPEN_COLUMNS], rows=rows,
-                           suppressed_below=suppress_below, note_sv=OPEN_NOTE_SV, note_en=OPEN_NOTE_EN)
+                           suppressed_below=threshold, note_sv=OPEN_NOTE_SV, note_en=OPEN_NOTE_EN)
     if format is OutputFormat.json:
         return table
     sv = lang is Language.sv
@@ -501,11 +601,12 @@ def open_and_overdue(
         column.label_sv if sv else column.label_en for column in OPEN_COLUMNS]
     body: list[list[Cell]] = [
         [row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-        + [_shown(value, suppress_below) for value in row.counts.values()] for row in rows]
+        + [_shown(value) for value in row.counts.values()] for row in rows]
     return _file(format, delimiter, header, body,
                  title=(f"Öppna ärenden och passerade tidsfrister, {root.name}" if sv
                         else f"Open cases and overdue deadlines, {root.name}"),
-                 subtitle=moment.isoformat(), note=OPEN_NOTE_SV if sv else OPEN_NOTE_EN,
+                 subtitle=moment.isoformat(),
+                 note=_with_suppression(OPEN_NOTE_SV if sv else OPEN_NOTE_EN, threshold, sv),
                  filename=f"oppna-arenden-{root.code}-{day}",
                  bold_rows={i for i, row in enumerate(rows) if row.level in ("department", "total")},
                  indented_rows={i for i, row in enumerate(rows) if row.level == "unit"})

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from service.domain.errors import InvalidInput
+from service.domain.personnummer import contains_identity_number
 
 # Clocks differ; a report "noticed" a few minutes in our future is a skewed clock, not a lie.
 CLOCK_SKEW = timedelta(minutes=5)
-
-# Swedish personal identity numbers (YYMMDD-NNNN, YYYYMMDDNNNN, with or without separator)
-# must not be stored as the subject reference, which is a pseudonymous reference by design.
-_PERSONNUMMER = re.compile(r"(?<!\d)(\d{2})?\d{6}[-+]?\d{4}(?!\d)")
 
 
 class Channel(StrEnum):
@@ -44,12 +41,24 @@ def check_subject(subject_reference: str | None, no_specific_subject: bool) -> N
             "Give subject_reference (a pseudonymous reference) or no_specific_subject=true.",
             field="subject_reference",
         )
-    if subject_reference is not None and _PERSONNUMMER.search(subject_reference):
+    # A personnummer or samordningsnummer must not be stored as the subject reference, which is a
+    # pseudonymous reference by design; however it is written (service/domain/personnummer.py).
+    if subject_reference is not None and contains_identity_number(subject_reference):
         raise InvalidInput(
             "subject_reference looks like a personal identity number; use the pseudonymous reference "
             "of the verksamhetssystem instead.",
             field="subject_reference",
         )
+
+
+# The report's free-text fields, as JSON pointers into the submitted body: flagged, not refused, when they
+# seem to hold a personnummer (a false flag is cheaper than a refused report about something urgent).
+FREE_TEXT_FIELDS = ("/description", "/immediate_actions", "/external_reference")
+
+
+def possible_identity_numbers(texts: Mapping[str, str | None]) -> list[str]:
+    """The pointers (of FREE_TEXT_FIELDS, in that order) whose text seems to hold a personal identity number."""
+    return [pointer for pointer in FREE_TEXT_FIELDS if contains_identity_number(texts.get(pointer) or "")]
 
 
 def is_late_report(noticed_at: datetime, received_at: datetime, late_after: timedelta) -> bool:

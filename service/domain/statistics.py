@@ -5,6 +5,7 @@ Counting itself happens in SQL (service/statistics.py); this module names and sh
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -64,6 +65,8 @@ class Share:
     label_en: str
     numerator: int
     denominator: int
+    numerator_of: str = ""  # the measures behind it (ShareCounts' fields), for suppression
+    denominator_of: str = ""
 
     @property
     def percent(self) -> float | None:
@@ -84,31 +87,141 @@ class ShareCounts:
     incident_notified_imy: int
 
 
+_SHARES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("lex_sarah_of_deviations", "Andel lex Sarah av avvikelserna", "Lex Sarah share of deviations",
+     "lex_sarah", "deviations"),
+    ("personal_data_incident_of_deviations", "Andel personuppgiftsincidenter av avvikelserna",
+     "Personal data incident share of deviations", "personal_data_incident", "deviations"),
+    ("complaint_of_deviations", "Andel synpunkter och klagomål av avvikelserna",
+     "Complaint share of deviations", "complaint", "deviations"),
+    ("other_deviation_of_deviations", "Andel övriga avvikelser av avvikelserna",
+     "Other deviation share of deviations", "other_deviation", "deviations"),
+    ("serious_of_lex_sarah", "Andel allvarliga av lex Sarah", "Serious share of lex Sarah",
+     "lex_sarah_serious", "lex_sarah"),
+    ("ivo_notified_of_lex_sarah", "Andel anmälda till IVO av lex Sarah", "Notified to IVO share of lex Sarah",
+     "lex_sarah_notified_ivo", "lex_sarah"),
+    ("imy_notified_of_incidents", "Andel anmälda till IMY av personuppgiftsincidenterna",
+     "Notified to IMY share of personal data incidents", "incident_notified_imy", "personal_data_incident"),
+)
+
+
 def shares(counts: ShareCounts) -> list[Share]:
-    c = counts
+    return [Share(key, sv, en, getattr(counts, numerator), getattr(counts, denominator), numerator, denominator)
+            for key, sv, en, numerator, denominator in _SHARES]
+
+
+# The shares' measures that are not cells of the annual table's total row; they are suppressed with it.
+SHARE_ROW = "shares"
+SHARE_ONLY_MEASURES = ("deviations", "lex_sarah_serious", "lex_sarah_notified_ivo", "incident_notified_imy")
+
+
+def share_cell(measure: str, total_row: CellId) -> tuple[CellId, str]:
+    """Where a share's numerator or denominator sits among the annual table's cells."""
+    return (SHARE_ROW, measure) if measure in SHARE_ONLY_MEASURES else (total_row, measure)
+
+
+def share_groups(total_row: CellId) -> list[tuple[tuple[CellId, str], ...]]:
+    """How the shares' deviations relate to the total row: the deviations are about the sum of lex Sarah,
+    incidents, complaints and other deviations, and the total about deviations + not a deviation + unassessed.
+    (The serious and notified counts are parts of a cell whose other part is not shown: no relation to guard.)"""
+    deviations = (SHARE_ROW, "deviations")
     return [
-        Share("lex_sarah_of_deviations", "Andel lex Sarah av avvikelserna", "Lex Sarah share of deviations",
-              c.lex_sarah, c.deviations),
-        Share("personal_data_incident_of_deviations", "Andel personuppgiftsincidenter av avvikelserna",
-              "Personal data incident share of deviations", c.personal_data_incident, c.deviations),
-        Share("complaint_of_deviations", "Andel synpunkter och klagomål av avvikelserna",
-              "Complaint share of deviations", c.complaint, c.deviations),
-        Share("other_deviation_of_deviations", "Andel övriga avvikelser av avvikelserna",
-              "Other deviation share of deviations", c.other_deviation, c.deviations),
-        Share("serious_of_lex_sarah", "Andel allvarliga av lex Sarah", "Serious share of lex Sarah",
-              c.lex_sarah_serious, c.lex_sarah),
-        Share("ivo_notified_of_lex_sarah", "Andel anmälda till IVO av lex Sarah", "Notified to IVO share of lex Sarah",
-              c.lex_sarah_notified_ivo, c.lex_sarah),
-        Share("imy_notified_of_incidents", "Andel anmälda till IMY av personuppgiftsincidenterna",
-              "Notified to IMY share of personal data incidents", c.incident_notified_imy, c.personal_data_incident),
+        (deviations, *((total_row, key) for key in ("lex_sarah", "personal_data_incident", "complaint",
+                                                    "other_deviation"))),
+        ((total_row, "total"), (total_row, "not_a_deviation"), (total_row, "unassessed"), deviations),
     ]
 
 
-def suppress(count: int, threshold: int | None) -> int | None:
-    """Counts from 1 to threshold-1 become None when figures leave the nämnd; zero is not revealing."""
-    if threshold is None or count == 0 or count >= threshold:
-        return count
-    return None
+# ---- small-count suppression ----------------------------------------------------------------------------
+#
+# Every statistics answer hides the counts from 1 to N−1 (primary suppression), N being the caller's
+# suppress_below or, by default and at the least, the setting AVV_STATISTICS_MIN_SUPPRESS_BELOW. Rows and
+# columns of a table are related: a parent row is about the sum of its children (exactly, when every report
+# concerns one enhet) and the Totalt column about the sum of the type columns. A hidden cell that is the only
+# hidden one among such related cells would be given away by subtracting the others, so another cell of the
+# group is hidden too (complementary suppression), until no group has exactly one hidden cell.
+# docs/statistics.md, "Small counts".
+
+CellId = Hashable  # a cell of a table: (row, column)
+
+
+def suppression_threshold(requested: int | None, minimum: int) -> int | None:
+    """The N of "hide 1..N−1" for one answer: the caller's, which may not be below the configured minimum.
+
+    None when nothing is hidden (a minimum of 1, set by the operator, with nothing requested).
+    """
+    if requested is not None and requested < minimum:
+        raise InvalidInput(f"suppress_below may not be lower than {minimum}, the minimum this service "
+                           "is configured with.", field="suppress_below")
+    threshold = minimum if requested is None else requested
+    return threshold if threshold > 1 else None
+
+
+# How CSV and XLSX show every suppressed cell, whether small itself or hidden with a small one (the same mark,
+# so that a reader cannot tell which is which): "..", as SCB marks a figure that cannot be shown ("–" means
+# zero there).
+SUPPRESSED_MARK = ".."
+
+
+def suppression_note(threshold: int, sv: bool) -> str:
+    if sv:
+        return (f"\"{SUPPRESSED_MARK}\" = dolt: antal från 1 till {threshold - 1}, och tal som döljs med dem så att "
+                "de inte kan räknas fram ur de andra talen i raden eller kolumnen.")
+    return (f"\"{SUPPRESSED_MARK}\" = suppressed: counts from 1 to {threshold - 1}, and figures hidden with them "
+            "so that they cannot be worked out from the other figures in the row or column.")
+
+
+def is_small(count: int, threshold: int | None) -> bool:
+    """Counts from 1 to threshold−1 are hidden; zero is shown (it does not point at anyone)."""
+    return threshold is not None and 0 < count < threshold
+
+
+def table_groups(rows: Sequence[CellId], columns: Sequence[CellId],
+                 children: Mapping[CellId, Sequence[CellId]]) -> list[tuple[tuple[CellId, CellId], ...]]:
+    """The groups of related cells of a table whose cells are (row, column): each row across all its columns
+    (the total column is about the sum of the others), and in each column each parent row with its children
+    (an avdelning with its enheter, Totalt with the avdelningar)."""
+    groups = [tuple((row, column) for column in columns) for row in rows]
+    for parent, kids in children.items():
+        if kids:
+            groups += [((parent, column), *((kid, column) for kid in kids)) for column in columns]
+    return [group for group in groups if len(group) > 1]
+
+
+def suppressed_cells(values: Mapping[CellId, int], groups: Iterable[Sequence[CellId]],
+                     threshold: int | None) -> set[CellId]:
+    """The cells to hide: the small ones, and enough others that none is the only hidden one in a group.
+
+    Where a group has exactly one hidden cell, one more of its shown cells is hidden: a non-zero one if it has
+    any; among those, one that leaves the fewest other groups with a single hidden cell (so that the hiding
+    spreads as little as possible), then the smallest, then the first. This is repeated over all groups until
+    none changes. Pure and deterministic: the same table always hides the same cells.
+    """
+    hidden = {cell for cell, value in values.items() if is_small(value, threshold)}
+    if not hidden:
+        return hidden
+    related = [tuple(group) for group in groups if len(group) > 1]
+    groups_of: dict[CellId, list[tuple[CellId, ...]]] = {}
+    for group in related:
+        for cell in group:
+            groups_of.setdefault(cell, []).append(group)
+
+    def hidden_in(group: tuple[CellId, ...]) -> int:
+        return sum(cell in hidden for cell in group)
+
+    changed = True
+    while changed:
+        changed = False
+        for group in related:
+            if hidden_in(group) != 1:
+                continue
+            shown = [(values[cell] == 0, sum(hidden_in(other) == 0 for other in groups_of[cell]),
+                      values[cell], index, cell)
+                     for index, cell in enumerate(group) if cell not in hidden]
+            if shown:
+                hidden.add(min(shown)[-1])
+                changed = True
+    return hidden
 
 
 # ---- cross-tabulations --------------------------------------------------------------------------------

@@ -130,6 +130,32 @@ def test_bad_reports_are_refused_naming_the_field_and_nothing_is_stored(client, 
     assert client.get(URL, headers=investigator).json()["items"] == []
 
 
+@pytest.mark.parametrize("reference", ["121212 1212", "121212\u20131212", "12121212 1212", "19 12 12 12-1212",
+                                       "121212\u00a01212", "121212\u22121212", "121272-1219"])
+def test_a_personnummer_however_written_is_refused_as_subject_reference(client, staff, investigator, reference):
+    response = client.post(URL, json=report(subject_reference=reference), headers=staff)
+    assert response.status_code == 422, response.text
+    assert [error["pointer"] for error in response.json()["errors"]] == ["/subject_reference"]
+    assert "1212" not in response.text and "1219" not in response.text  # the number is never echoed
+    assert client.get(URL, headers=investigator).json()["items"] == []
+
+
+def test_free_text_that_seems_to_hold_a_personnummer_is_flagged_on_receipt_and_case(client, staff, investigator):
+    response = client.post(URL, headers=staff, json=report(
+        description="Brukaren, 19121212\u20131212, fick fel läkemedel.",
+        immediate_actions="Ringde anhörig på 070-123 45 67."))
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert receipt["possible_personal_identity_numbers"] == ["/description"]
+    assert "1212" not in receipt["case_number"] and "19121212" not in response.text
+    seen = client.get(f"{URL}/{receipt['id']}", headers=investigator).json()
+    assert seen["access"] == "case" and seen["possible_personal_identity_numbers"] == ["/description"]
+    own = client.get(f"{URL}/{receipt['id']}", headers=staff).json()
+    assert own["access"] == "receipt" and own["possible_personal_identity_numbers"] == ["/description"]
+    plain = client.post(URL, json=report(immediate_actions="Ringde 070-123 45 67 och 08-123 456 78."), headers=staff)
+    assert plain.json()["possible_personal_identity_numbers"] == []
+
+
 def test_no_specific_person_is_a_valid_subject(client, staff):
     response = client.post(URL, json=report(subject_reference=None, no_specific_subject=True), headers=staff)
     assert response.status_code == 201

@@ -6,8 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum import luhn
 
 from service.domain.errors import InvalidInput
+from service.domain.personnummer import contains_identity_number, is_identity_number
 from service.domain.reports import (
     CLOCK_SKEW,
     case_number,
@@ -15,6 +19,7 @@ from service.domain.reports import (
     check_times,
     is_late_report,
     local_date,
+    possible_identity_numbers,
 )
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -81,7 +86,13 @@ def test_check_subject_no_specific_person():
 
 @pytest.mark.parametrize(
     "reference",
-    ["19121212-1212", "121212-1212", "191212121212", "121212+1212", "1212121212", "klient 19121212-1212 bor"],
+    ["19121212-1212", "121212-1212", "191212121212", "121212+1212", "1212121212", "klient 19121212-1212 bor",
+     # written to get past a simpler check: spaces, other dashes, groups
+     "121212 1212", "121212\u20131212", "12121212 1212", "19 12 12 12-1212", "121212\u20141212",
+     "121212\u22121212", "121212\u20111212", "121212\u00a01212", "19121212\u202f1212", "121212 - 1212",
+     "121212\u200b1212", "\uff11\uff12\uff11\uff12\uff11\uff12-\uff11\uff12\uff11\uff12",
+     # samordningsnummer: the day plus 60
+     "121272-1219", "19121272-1219", "701063-2391", "701063 2391"],
 )
 def test_check_subject_refuses_personnummer(reference):
     with pytest.raises(InvalidInput) as err:
@@ -91,10 +102,59 @@ def test_check_subject_refuses_personnummer(reference):
 
 @pytest.mark.parametrize(
     "reference",
-    ["Treserva-88123", "klient 42", "2026-03-10", "LC-2026-000123", "a1b2c3"],
+    ["Treserva-88123", "klient 42", "2026-03-10", "LC-2026-000123", "a1b2c3",
+     "121212-1213", "121272-1217",  # wrong check digit
+     "121312-1212", "121232-1214", "121292-1214",  # no such month or day, with or without the 60
+     "070-123 45 67", "08-123 456 78"],  # phone numbers
 )
 def test_check_subject_accepts_pseudonymous_references(reference):
     check_subject(reference, False)
+
+
+def test_the_refusal_names_the_field_and_never_the_number():
+    with pytest.raises(InvalidInput) as err:
+        check_subject("klient 121212 1212", False)
+    assert err.value.field == "subject_reference" and "1212" not in str(err.value)
+
+
+# --- personal identity numbers in free text --------------------------------------------------------
+
+@pytest.mark.parametrize("digits, valid", [
+    ("1212121212", True), ("191212121212", True), ("1212121213", False),
+    ("7010632391", True), ("197010632391", True),  # samordningsnummer 1970-10-03
+    ("1212721219", True), ("1213121212", False), ("0002290005", True),
+    ("070123456", False), ("12121212121", False), ("abcdefghij", False),
+])
+def test_identity_numbers_need_a_real_date_and_the_luhn_check_digit(digits, valid):
+    assert is_identity_number(digits) is valid
+
+
+def test_free_text_flags_possible_numbers_by_pointer_never_the_number():
+    flags = possible_identity_numbers({
+        "/description": "Brukaren (personnr 19\u00a012 12 12\u20131212) fick fel medicin.",
+        "/immediate_actions": "Ringde anhörig på 070-123 45 67 och 08-123 456 78.",
+        "/external_reference": "701063-2391",
+    })
+    assert flags == ["/description", "/external_reference"]
+    assert possible_identity_numbers({"/description": "Inget nummer här, 2026-03-10 kl 12:12.",
+                                      "/external_reference": None}) == []
+
+
+@given(st.integers(min_value=0, max_value=99_999_999))
+def test_a_phone_number_written_the_swedish_way_never_flags(number):
+    digits = f"07{number:08d}"
+    assert not contains_identity_number(f"Ring {digits[:3]}-{digits[3:6]} {digits[6:8]} {digits[8:]}.")
+
+
+@given(st.dates(min_value=date(1890, 1, 1), max_value=date(2030, 12, 31)), st.integers(0, 999),
+       st.booleans(), st.sampled_from(["-", "\u2013", " ", "\u00a0", "", "+"]))
+def test_every_valid_number_is_found_however_it_is_written(born, serial, coordination, separator):
+    day = born.day + (60 if coordination else 0)
+    body = f"{born.year % 100:02d}{born.month:02d}{day:02d}{serial:03d}"
+    number = body + str(luhn.calc_check_digit(body))
+    assert is_identity_number(number)
+    assert contains_identity_number(f"Se {number[:6]}{separator}{number[6:]} i journalen")
+    assert contains_identity_number(f"Se {born.year // 100}{number[:6]}{separator}{number[6:]}.")
 
 
 # --- is_late_report ------------------------------------------------------------------------------
