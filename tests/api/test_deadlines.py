@@ -66,6 +66,12 @@ def refused(response, status: int, pointer: str | None = None) -> dict:
 
 
 @pytest.fixture
+def settings(settings):
+    """One report's lead time is read exactly here: small-count suppression (a publishing rule) off."""
+    return settings.model_copy(update={"statistics_min_suppress_below": 1})
+
+
+@pytest.fixture
 def stats(users, org):
     return users.headers(Role.statistics, "SOC", subject="stina")
 
