@@ -28,10 +28,11 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 
 async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,
-                        path: str, extra_headers: list[tuple[bytes, bytes]] | None = None,
+                        extra_headers: list[tuple[bytes, bytes]] | None = None,
                         **extensions: Any) -> None:
+    # No `instance`: no route has matched yet, and the path as sent may hold anything (it is never echoed).
     body = json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status,
-                       "detail": detail, "instance": path, **extensions}).encode()
+                       "detail": detail, **extensions}).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": body})
@@ -70,30 +71,29 @@ class RequestGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
         with_nul = _nul_in_query(scope.get("query_string", b""))
         if with_nul:  # the same shape as FastAPI's validation errors (service/api/problems.py)
             await _send_problem(
                 send, 422, "Request validation failed", "validation", f"Invalid or missing: {', '.join(with_nul)}.",
-                path, errors=[{"pointer": None, "location": "query", "name": name,
-                               "detail": "must not contain NUL characters", "code": "nul_character"}
-                              for name in with_nul])
+                errors=[{"pointer": None, "location": "query", "name": name,
+                         "detail": "must not contain NUL characters", "code": "nul_character"}
+                        for name in with_nul])
             return
         lengths = {value.strip() for key, value in scope["headers"] if key.lower() == b"content-length"}
         chunked = any(key.lower() == b"transfer-encoding" for key, _ in scope["headers"])
         if lengths and chunked:
             await _send_problem(send, 400, "Bad Request", "ambiguous-framing",
-                                "Send either Content-Length or Transfer-Encoding, not both.", path)
+                                "Send either Content-Length or Transfer-Encoding, not both.")
             return
         declared: int | None = None
         if lengths:
             if len(lengths) > 1 or not _DIGITS.match(next(iter(lengths))):
                 await _send_problem(send, 400, "Bad Request", "bad-content-length",
-                                    "Content-Length is not one number.", path)
+                                    "Content-Length is not one number.")
                 return
             declared = int(next(iter(lengths)))
             if declared > self.max_body_bytes:
-                await self._too_large(send, path)
+                await self._too_large(send)
                 return
             if declared > 0 and not await self._media_type_accepted(scope, send):
                 return  # refused before reading what was declared
@@ -108,14 +108,14 @@ class RequestGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(send, path)
+                await self._too_large(send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         if declared is not None and size != declared:
             await _send_problem(send, 400, "Bad Request", "bad-content-length",
-                                "The body is not as long as its Content-Length says.", path)
+                                "The body is not as long as its Content-Length says.")
             return
         if declared is None and size > 0 and not await self._media_type_accepted(scope, send):
             return
@@ -142,15 +142,15 @@ class RequestGuardMiddleware:
             return True
         await _send_problem(
             send, 415, "Unsupported Media Type", "unsupported-media-type",
-            f"Send the body as {' or '.join(sorted(accepted))}.", scope["path"],
+            f"Send the body as {' or '.join(sorted(accepted))}.",
             [(b"accept-post" if scope["method"] == "POST" else b"accept-patch",
               ", ".join(sorted(accepted)).encode())],
         )
         return False
 
-    async def _too_large(self, send: Send, path: str) -> None:
+    async def _too_large(self, send: Send) -> None:
         await _send_problem(send, 413, "Content Too Large", "body-too-large",
-                            f"The request body is larger than {self.max_body_bytes} bytes.", path)
+                            f"The request body is larger than {self.max_body_bytes} bytes.")
 
 
 class RequestIdMiddleware:

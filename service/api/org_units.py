@@ -39,7 +39,8 @@ class OrgUnitRead(BaseModel):
 
 
 class OrgUnitCreate(Input):
-    code: str = Field(min_length=1, max_length=32, description="Unique, e.g. 'AVV' or 'AVV-HT-1'.")
+    code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
+                      description=f"Unique regardless of case, e.g. 'AVV' or 'AVV-HT-1'. {org_rules.CODE_RULE}")
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
     parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
@@ -62,7 +63,8 @@ class OrgUnitClose(Input):
 
 
 class ImportUnit(Input):
-    code: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
+                      description=org_rules.CODE_RULE)
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
     parent_code: str | None = Field(default=None, max_length=32)
