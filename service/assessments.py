@@ -113,14 +113,14 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
     wanted = {unit.code: unit for unit in current}
     for index, code in enumerate(new.remove_unit_codes):
         if code not in wanted:
-            raise InvalidInput(f"The report does not concern {code!r}.", field=f"/remove_units/{index}")
+            raise InvalidInput("The report does not concern this enhet.", field=f"/remove_units/{index}")
         # Taking an enhet off a case takes the case away from that enhet's handlers: the same right is
         # needed on it as on an enhet added.
         if not principal.may(Permission.assess, wanted[code].path):
             audit.record(session, principal, f"step:{Permission.assess.value}", report_id=report.id,
                          outcome=audit.DENIED, roles=audit.roles_on(principal, [u.path for u in current]),
                          detail=f"remove_units: no assess right on {code}")
-            raise Forbidden(f"You may not assess cases of {code!r}, so you may not remove it.",
+            raise Forbidden("You may not assess cases of this enhet, so you may not remove it from the case.",
                             field=f"/remove_units/{index}")
         del wanted[code]
     found = {u.code: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.code).in_(new.add_unit_codes))).all()}
@@ -129,11 +129,11 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
         unit = found.get(code)
         pointer = f"/add_units/{index}"
         if unit is None or unit.kind != OrgKind.unit:
-            raise InvalidInput(f"{code!r} is not an enhet.", field=pointer)
+            raise InvalidInput("No enhet has this code.", field=pointer)
         if not unit.path.startswith(administration):
-            raise InvalidInput(f"{code!r} belongs to another förvaltning.", field=pointer)
+            raise InvalidInput("This enhet belongs to another förvaltning than the case.", field=pointer)
         if not principal.may(Permission.assess, unit.path):
-            raise InvalidInput(f"You may not assess cases of {code!r}.", field=pointer)
+            raise InvalidInput("You may not assess cases of this enhet.", field=pointer)
         wanted[code] = unit
     if not wanted:
         raise InvalidInput("A report must concern at least one enhet.", field="remove_units")

@@ -37,7 +37,7 @@ def require_manage(principal: Principal, path: str) -> None:
 def get_unit(session: Session, unit_id: int) -> OrgUnit:
     unit = session.get(OrgUnit, unit_id)
     if unit is None:
-        raise NotFound(f"No org unit with id {unit_id}.")
+        raise NotFound("No such org unit.")
     return unit
 
 
@@ -79,13 +79,13 @@ def get_unit_for_input(session: Session, unit_id: int, *, field: str) -> OrgUnit
     """A unit named in a request body: unknown is bad input (422), not a missing resource (404)."""
     unit = session.get(OrgUnit, unit_id)
     if unit is None:
-        raise InvalidInput(f"No org unit with id {unit_id}.", field=field)
+        raise InvalidInput("No org unit has this id.", field=field)
     return unit
 
 
 def _refuse_duplicate_code(session: Session, code: str) -> None:
     if session.exec(select(OrgUnit.id).where(func.lower(OrgUnit.code) == code.lower())).first() is not None:
-        raise Conflict(f"An org unit with code {code!r} exists already.", field="code")
+        raise Conflict("An org unit with this code (regardless of case) exists already.", field="code")
 
 
 DUPLICATE_CODE = "An org unit with this code (regardless of case) exists already."
@@ -250,7 +250,7 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
     folded = {code.lower(): code for code in existing}
     for index, row in enumerate(rows):
         if row.code not in existing and row.code.lower() in folded:
-            raise Conflict(f"Code {row.code!r} differs only in case from {folded[row.code.lower()]!r}.",
+            raise Conflict("A stored org unit has this code in other case; codes are unique regardless of case.",
                            field=f"/units/{index}/code")
     to_create, unchanged = plan_import(rows, existing)
     for code in unchanged:  # loading what is already there is still an org change: the same right is needed

@@ -264,13 +264,13 @@ def _units_for_report(org: OrgSnapshot, principal: Principal, new: NewReport, se
         pointer = f"/units/{index}"
         unit = org.by_code.get(code)
         if unit is None:
-            raise InvalidInput(f"Unknown enhet {code!r}.", field=pointer)
+            raise InvalidInput("No enhet has this code.", field=pointer)
         if unit.kind != OrgKind.unit:
-            raise InvalidInput(f"{code!r} is a {unit.kind}; a report concerns enheter (units).", field=pointer)
+            raise InvalidInput(f"This code names a {unit.kind}; a report concerns enheter (units).", field=pointer)
         if not unit.is_active_on(occurred_on):
-            raise InvalidInput(f"Enhet {code!r} was not active on the day of occurred_at.", field=pointer)
+            raise InvalidInput("This enhet was not active on the day of occurred_at.", field=pointer)
         if not principal.may(Permission.submit_report, unit.path):
-            raise Forbidden(f"You may not submit reports for enhet {code!r}.", field=pointer)
+            raise Forbidden("You may not submit reports for this enhet.", field=pointer)
         units.append(unit)
     if len({unit.path.split("/")[1] for unit in units}) > 1:
         raise InvalidInput("All enheter of one report must belong to the same förvaltning.", field="units")
@@ -420,7 +420,7 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
     if wanted.unit_id is not None:
         root = session.get(OrgUnit, wanted.unit_id)
         if root is None:
-            raise InvalidInput(f"No org unit with id {wanted.unit_id}.", field="unit_id")
+            raise InvalidInput("No org unit has this id.", field="unit_id")
         conditions.append(in_scope(Scope.of({root.path})))
     zone = ZoneInfo(time_zone)
     if wanted.received_from is not None:

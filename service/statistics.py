@@ -73,7 +73,7 @@ def statistics_root(session: Session, principal: Principal, unit_id: int | None)
         unit_id = int(roots[0].strip("/").split("/")[-1])
     root = session.get(OrgUnit, unit_id)
     if root is None:
-        raise InvalidInput(f"No org unit with id {unit_id}.", field="unit_id")
+        raise InvalidInput("No org unit has this id.", field="unit_id")
     if not scope.covers(root.path):
         audit.record(session, principal, "read_statistics", outcome=audit.DENIED, detail=f"unit {root.code}")
         raise Forbidden("You may not read statistics for this part of the organisation.")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, exists, or_, true
 from sqlmodel import Session, col, select
 
@@ -98,8 +98,8 @@ def list_records(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
     subject: Annotated[str | None, Query(max_length=255, description="Only this actor's records.")] = None,
     report_id: Annotated[uuid.UUID | None, Query(description="Only records about this case.")] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from", description="At or after this moment.")] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Before this moment.")] = None,
+    from_: Annotated[Timestamp | None, Query(alias="from", description="At or after this moment.")] = None,
+    to: Annotated[Timestamp | None, Query(description="Before this moment.")] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. read_case, step:assess")] = None,
     outcome: Annotated[Literal["allowed", "denied"] | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,

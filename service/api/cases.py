@@ -232,7 +232,7 @@ class DueItem(BaseModel):
 def list_deadlines(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     overdue: Annotated[bool, Query(description="Only deadlines already passed.")] = False,
-    due_before: Annotated[datetime | None, Query(description="Only deadlines before this moment.")] = None,
+    due_before: Annotated[Timestamp | None, Query(description="Only deadlines before this moment.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DueItem]:
     now = clock()

@@ -67,9 +67,13 @@ def _read(grant: RoleGrant, unit_code: str | None) -> GrantRead:
                      active=grant.revoked_at is None)
 
 
-def _refuse(session: Session, principal: Principal, action: str, reason: str) -> NoReturn:
+def _refuse(session: Session, principal: Principal, action: str, reason: str, told: str | None = None) -> NoReturn:
+    """The access log keeps the whole reason; the caller is told `told`, which repeats none of their input."""
     audit.record(session, principal, action, outcome=audit.DENIED, detail=reason)
-    raise Forbidden(reason)
+    raise Forbidden(told or reason)
+
+
+_OUTSIDE = "You may not manage grants on this unit."
 
 
 def _may_manage(principal: Principal, unit_path: str | None) -> bool:
@@ -107,7 +111,7 @@ def list_grants(
     if unit_id is not None:
         root = session.get(OrgUnit, unit_id)
         if root is None:
-            raise InvalidInput(f"No org unit with id {unit_id}.", field="unit_id")
+            raise InvalidInput("No org unit has this id.", field="unit_id")
         query = query.where(col(OrgUnit.path).startswith(root.path, autoescape=True))
     if cursor:
         query = query.where(col(RoleGrant.id) > decode_id_cursor(secret, cursor))
@@ -133,12 +137,12 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
     if body.unit_code != EVERY_UNIT:
         unit = session.exec(select(OrgUnit).where(OrgUnit.code == body.unit_code)).first()
         if unit is None:
-            raise InvalidInput(f"Unknown org unit {body.unit_code!r}.", field="unit_code")
+            raise InvalidInput("No org unit has this code.", field="unit_code")
     where = f"{body.role.value} on {body.unit_code}"
     if not _may_manage(principal, unit.path if unit else None):
-        _refuse(session, principal, "grant_role", f"{where}: outside the caller's manage_grants scope")
+        _refuse(session, principal, "grant_role", f"{where}: outside the caller's manage_grants scope", _OUTSIDE)
     if body.subject == principal.subject:
-        _refuse(session, principal, "grant_role", f"{where}: to oneself")
+        _refuse(session, principal, "grant_role", f"{where}: to oneself", "Nobody grants a role to themselves.")
     _check_grants_are_stored_here(settings)
     _refuse_held(session, body.subject, body.role, unit)
     grant = RoleGrant(subject=body.subject, role=body.role.value, org_unit_id=unit.id if unit else None,
@@ -180,7 +184,7 @@ def revoke_role(grant_id: RowId, request: Request, session: SessionDep, principa
     grant, code, path = row
     where = f"grant {grant_id}: {grant.role} on {code or EVERY_UNIT}"
     if not _may_manage(principal, path):
-        _refuse(session, principal, "revoke_role", f"{where}: outside the caller's manage_grants scope")
+        _refuse(session, principal, "revoke_role", f"{where}: outside the caller's manage_grants scope", _OUTSIDE)
     _check_grants_are_stored_here(settings)
     if grant.revoked_at is not None:
         raise Conflict("The grant is already revoked.")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from service import actions, investigations
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name, RowId
+from service.api.types import BoundedText, Day, Input, Name, RowId
 from service.config import Settings
 from service.domain.deadlines import end_of_day
 from service.domain.investigation import ActionKind, InvestigationKind, Nature, Topic
@@ -38,7 +38,7 @@ class InvestigationStart(Input):
 
 class EntryCreate(Input):
     topic: Topic = Field(description="The item of SOSFS 2011:5 5 kap. the entry documents.")
-    documented_on: date = Field(description="The day it was documented; not in the future.")
+    documented_on: Day = Field(description="The day it was documented; not in the future.")
     source: Name(500) = Field(  # type: ignore[valid-type]
         description="Where the information comes from, e.g. an interview.")
     nature: Nature = Field(description="Fact or assessment.")
@@ -161,13 +161,13 @@ class ActionCreate(Input):
     kind: ActionKind
     description: LongText  # type: ignore[valid-type]
     owner_name: Name() = Field(description="Who is responsible for the action.")  # type: ignore[valid-type]
-    due_date: date | None = Field(default=None, description="Not in the past for an action still open.")
-    done_date: date | None = Field(
+    due_date: Day | None = Field(default=None, description="Not in the past for an action still open.")
+    done_date: Day | None = Field(
         default=None, description="Only for an immediate action already taken: between the event and today.")
 
 
 class ActionDone(Input):
-    done_date: date | None = Field(default=None, description="Default: today. Not before the action was created, "
+    done_date: Day | None = Field(default=None, description="Default: today. Not before the action was created, "
                                                              "not in the future.")
 
 

@@ -28,10 +28,11 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 
 
 async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,
-                        path: str, extra_headers: list[tuple[bytes, bytes]] | None = None,
+                        extra_headers: list[tuple[bytes, bytes]] | None = None,
                         **extensions: Any) -> None:
+    # No `instance`: no route has matched yet, and the path as sent may hold anything (it is never echoed).
     body = json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status,
-                       "detail": detail, "instance": path, **extensions}).encode()
+                       "detail": detail, **extensions}).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": body})
@@ -45,12 +46,19 @@ def _nul_in_query(query_string: bytes) -> list[str]:
     return sorted({name for name, value in pairs if "\x00" in name or "\x00" in value})
 
 
-class RequestGuardMiddleware:
-    """Refuses query strings holding NUL characters (422), oversized bodies (413) and bodies of a media
-    type the route does not take (415).
+_DIGITS = re.compile(rb"^[0-9]{1,19}$")
 
+
+class RequestGuardMiddleware:
+    """Refuses query strings holding NUL characters (422), ambiguous framing (400), oversized bodies (413)
+    and bodies of a media type the route does not take (415), before the app sees any of the body.
+
+    The body is counted as it arrives, whatever the headers say: a request is read up to
+    `max_body_bytes` and refused with 413 at the first byte past it, whether it declared a length
+    (checked against the limit up front too), came chunked, or sent more than it declared. A request
+    with both Content-Length and Transfer-Encoding is refused (RFC 9112 §6.1: a server may not trust
+    either), and one with neither has an empty body (RFC 9112 §6.3), so no media type is asked of it.
     `accepted_types(path)` names the media types a path takes; JSON everywhere unless told otherwise.
-    A body without Content-Length (chunked) is read up to the limit before the app sees any of it.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int,
@@ -63,49 +71,34 @@ class RequestGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
         with_nul = _nul_in_query(scope.get("query_string", b""))
         if with_nul:  # the same shape as FastAPI's validation errors (service/api/problems.py)
             await _send_problem(
                 send, 422, "Request validation failed", "validation", f"Invalid or missing: {', '.join(with_nul)}.",
-                path, errors=[{"pointer": None, "location": "query", "name": name,
-                               "detail": "must not contain NUL characters", "code": "nul_character"}
-                              for name in with_nul])
+                errors=[{"pointer": None, "location": "query", "name": name,
+                         "detail": "must not contain NUL characters", "code": "nul_character"}
+                        for name in with_nul])
             return
-        if scope["method"] not in _BODY_METHODS:
-            await self.app(scope, receive, send)
+        lengths = {value.strip() for key, value in scope["headers"] if key.lower() == b"content-length"}
+        chunked = any(key.lower() == b"transfer-encoding" for key, _ in scope["headers"])
+        if lengths and chunked:
+            await _send_problem(send, 400, "Bad Request", "ambiguous-framing",
+                                "Send either Content-Length or Transfer-Encoding, not both.")
             return
-        headers = {key.lower(): value for key, value in scope["headers"]}
-        length_header = headers.get(b"content-length")
-        if length_header is not None:
-            try:
-                length = int(length_header)
-            except ValueError:
+        declared: int | None = None
+        if lengths:
+            if len(lengths) > 1 or not _DIGITS.match(next(iter(lengths))):
                 await _send_problem(send, 400, "Bad Request", "bad-content-length",
-                                    "Content-Length is not a number.", path)
+                                    "Content-Length is not one number.")
                 return
-            if length > self.max_body_bytes:
-                await self._too_large(send, path)
+            declared = int(next(iter(lengths)))
+            if declared > self.max_body_bytes:
+                await self._too_large(send)
                 return
-        else:
-            length = -1  # unknown until it has streamed in
+            if declared > 0 and not await self._media_type_accepted(scope, send):
+                return  # refused before reading what was declared
 
-        if length != 0:
-            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
-            accepted = self.accepted_types(path)
-            if media_type not in accepted:
-                await _send_problem(
-                    send, 415, "Unsupported Media Type", "unsupported-media-type",
-                    f"Send the body as {' or '.join(sorted(accepted))}.", path,
-                    [(b"accept-post" if scope["method"] == "POST" else b"accept-patch",
-                      ", ".join(sorted(accepted)).encode())],
-                )
-                return
-
-        if length >= 0:
-            await self.app(scope, receive, send)
-            return
-        # No Content-Length (chunked): read up to the limit before the app sees any of it, then replay.
+        # Read the body whole, counting what arrives, before the app sees any of it; then replay it.
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -115,11 +108,18 @@ class RequestGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(send, path)
+                await self._too_large(send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if declared is not None and size != declared:
+            await _send_problem(send, 400, "Bad Request", "bad-content-length",
+                                "The body is not as long as its Content-Length says.")
+            return
+        if declared is None and size > 0 and not await self._media_type_accepted(scope, send):
+            return
+
         replayed = False
 
         async def replay() -> Message:
@@ -131,9 +131,26 @@ class RequestGuardMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Send, path: str) -> None:
+    async def _media_type_accepted(self, scope: Scope, send: Send) -> bool:
+        """A body for a method that takes one must be of a media type the path takes; else a 415 is sent."""
+        if scope["method"] not in _BODY_METHODS:
+            return True  # a body on GET or DELETE means nothing here and is never parsed
+        content_type = next((value for key, value in scope["headers"] if key.lower() == b"content-type"), b"")
+        media_type = content_type.split(b";")[0].strip().decode("latin-1").lower()
+        accepted = self.accepted_types(scope["path"])
+        if media_type in accepted:
+            return True
+        await _send_problem(
+            send, 415, "Unsupported Media Type", "unsupported-media-type",
+            f"Send the body as {' or '.join(sorted(accepted))}.",
+            [(b"accept-post" if scope["method"] == "POST" else b"accept-patch",
+              ", ".join(sorted(accepted)).encode())],
+        )
+        return False
+
+    async def _too_large(self, send: Send) -> None:
         await _send_problem(send, 413, "Content Too Large", "body-too-large",
-                            f"The request body is larger than {self.max_body_bytes} bytes.", path)
+                            f"The request body is larger than {self.max_body_bytes} bytes.")
 
 
 class RequestIdMiddleware:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from service import notifications
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name, RowId, Timestamp
+from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
 from service.domain.notifications import (
     Authority,
     DataSubjectExemption,
@@ -139,7 +139,7 @@ class AuthorityResponseIn(Input):
         default=None, description="The authority's diarienummer.")
     authority_decision: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
         default=None, description="E.g. IVO closed the matter.")
-    authority_decision_at: date | None = None
+    authority_decision_at: Day | None = None
 
 
 class DataSubjectCommunicationIn(Input):

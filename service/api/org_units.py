@@ -15,7 +15,7 @@ from service import org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
-from service.api.types import Input, Name, RowId
+from service.api.types import Day, Input, Name, RowId
 from service.domain import org as org_rules
 from service.domain.org import OrgKind
 from service.domain.org_import import ImportRow
@@ -40,38 +40,40 @@ class OrgUnitRead(BaseModel):
 
 
 class OrgUnitCreate(Input):
-    code: str = Field(min_length=1, max_length=32, description="Unique, e.g. 'SOC' or 'SOC-ALD-1'.")
+    code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
+                      description=f"Unique regardless of case, e.g. 'SOC' or 'SOC-ALD-1'. {org_rules.CODE_RULE}")
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
     parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
-    valid_from: date | None = Field(default=None, description="Defaults to today.")
-    valid_to: date | None = None
+    valid_from: Day | None = Field(default=None, description="Defaults to today.")
+    valid_to: Day | None = None
 
 
 class OrgUnitRename(Input):
     name: Name()  # type: ignore[valid-type]
-    effective_date: date | None = Field(default=None, description=(
+    effective_date: Day | None = Field(default=None, description=(
         "First day of the new name; default today. A later day is stored and takes effect on that day."))
 
 
 class OrgUnitMove(Input):
     parent_id: RowId
-    effective_date: date | None = Field(default=None, description=(
+    effective_date: Day | None = Field(default=None, description=(
         "First day under the new parent; default today. A later day is stored and takes effect on that day: "
         "until then access follows the unit's current place."))
 
 
 class OrgUnitClose(Input):
-    valid_to: date = Field(description="Last day the unit is active.")
+    valid_to: Day = Field(description="Last day the unit is active.")
 
 
 class ImportUnit(Input):
-    code: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
+                      description=org_rules.CODE_RULE)
     name: Name()  # type: ignore[valid-type]
     kind: OrgKind
     parent_code: str | None = Field(default=None, max_length=32)
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: Day | None = None
+    valid_to: Day | None = None
 
 
 class OrgImport(Input):
@@ -98,7 +100,7 @@ _WRITE_ERRORS = problem_responses(403, 409, 422)
 def list_units(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     under: Annotated[RowId | None, Query(description="Only this unit and its subtree.")] = None,
-    active_on: Annotated[date | None, Query(description="Only units active on this day.")] = None,
+    active_on: Annotated[Day | None, Query(description="Only units active on this day.")] = None,
 ) -> list[OrgUnitRead]:
     today = local_date(clock(), settings.time_zone)
     if under is not None:

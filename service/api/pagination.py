@@ -19,7 +19,7 @@ def encode_cursor(secret: str, received_at: datetime, report_id: uuid.UUID) -> s
 
 def decode_cursor(secret: str, cursor: str) -> tuple[datetime, uuid.UUID]:
     payload, _, signature = cursor.partition(".")
-    if not hmac.compare_digest(signature, _sign(secret, payload.encode())):
+    if not _signed(secret, payload.encode(errors="replace"), signature):
         raise _invalid()
     try:
         padded = payload + "=" * (-len(payload) % 4)
@@ -37,9 +37,14 @@ def encode_id_cursor(secret: str, last_id: int) -> str:
 
 def decode_id_cursor(secret: str, cursor: str) -> int:
     payload, _, signature = cursor.partition(".")
-    if not payload.isdigit() or not hmac.compare_digest(signature, _sign(secret, b"id:" + payload.encode())):
+    if not (payload.isascii() and payload.isdigit()) or not _signed(secret, b"id:" + payload.encode(), signature):
         raise _invalid()
     return int(payload)
+
+
+def _signed(secret: str, payload: bytes, signature: str) -> bool:
+    # Compared as bytes: compare_digest refuses str holding anything but ASCII (a cursor "abc.é" was a 500).
+    return hmac.compare_digest(signature.encode(errors="replace"), _sign(secret, payload).encode())
 
 
 def _sign(secret: str, payload: bytes) -> str:

@@ -7,7 +7,9 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -99,17 +101,62 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _instance(request: Request) -> str | None:
+    """The operation's path template ("/api/v1/reports/{report_id}/close"), never the path as sent, which
+    may hold anything a client put in it; none when no route matched."""
+    path_format = getattr(request.scope.get("route"), "path_format", None)
+    if not isinstance(path_format, str):
+        return None
+    # A route of an included router knows its path without the router's prefix ("/api/v1"), which has no
+    # parameters: take the prefix from the path as sent, as many segments as the route does not cover.
+    sent = request.scope["path"].split("/")
+    covered = path_format.count("/")
+    return "/".join(sent[:len(sent) - covered]) + path_format if len(sent) > covered else path_format
+
+
+def _segment(part: Any) -> str:
+    """One reference token of a JSON pointer (RFC 6901): '~' and '/' are escaped."""
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
 def _pointer(location: tuple[Any, ...] | list[Any]) -> str | None:
     parts = list(location)
     if not parts or parts[0] != "body":
         return None
-    return "/" + "/".join(str(part) for part in parts[1:])
+    return "/" + "/".join(_segment(part) for part in parts[1:])
 
 
-def _field_pointer(field: str | None) -> str | None:
-    if field is None:
-        return None
-    return field if field.startswith("/") else "/" + field
+def _field_pointer(field: str) -> str:
+    """A domain error's field as a JSON pointer: '/units/3/code' stays, 'unit.name' becomes '/unit/name'."""
+    if field.startswith("/"):
+        return field
+    return "/" + "/".join(_segment(part) for part in field.split("."))
+
+
+_PARAMETERS: dict[int, dict[str, str]] = {}
+
+
+def _parameter_locations(request: Request) -> dict[str, str]:
+    """The route's parameters outside the body, by name: 'query', 'path', 'header' or 'cookie'."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return {}
+    known = _PARAMETERS.get(id(route))
+    if known is None:
+        known = {param.alias: param.field_info.in_.value  # type: ignore[attr-defined]
+                 for param in get_flat_params(route.dependant)}
+        _PARAMETERS[id(route)] = known
+    return known
+
+
+def _field_error(request: Request, field: str, detail: str, code: str) -> dict[str, Any]:
+    """A domain error's field where the client gave it: a query, path or header parameter of the route, else
+    a member of the body (only those have a pointer, as in FastAPI's validation errors)."""
+    pointer = _field_pointer(field)
+    name = ".".join(part.replace("~1", "/").replace("~0", "~") for part in pointer[1:].split("/"))
+    location = _parameter_locations(request).get(name, "body")
+    return {"pointer": pointer if location == "body" else None, "location": location, "name": name,
+            "detail": detail, "code": code}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -119,14 +166,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        return problem_response(exc.status_code, detail=detail, instance=request.url.path, headers=headers or None)
+        return problem_response(exc.status_code, detail=detail, instance=_instance(request), headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = exc.errors()
         if any(error.get("type") == "json_invalid" for error in raw):
             return problem_response(400, title="Malformed JSON", type_="malformed-json",
-                                    detail="The request body is not valid JSON.", instance=request.url.path)
+                                    detail="The request body is not valid JSON.", instance=_instance(request))
         # Never echo the submitted value: it may hold personal data.
         errors = [
             {
@@ -140,7 +187,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         names = ", ".join(sorted({e["name"] or e["location"] for e in errors}))
         return problem_response(422, title="Request validation failed", type_="validation",
-                                detail=f"Invalid or missing: {names}.", instance=request.url.path, errors=errors)
+                                detail=f"Invalid or missing: {names}.", instance=_instance(request), errors=errors)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -148,23 +195,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             if isinstance(exc, cls):
                 errors = None
                 if exc.field is not None:
-                    errors = [{"pointer": _field_pointer(exc.field), "location": "body",
-                               "name": exc.field.strip("/").replace("/", "."), "detail": exc.detail,
-                               "code": type_}]
-                return problem_response(status, type_=type_, detail=exc.detail, instance=request.url.path,
+                    errors = [_field_error(request, exc.field, exc.detail, type_)]
+                return problem_response(status, type_=type_, detail=exc.detail, instance=_instance(request),
                                         errors=errors, **exc.extensions())
         raise exc  # a DomainError subclass without a mapping is a programming error
 
     @app.exception_handler(ProblemException)
     async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
-        return problem_response(exc.status, type_=exc.type_, detail=exc.detail, instance=request.url.path,
+        return problem_response(exc.status, type_=exc.type_, detail=exc.detail, instance=_instance(request),
                                 headers=exc.headers, **exc.extensions)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, detail="An unexpected error occurred. It has been logged.",
-                                instance=request.url.path)
+                                instance=_instance(request))
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,7 +13,7 @@ from service import reports
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Name, RowId, Timestamp
+from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
 from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
 
@@ -179,8 +179,8 @@ def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDe
 def list_reports(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
-    received_from: Annotated[date | None, Query(description="Received on or after this day (local time).")] = None,
-    received_to: Annotated[date | None, Query(description="Received on or before this day (local time).")] = None,
+    received_from: Annotated[Day | None, Query(description="Received on or after this day (local time).")] = None,
+    received_to: Annotated[Day | None, Query(description="Received on or before this day (local time).")] = None,
     status_: Annotated[list[CaseStatus] | None, Query(alias="status", description="Repeat for several.")] = None,
     category: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the text.")] = None,

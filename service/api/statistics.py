@@ -15,10 +15,10 @@ from service import statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.exports import FILE_RESPONSE, Cell, Delimiter, csv_response, xlsx_response
 from service.api.problems import problem_responses
-from service.api.types import RowId
+from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
 from service.domain.assessment import ReportType as ReportTypeValue
-from service.domain.errors import InvalidInput
+from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 from service.domain.org import OrgKind
 from service.domain.reports import local_date
 from service.domain.statistics import (
@@ -232,9 +232,9 @@ def _table_rows(rows: list[_OrgRow], keys: list[str], hidden: set) -> list[Table
 def annual_table(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
-    year: Annotated[int | None, Query(description="Calendar year (default: this year).")] = None,
-    from_: Annotated[date | None, Query(alias="from", description="Instead of year: first day.")] = None,
-    to: Annotated[date | None, Query(description="Instead of year: last day (inclusive).")] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year (default: this year).")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="Instead of year: first day.")] = None,
+    to: Annotated[Day | None, Query(description="Instead of year: last day (inclusive).")] = None,
     suppress_below: Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)] = None,
     format: Annotated[OutputFormat, Query(description="json, csv or xlsx")] = OutputFormat.json,  # noqa: A002
     delimiter: Annotated[Delimiter, Query(description="CSV: semicolon for Swedish Excel")] = Delimiter.semicolon,
@@ -287,9 +287,9 @@ def _with_suppression(note: str, threshold: int | None, sv: bool) -> str:
 
 
 UnitQuery = Annotated[RowId | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
-YearQuery = Annotated[int | None, Query(description="Calendar year of received_on (default: this year).")]
-FromQuery = Annotated[date | None, Query(alias="from", description="Instead of year: first day received.")]
-ToQuery = Annotated[date | None, Query(description="Instead of year: last day received (inclusive).")]
+YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of received_on (default: this year).")]
+FromQuery = Annotated[Day | None, Query(alias="from", description="Instead of year: first day received.")]
+ToQuery = Annotated[Day | None, Query(description="Instead of year: last day received (inclusive).")]
 TypeQuery = Annotated[list[ReportTypeValue] | None, Query(
     description="Only reports with at least one of these types (repeatable).")]
 SuppressQuery = Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)]
@@ -576,12 +576,10 @@ class OpenAndOverdue(BaseModel):
 def open_and_overdue(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: UnitQuery = None,
-    at: Annotated[datetime | None, Query(description="The moment (default: now); with a time zone.")] = None,
+    at: Annotated[Timestamp | None, Query(description="The moment (default: now); with a time zone.")] = None,
     suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002
     delimiter: DelimiterQuery = Delimiter.semicolon, lang: LanguageQuery = Language.sv,
 ) -> OpenAndOverdue | Response:
-    if at is not None and at.utcoffset() is None:
-        raise InvalidInput("Give at with a time zone, e.g. 2026-06-30T23:59:59+02:00.", field="at")
     threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     moment = (at or clock()).astimezone(UTC)
     day = local_date(moment, settings.time_zone)

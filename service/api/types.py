@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
@@ -14,6 +16,9 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from service.domain.time_range import OUT_OF_RANGE, day_in_range
 
 
 # The id of a row, in a path, a query or a body: positive and within the id columns' type (PostgreSQL's
@@ -49,15 +54,36 @@ def Name(max_length: int = 200) -> type[str]:  # noqa: N802
     ]
 
 
+# A number, or a string holding only one, which lax parsing would read as seconds since 1970.
+_NUMBER = re.compile(r"^\s*[-+]?[0-9]+(\.[0-9]*)?\s*$")
+
+
 def _iso_string(value: object) -> object:
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 string with a UTC offset")
+    if not isinstance(value, str) or _NUMBER.match(value):
+        raise PydanticCustomError("iso_datetime", "must be an ISO 8601 string with a UTC offset")
+    return value
+
+
+def _iso_day_string(value: object) -> object:
+    if not isinstance(value, (str, date)) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise PydanticCustomError("iso_date", "must be an ISO 8601 date (YYYY-MM-DD)")
+    return value
+
+
+def _in_range(value: date) -> date:
+    """Every date and time a request gives is within service/domain/time_range.py's range (else 422)."""
+    if not day_in_range(value):
+        raise PydanticCustomError("date_out_of_range", OUT_OF_RANGE)
     return value
 
 
 # An ISO 8601 timestamp with an explicit offset: "when" in a case file must never be ambiguous,
-# and a number, which lax parsing would read as seconds since 1970, is refused.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
+# and a number, which lax parsing would read as seconds since 1970, is refused. The same type serves
+# bodies and query parameters, so a time without an offset is a 422 in both.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_range)]
+
+# A calendar day, in a body or a query, within the accepted range.
+Day = Annotated[date, BeforeValidator(_iso_day_string), AfterValidator(_in_range)]
 
 
 class Input(BaseModel):

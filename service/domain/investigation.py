@@ -149,10 +149,10 @@ def check_root_causes(codes: list[str], known: Mapping[str, str] | Iterable[str]
     seen: set[str] = set()
     for index, code in enumerate(codes):
         if code not in known_codes:
-            raise InvalidInput(f"{code!r} is not a known root cause; known: {', '.join(sorted(known_codes))}.",
+            raise InvalidInput(f"Not a known root cause; known: {', '.join(sorted(known_codes))}.",
                                field=f"/root_causes/{index}")
         if code in seen:
-            raise InvalidInput(f"Root cause {code!r} is given twice.", field=f"/root_causes/{index}")
+            raise InvalidInput("This root cause is given twice.", field=f"/root_causes/{index}")
         seen.add(code)
 
 

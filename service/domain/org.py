@@ -29,7 +29,11 @@ SWEDISH_KIND = {
     OrgKind.unit: "enhet",
 }
 
+# ASCII only: a code goes into case numbers, file names and URLs, and is unique regardless of case in the
+# database (lower(code)), where neither SQLite nor every PostgreSQL locale folds å, ä and ö.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+CODE_RULE = ("A code is 1-32 characters: ASCII letters A-Z (either case; not å, ä or ö), digits 0-9, '_', '.' "
+             "or '-', starting with a letter or digit.")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,4 @@ def check_validity(valid_from: date, valid_to: date | None, *, field: str = "val
 
 def check_code(code: str, *, field: str = "code") -> None:
     if not CODE_PATTERN.fullmatch(code):
-        raise InvalidInput(
-            "A code is 1-32 letters, digits, '_', '.' or '-', starting with a letter or digit.", field=field
-        )
+        raise InvalidInput(CODE_RULE, field=field)

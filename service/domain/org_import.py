@@ -41,7 +41,7 @@ def plan_import(rows: list[ImportRow], existing: dict[str, ExistingUnit]) -> tup
         check_code(row.code, field=f"{pointer}/code")
         check_validity(row.valid_from, row.valid_to, field=f"{pointer}/valid_to")
         if row.code in by_code:
-            raise Conflict(f"Code {row.code!r} appears twice in the file.", field=f"{pointer}/code")
+            raise Conflict(f"This code appears twice in the file (also at /units/{by_code[row.code][0]}/code).", field=f"{pointer}/code")
         by_code[row.code] = (index, row)
 
     kinds = {code: unit.kind for code, unit in existing.items()}
@@ -56,7 +56,7 @@ def plan_import(rows: list[ImportRow], existing: dict[str, ExistingUnit]) -> tup
         if row.parent_code is None:
             raise InvalidInput(f"A {row.kind} needs a parent of kind {expected}.", field=pointer)
         if row.parent_code not in kinds:
-            raise InvalidInput(f"Unknown parent code {row.parent_code!r}.", field=pointer)
+            raise InvalidInput("No unit in the file or stored has this parent code.", field=pointer)
         if kinds[row.parent_code] != expected:
             raise InvalidInput(
                 f"A {row.kind} must be placed under a {expected}, not a {kinds[row.parent_code]}.", field=pointer
@@ -74,7 +74,7 @@ def plan_import(rows: list[ImportRow], existing: dict[str, ExistingUnit]) -> tup
             unchanged.append(code)
         else:
             raise Conflict(
-                f"Unit {code!r} already exists with other data; rename, move or close it instead.",
+                "A unit with this code already exists with other data; rename, move or close it instead.",
                 field=f"/units/{index}/code",
             )
 

@@ -11,6 +11,7 @@ from datetime import date
 from enum import StrEnum
 
 from service.domain.errors import InvalidInput
+from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class Period:
             raise InvalidInput("Give either year or from/to, not both.", field="year")
         if start is None and end is None:
             chosen = year if year is not None else today.year
-            if not 1900 < chosen < 3000:
-                raise InvalidInput("year is out of range.", field="year")
+            if not FIRST_YEAR <= chosen <= LAST_YEAR:
+                raise InvalidInput(f"year must be from {FIRST_YEAR} through {LAST_YEAR}.", field="year")
             return cls(date(chosen, 1, 1), date(chosen, 12, 31))
         if start is None or end is None:
             raise InvalidInput("Give both from and to.", field="from" if start is None else "to")
