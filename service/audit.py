@@ -1,4 +1,4 @@
-"""The access log (R-F3, DOMAIN.md §7): who touched which case, in which role, how, when, in which request.
+"""The access log (docs/requirements.md L1, L2): who touched which case, in which role, how, when, in which request.
 
 `record` is called where access is decided (cases.load_case, the report reads, intake, grants, the log
 itself). Records wait on the session and are inserted in one statement when the session commits, so

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
     report_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
-    # Policy numbers (DOMAIN.md §5), not law: a report is flagged late when it reaches us this long after
+    # Policy numbers (docs/domain.md, Deadlines), not law: a report is flagged late when it reaches us this long after
     # it was noticed; an IVO notification is warned and escalated this long after the case was judged
     # serious; an open investigation is flagged this long after it started; a report not yet assessed is
     # due for its first assessment this long after it was received.

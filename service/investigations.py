@@ -1,6 +1,6 @@
 """Use cases for the utredning: start (or reopen), add entries and corrections, decide, read.
 
-Entries are append-only (R-D3); the decision needs the topics the kind requires (R-D2). A case that
+Entries are append-only; the decision needs the topics the kind requires (docs/requirements.md X4). A case that
 was reopened after its investigation was decided starts it again: the entries stay, the decision is
 cleared, and the earlier decision is kept on the timeline.
 """

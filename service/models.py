@@ -72,7 +72,7 @@ class RoleGrant(SQLModel, table=True):
     granted_at: datetime
     revoked_by: str | None = Field(default=None, max_length=255)
     revoked_at: datetime | None = None
-    # The behovs- och riskanalys the grant rests on (R-F6), when the granting admin names one.
+    # The behovs- och riskanalys the grant rests on (docs/requirements.md L4), when the granting admin names one.
     reference: str | None = Field(default=None, max_length=200)
 
 
@@ -257,7 +257,7 @@ class Notification(SQLModel, table=True):
     authority: str = Field(max_length=8)
     created_at: datetime
     sender_reference: str | None = Field(default=None, max_length=100)
-    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the form's fields (DOMAIN.md §6)
+    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the form's fields (docs/lifecycle.md)
     investigation_attached: bool = False
     aware_at: datetime | None = None  # IMY
     delay_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -325,7 +325,7 @@ class CaseDeadline(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """One access to case data or to the access controls (R-F3), allowed or denied. service/audit.py.
+    """One access to case data or to the access controls (docs/requirements.md L1), allowed or denied. service/audit.py.
 
     Rows are only inserted; the sealer later fills chain_seq, prev_hash and hash once, chaining each
     record to the one before it. report_id has no foreign key: a denied probe names an id that may not
@@ -359,7 +359,7 @@ class AuditRecord(SQLModel, table=True):
 
 
 class LogReview(SQLModel, table=True):
-    """A loggkontroll (R-F4): who reviewed which part of the access log, when, and what they found."""
+    """A loggkontroll (docs/requirements.md L3): who reviewed which part of the access log, when, and what they found."""
 
     __tablename__ = "log_review"
 

@@ -2,7 +2,7 @@
 the data-subject communication of a high-risk incident, and the printable document.
 
 A notification is a draft until it is sent; then it is frozen and later additions are supplements
-(DOMAIN.md §4, regulation R-B4). The form's fields live in Notification.content as JSON, except those
+(docs/requirements.md X7). The form's fields live in Notification.content as JSON, except those
 with a column of their own (sender_reference, investigation_attached, aware_at).
 """
 

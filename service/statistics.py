@@ -122,7 +122,7 @@ class CountRow:
     counts: dict[str, int]
 
 
-# Beside the table's columns, the annual query also counts what the shares need (DOMAIN.md §8).
+# Beside the table's columns, the annual query also counts what the shares need (docs/statistics.md).
 SHARE_MEASURES = ("deviations", "lex_sarah_serious", "lex_sarah_notified_ivo", "incident_notified_imy")
 
 

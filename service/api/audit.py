@@ -1,4 +1,4 @@
-"""/api/v1/audit: the access log for auditors (R-F4), per user, per case and per period, and loggkontroll.
+"""/api/v1/audit: the access log for auditors (docs/requirements.md L3), per user, per case and per period, and loggkontroll.
 
 What an auditor sees: with the auditor role on '*', every record; on a unit, the records about
 reports that concern an enhet in that subtree, and nothing about no report (grants, the log itself)

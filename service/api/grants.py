@@ -1,4 +1,4 @@
-"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged (R-F6).
+"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged (docs/requirements.md L4).
 
 An admin manages grants on units inside the subtrees where they hold manage_grants; grants on '*'
 (every förvaltning) only an admin on '*'. Nobody grants a role to themselves: an admin, who sees no

@@ -74,7 +74,7 @@ class Controller(Input):
 
 
 class FormFields(Input):
-    """The form's fields (DOMAIN.md §6). IVO takes the first group, IMY the second; sender_reference and
+    """The form's fields (docs/lifecycle.md, notifications). IVO takes the first group, IMY the second; sender_reference and
     occurred_at belong to both. A field of the other authority's form is refused. Nested objects are
     replaced whole."""
 

@@ -1,4 +1,4 @@
-"""Who may do what, where: roles granted on org units apply to the unit's whole subtree (DOMAIN.md §7)."""
+"""Who may do what, where: roles granted on org units apply to the unit's whole subtree (docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a report is (DOMAIN.md §3): one or more types with their details, or exclusively not a deviation."""
+"""What a report is (docs/domain.md): one or more types with their details, or exclusively not a deviation."""
 
 from __future__ import annotations
 

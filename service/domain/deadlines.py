@@ -1,4 +1,4 @@
-"""Deadlines (DOMAIN.md §5), computed from a case's facts; stored so that "overdue" is a plain query."""
+"""Deadlines (docs/domain.md, docs/lifecycle.md §4), computed from a case's facts; stored so that "overdue" is a plain query."""
 
 from __future__ import annotations
 

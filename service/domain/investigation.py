@@ -1,4 +1,4 @@
-"""The utredning and the åtgärder (DOMAIN.md §6, regulation §1.4, R-D2, R-D3), without a database.
+"""The utredning and the åtgärder (docs/requirements.md X4), without a database.
 
 A full investigation follows SOSFS 2011:5 5 kap. and is required for lex Sarah and personal-data
 incidents; a light one is enough for other deviations and complaints handled within the unit.
@@ -49,7 +49,7 @@ class ActionKind(StrEnum):
 
 FULL_TYPES = frozenset({ReportType.lex_sarah, ReportType.personal_data_incident})
 
-# What must be documented before the decision (R-D2: items 1-6 for a full investigation).
+# What must be documented before the decision (X4: items 1-6 for a full investigation).
 REQUIRED_TOPICS: dict[InvestigationKind, tuple[Topic, ...]] = {
     InvestigationKind.full: (Topic.what_happened, Topic.how_noticed, Topic.when_happened, Topic.causes,
                              Topic.earlier_events, Topic.recurrence_risk),

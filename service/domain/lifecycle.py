@@ -1,6 +1,6 @@
 """The case lifecycle as a table: which action is allowed in which status, and where it leads.
 
-rapport → bedömning → utredning → åtgärd → anmälan (IVO/IMY) → uppföljning → avslutad (DOMAIN.md §4).
+rapport → bedömning → utredning → åtgärd → anmälan (IVO/IMY) → uppföljning → avslutad (docs/lifecycle.md).
 Åtgärder, notifications and supplements run beside the main line, so those steps keep the status.
 The closing rules that depend on the case's contents live in closing.py.
 """

@@ -1,4 +1,4 @@
-"""Rules for a new report (DOMAIN.md §6): times, subject reference, case number, the 'genast' flag."""
+"""Rules for a new report (docs/domain.md): times, subject reference, case number, the 'genast' flag."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the statistics mean (DOMAIN.md §8): columns, labels, periods, shares, small-count suppression.
+"""What the statistics mean (docs/statistics.md): columns, labels, periods, shares, small-count suppression.
 
 Counting itself happens in SQL (service/statistics.py); this module names and shapes the figures.
 """
@@ -229,7 +229,7 @@ def suppressed_cells(values: Mapping[CellId, int], groups: Iterable[Sequence[Cel
 
 
 class Dimension(StrEnum):
-    """What a cross-tabulation can count reports by (DOMAIN.md §8, last paragraph)."""
+    """What a cross-tabulation can count reports by (docs/statistics.md, cross-tab)."""
 
     period_year = "period_year"
     period_quarter = "period_quarter"

@@ -1,4 +1,4 @@
-"""The annual table and its shares, counted as DOMAIN.md §8 says: distinct reports within each row's scope."""
+"""The annual table and its shares, counted as docs/domain.md says: distinct reports within each row's scope."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def settings(settings):
 
 @pytest.fixture
 def example(client, admin, users):
-    """The made-up example of DOMAIN.md §8, loaded through the public API."""
+    """The made-up example of docs/domain.md, loaded through the public API."""
     assert client.post("/api/v1/org-units/import", json={"units": EXAMPLE_ORG}, headers=admin).status_code == 200
     reporter = users.headers(Role.reporter, "F", subject="rita")
     investigator = users.headers(Role.investigator, "F", subject="ivan")

@@ -1,5 +1,5 @@
 """The authorization matrix, as data: every operation of the OpenAPI document × every role × where the
-caller's grant lies, with the outcome the permission table (service/domain/access.py, DOMAIN.md §7) and
+caller's grant lies, with the outcome the permission table (service/domain/access.py, docs/domain.md) and
 issue 4 call for. tests/authz/test_matrix.py runs every cell and fails on an operation without a row.
 
 Where the grant lies (RELATIONS). Every caller holds exactly one role, granted on one unit, picked

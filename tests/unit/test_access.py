@@ -147,7 +147,7 @@ CASE_READERS = {Role.unit_manager, Role.investigator, Role.decision_maker, Role.
 
 @pytest.mark.parametrize("role", list(Role))
 def test_only_case_handling_roles_read_case_content_and_reporter_identity(role):
-    # DOMAIN.md §7: statistics aggregates only, admin no case content; the reporter's name is shown only to
+    # docs/domain.md: statistics aggregates only, admin no case content; the reporter's name is shown only to
     # roles that handle the case (§6).
     perms = ROLE_PERMISSIONS[role]
     assert (P.read_case in perms) is (role in CASE_READERS)

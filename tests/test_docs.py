@@ -1,0 +1,59 @@
+"""The repository stands on its own: the documents cite only what exists in it."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ROOT / "docs" / "requirements.md"
+# `tests/x.py::test_name`, or `…::test_name` for another test of the file named just before it.
+_TEST_REF = re.compile(r"`(tests/[\w/]+\.py|…)::(\w+)`")
+_PATH_REF = re.compile(r"`((?:service|tests|migrations|docs|bench|scripts)/[\w./-]+)`")
+
+
+def _functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def test_every_test_the_requirements_cite_exists():
+    text = REQUIREMENTS.read_text()
+    current: str | None = None
+    missing = []
+    cited = 0
+    for file, name in _TEST_REF.findall(text):
+        current = current if file == "…" else file
+        assert current is not None, f"'…::{name}' with no file named before it"
+        cited += 1
+        if name not in _functions(ROOT / current):
+            missing.append(f"{current}::{name}")
+    assert cited > 20
+    assert not missing, f"docs/requirements.md cites tests that do not exist: {missing}"
+
+
+def test_every_path_the_documents_cite_exists():
+    missing = []
+    for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for path in _PATH_REF.findall(document.read_text()):
+            if not (ROOT / path.rstrip(".")).exists() and "*" not in path:
+                missing.append(f"{document.name}: {path}")
+    assert not missing, f"documents cite files that do not exist: {missing}"
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    """Notes a clone does not have (a `../shared` folder, its DOMAIN.md) must not be cited."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offending = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".json", ".toml", ".yaml", ".yml", ".sh", ".mjs", ".sql", ""}:
+            continue
+        if not path.is_file() or name == "tests/test_docs.py":
+            continue
+        text = path.read_text(errors="replace")
+        if "../shared" in text or "DOMAIN.md" in text or "shared/reference" in text:
+            offending.append(name)
+    assert not offending, f"cite the project's own docs/ instead: {offending}"
