@@ -32,7 +32,9 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -368,6 +370,11 @@ def verdict(ok: bool) -> str:
 
 # ----------------------------------------------------------------------------------- main
 
+def py_spy_path() -> str | None:
+    """py-spy next to this Python (a virtualenv's bin/) or on PATH."""
+    return shutil.which("py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/load.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -388,7 +395,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reports", type=int, default=3000, help="reports seeded through SQL (default 3000)")
     parser.add_argument("--assessed", type=int, default=300,
                         help="of those, assessed through the API; timelines read these (default 300)")
+    parser.add_argument("--py-spy", metavar="DIR", type=Path,
+                        help="profile the server during every phase with py-spy (pip install py-spy; not a project "
+                             "dependency), sampling only threads that hold the GIL; collapsed stacks go to "
+                             "DIR/<database>-<phase>.txt. The sampling costs CPU: figures of such a run are "
+                             "for reading the profile, not for the table")
     args = parser.parse_args(argv)
+    if args.py_spy is not None and not py_spy_path():
+        parser.error("--py-spy needs py-spy installed (pip install py-spy)")
     if args.database_url and args.database != "postgresql":
         parser.error("--database-url is for --database postgresql")
     if args.phase_seconds is None:
@@ -493,11 +507,25 @@ def main(argv: list[str] | None = None) -> int:
                 "server": lambda pid=server.proc.pid: tree_cpu_seconds(pid),
                 "postgres": lambda: tree_cpu_seconds(postmaster),
             }
+            spy = None
+            if args.py_spy is not None:
+                args.py_spy.mkdir(parents=True, exist_ok=True)
+                out = args.py_spy / f"{args.database}-{name.replace(' ', '-')}.txt"
+                spy = subprocess.Popen([py_spy_path(), "record", "-p", str(server.proc.pid), "--gil", "-r", "100",
+                                        "--format", "raw", "-o", str(out), "-d", str(math.ceil(args.warmup + seconds))],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 asyncio.run(drive(server.base_url, choose, workload, concurrency=concurrency, warmup=args.warmup,
                                   seconds=seconds, phase=phase, cpu_probes=probes))
             except asyncio.CancelledError:  # SIGTERM during the load
                 raise KeyboardInterrupt from None
+            finally:
+                if spy is not None:
+                    try:
+                        spy.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        spy.kill()
+                        spy.wait()
             phases.append(phase)
             summary = ", ".join(f"{kind} {s.rate(phase.seconds):.0f} req/s p99 {ms(s.percentile_ms(0.99))} ms"
                                 for kind, s in phase.kinds.items())
