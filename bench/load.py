@@ -225,43 +225,45 @@ async def _drive(base_url: str, choose: Callable[[], str], workload: Workload, *
                        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(REQUEST_TIMEOUT)))
                    for _ in range(concurrency)]
 
-        async def run(length: float, record: bool) -> float:
-            start = time.perf_counter()
-            deadline = start + length
+        # Warm-up and measurement are one run without a pause: a connection left idle between them (while
+        # slow requests of the warm-up finish) would meet uvicorn's 5 s keep-alive timeout, and its next
+        # request a closed connection. Requests sent after the warm-up count.
+        start = time.perf_counter()
+        measured_from = start + warmup
+        deadline = measured_from + seconds
+        before: dict[str, float | None] = {}
 
-            async def worker(client: httpx.AsyncClient) -> None:
-                while time.perf_counter() < deadline:
-                    kind = choose()
-                    method, path, headers, body = workload.request(kind)
-                    sent = time.perf_counter()
-                    detail = None
-                    try:
-                        response = await client.request(method, path, headers=headers, json=body)
-                        if not 200 <= response.status_code < 300:
-                            detail = f"{kind} {method} {path}: HTTP {response.status_code}: {response.text[:300]}"
-                    except Exception as exc:  # noqa: BLE001 - every failure is an error to count
-                        detail = f"{kind} {method} {path}: {type(exc).__name__}: {exc}"
-                    elapsed = time.perf_counter() - sent
-                    if not record:
-                        if detail is not None:
-                            phase.warmup_errors += 1
-                            phase.warmup_first_error = phase.warmup_first_error or detail
-                        continue
-                    stats = phase.stats(kind)
-                    stats.requests += 1
-                    if detail is None:
-                        stats.latencies.append(elapsed)
-                    else:
-                        stats.errors += 1
-                        stats.first_error = stats.first_error or detail
+        async def probe_start() -> None:
+            await asyncio.sleep(max(0.0, measured_from - time.perf_counter()))
+            before.update({name: probe() for name, probe in cpu_probes.items()})
 
-            await asyncio.gather(*(worker(client) for client in clients))
-            return time.perf_counter() - start
+        async def worker(client: httpx.AsyncClient) -> None:
+            while (sent := time.perf_counter()) < deadline:
+                kind = choose()
+                method, path, headers, body = workload.request(kind)
+                detail = None
+                try:
+                    response = await client.request(method, path, headers=headers, json=body)
+                    if not 200 <= response.status_code < 300:
+                        detail = f"{kind} {method} {path}: HTTP {response.status_code}: {response.text[:300]}"
+                except Exception as exc:  # noqa: BLE001 - every failure is an error to count
+                    detail = f"{kind} {method} {path}: {type(exc).__name__}: {exc}"
+                elapsed = time.perf_counter() - sent
+                if sent < measured_from:
+                    if detail is not None:
+                        phase.warmup_errors += 1
+                        phase.warmup_first_error = phase.warmup_first_error or detail
+                    continue
+                stats = phase.stats(kind)
+                stats.requests += 1
+                if detail is None:
+                    stats.latencies.append(elapsed)
+                else:
+                    stats.errors += 1
+                    stats.first_error = stats.first_error or detail
 
-        if warmup > 0:
-            await run(warmup, record=False)
-        before = {name: probe() for name, probe in cpu_probes.items()}
-        phase.seconds = await run(seconds, record=True)
+        await asyncio.gather(probe_start(), *(worker(client) for client in clients))
+        phase.seconds = time.perf_counter() - measured_from
         for name, probe in cpu_probes.items():
             start_cpu, end_cpu = before[name], probe()
             phase.cpu[name] = (None if start_cpu is None or end_cpu is None
@@ -594,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for kind in ("submit", "read"):
                 p99 = levels[(level, kind)].stats(kind).percentile_ms(0.99)
-                print(f"{verdict(p99 < target)}  p99 of {kind + 's' if kind == 'submit' else 'single reads'} at "
+                print(f"{verdict(p99 < target)}  p99 of {'submissions' if kind == 'submit' else 'single reads'} at "
                       f"{level} clients = {ms(p99)} ms (target < {target:g} ms)")
         print(f"{verdict(errors == 0)}  errors = {errors} (target 0; warm-ups included)")
         print(f"note: the load generator, both servers{' and PostgreSQL' if args.database != 'sqlite' else ''} "
