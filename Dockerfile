@@ -9,11 +9,10 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY pyproject.toml ./
-# Only the runtime dependencies from pyproject.toml: this layer is reused until they change.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" \
-        > requirements.txt \
-    && /opt/venv/bin/pip install -r requirements.txt
+COPY requirements/runtime.txt ./requirements.txt
+# Only what serving needs, from the lock: every version pinned and every file checked against its hash,
+# so a build next year installs the same packages. This layer is reused until the lock changes.
+RUN /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 
 # --- runtime: slim, no build tools, not root ---
 FROM python:3.11-slim-bookworm AS runtime
@@ -25,7 +24,10 @@ COPY pyproject.toml alembic.ini ./
 COPY migrations ./migrations
 COPY service ./service
 RUN mkdir -p /app/data && chown app:app /app/data
+# AVV_DATA_DIR: where the embedded database and a development key would go (the service's default
+# would be the same folder; said here so that the image does not depend on how it is laid out).
 ENV PATH=/opt/venv/bin:$PATH \
+    AVV_DATA_DIR=/app/data \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AVV_ENVIRONMENT=production

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,12 +52,50 @@ def cmd_demo(_: argparse.Namespace) -> int:
 def cmd_grant(args: argparse.Namespace) -> int:
     from service.demo import ensure_grant
 
-    engine = make_engine(get_settings().database_url)
+    database_url = get_settings().database_url
+    if (problem := _not_ready_for_grants(database_url)) is not None:
+        print(f"grant: {problem}", file=sys.stderr)
+        return 1
+    engine = make_engine(database_url)
     with Session(engine) as session:
-        ensure_grant(session, args.subject, Role(args.role), args.unit, _now(), granted_by="system:cli")
+        try:
+            ensure_grant(session, args.subject, Role(args.role), args.unit, _now(), granted_by="system:cli")
+        except ValueError:
+            print(f"grant: there is no org unit with the code {args.unit!r}: create it first (or load the demo "
+                  "organisation with `python -m service demo`), or pass --unit '*' for every förvaltning",
+                  file=sys.stderr)
+            return 1
         session.commit()
     print(f"granted {args.role} on {args.unit} to {args.subject}", file=sys.stderr)
     return 0
+
+
+def _not_ready_for_grants(database_url: str) -> str | None:
+    """Why grants cannot be stored in this database yet (with what to do), or None when they can.
+
+    Looks before it touches anything: connecting would create an empty SQLite file where none was.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = make_url(database_url)
+    shown = parsed.render_as_string(hide_password=True)
+    migrate = "run `python -m service migrate` first (scripts/serve does when it starts)"
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        return f"there is no database at {parsed.database}: {migrate}, or set AVV_DATABASE_URL or AVV_DATA_DIR " \
+               "to the one the service uses"
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            migrated = inspector.has_table("org_unit") and inspector.has_table("role_grant")
+    except SQLAlchemyError as error:
+        return f"cannot use the database {shown}: {getattr(error, 'orig', None) or error}"
+    finally:
+        engine.dispose()
+    return None if migrated else f"the database {shown} has no tables yet: {migrate}"
 
 
 def cmd_devtoken(args: argparse.Namespace) -> int:
@@ -76,9 +115,16 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
         return 2
     unit = args.unit or DEMO_GRANT_UNIT[role]
     if settings.grant_source == "service":
+        if (problem := _not_ready_for_grants(settings.database_url)) is not None:
+            print(f"devtoken: {problem}", file=sys.stderr)
+            return 1
         engine = make_engine(settings.database_url)
         with Session(engine) as session:
-            ensure_grant(session, subject, role, unit, _now(), granted_by="system:devtoken")
+            try:
+                ensure_grant(session, subject, role, unit, _now(), granted_by="system:devtoken")
+            except ValueError:
+                print(_no_such_unit(role, unit, given=args.unit is not None), file=sys.stderr)
+                return 1
             session.commit()
     claims = {"sub": subject, "name": args.name or f"Demo {role.value.replace('_', ' ')}",
               "grants": [{"role": role.value, "unit": unit}]}
@@ -86,6 +132,18 @@ def cmd_devtoken(args: argparse.Namespace) -> int:
     print(key.mint(claims, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                    lifetime_seconds=args.minutes * 60))
     return 0
+
+
+def _no_such_unit(role: Role, unit: str, *, given: bool) -> str:
+    """What to do when the unit a development token's grant names is not in the database."""
+    admin = "to create units, take an admin token for every förvaltning: " \
+            "`python -m service devtoken --role admin --unit '*'`"
+    if given:
+        return (f"devtoken: there is no org unit with the code {unit!r}. Pass --unit with the code of an existing "
+                f"unit, or load the demo organisation with `python -m service demo`; {admin}")
+    return (f"devtoken: the database has no org unit {unit!r}, where the demo grants {role.value}: the demo "
+            "organisation is not loaded (`scripts/serve --no-demo` leaves the database empty). Load it with "
+            f"`python -m service demo`, or pass --unit with the code of a unit that exists; {admin}")
 
 
 def cmd_verify_audit(args: argparse.Namespace) -> int:
@@ -212,12 +270,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         cmd_demo(args)
     base = f"http://{args.host}:{args.port}"
+    # The token command names this interpreter by its full path, so it works from any directory.
+    # Without the demo organisation there is no unit to grant on: an admin everywhere can create them.
+    role = "--role investigator" if args.demo else "--role admin --unit '*'"
+    devtoken = f"{shlex.quote(sys.executable)} -m service devtoken {role}"
     print(
         f"\n  API docs:     {base}/docs\n"
         f"  OpenAPI:      {base}/openapi.json\n"
         f"  Database:     {settings.database_url}\n"
-        f"  Dev token:    TOKEN=$(.venv/bin/python -m service devtoken --role investigator)\n"
-        f"                curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/org-units\n",
+        f"  Dev token:    TOKEN=$({devtoken})\n"
+        f"                curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/org-units\n"
+        f"  The server runs in the foreground until Ctrl-C: use another terminal for the commands above.\n",
         file=sys.stderr,
     )
     if settings.is_sqlite and args.workers > 1:

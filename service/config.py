@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -39,11 +40,33 @@ DEFAULT_ROOT_CAUSES: dict[str, str] = {
 }
 
 
+# The folder holding the `service` package: a checkout of the project (or the container's /app) when it
+# has a pyproject.toml beside it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database and the development key live unless told otherwise.
+
+    Never the working directory, so that every command finds the same files wherever it is run from:
+    `data/` in the project's checkout, or, for an installed package, `avvikelser/` in the user's data
+    folder (XDG_DATA_HOME, by default ~/.local/share).
+    """
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "avvikelser"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVV_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
-    database_url: str = "sqlite:///./data/avvikelser.db"
+    # The folder of the embedded database and the development key (the two settings below default into it).
+    # A relative AVV_DATA_DIR is taken from the working directory at start and made absolute.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = Field(default_factory=lambda data: f"sqlite:///{data['data_dir'] / 'avvikelser.db'}")
 
     # Identity. "dev" signs and accepts tokens from a key generated on this machine;
     # "oidc" accepts only RS256 tokens from the configured issuer's JWKS.
@@ -61,7 +84,7 @@ class Settings(BaseSettings):
     token_cache_seconds: float = 30.0
     grant_cache_seconds: float = 5.0
     org_cache_seconds: float = 5.0  # the org tree as intake sees it; this process's own changes clear it
-    dev_key_path: Path = Path("./data/dev-signing-key.pem")
+    dev_key_path: Path = Field(default_factory=lambda data: data["data_dir"] / "dev-signing-key.pem")
     # Where role grants come from: the service's own grant table, or the token's `grants` claim.
     grant_source: Literal["service", "token"] = "service"
 
@@ -92,6 +115,11 @@ class Settings(BaseSettings):
     statistics_min_suppress_below: int = Field(default=5, ge=1, le=100)
     # Case numbers count per förvaltning and calendar year in this time zone.
     time_zone: str = "Europe/Stockholm"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
 
     @field_validator("oidc_access_token_types", mode="before")
     @classmethod
