@@ -229,12 +229,12 @@ def annual_table_reference(departments: Iterable[str], placements: Iterable[Plac
         return {(p.unit, p.department) for p in placements
                 if p.unit in report.units and p.holds_on(report.received_on)}
 
-    if scope is None or scope in departments:
-        shown_departments = departments if scope is None else [scope]
-        in_scope = lambda place: place[1] in shown_departments  # noqa: E731
-    else:
-        shown_departments = []
-        in_scope = lambda place: place[0] == scope  # noqa: E731
+    shown_departments = departments if scope is None else [scope] if scope in departments else []
+
+    def in_scope(place: tuple[str, str]) -> bool:
+        unit, department = place
+        return department in shown_departments if shown_departments else unit == scope
+
     placed = [(report, {place for place in places(report) if in_scope(place)}) for report in in_period]
     placed = [(report, where) for report, where in placed if where]
 
@@ -270,16 +270,16 @@ def annual_table_reference(departments: Iterable[str], placements: Iterable[Plac
     def having(condition) -> int:  # type: ignore[no-untyped-def]
         return sum(1 for report in everything if condition(report))
 
-    lex_sarah = lambda report: "lex_sarah" in report.types  # noqa: E731
-    incident = lambda report: "personal_data_incident" in report.types  # noqa: E731
     total = rows[-1].counts
     share_counts = ShareCounts(
         deviations=having(lambda report: bool(report.types - {"not_a_deviation"})),
         lex_sarah=total["lex_sarah"], personal_data_incident=total["personal_data_incident"],
         complaint=total["complaint"], other_deviation=total["other_deviation"],
-        lex_sarah_serious=having(lambda report: lex_sarah(report) and report.lex_sarah_severity in SERIOUS),
-        lex_sarah_notified_ivo=having(lambda report: lex_sarah(report) and report.notified_ivo),
-        incident_notified_imy=having(lambda report: incident(report) and report.notified_imy),
+        lex_sarah_serious=having(lambda report: "lex_sarah" in report.types
+                                 and report.lex_sarah_severity in SERIOUS),
+        lex_sarah_notified_ivo=having(lambda report: "lex_sarah" in report.types and report.notified_ivo),
+        incident_notified_imy=having(lambda report: "personal_data_incident" in report.types
+                                     and report.notified_imy),
     )
     return ReferenceTable(rows=rows, share_counts=share_counts, shares=shares(share_counts))
 

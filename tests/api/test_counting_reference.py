@@ -18,12 +18,14 @@ the same examples every time; each example starts from emptied tables.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import insert
 
 from service.domain.access import Role
@@ -65,9 +67,9 @@ class Scenario:
     homes: dict[str, str]  # enhet -> its first avdelning
     moves: list[tuple[str, str, date]]  # (enhet, new avdelning, from day), in the order they are made
     reports: list[ReportFact]
-    drafts: list[tuple[int, str]] = field(default_factory=list)  # (report index, authority): unsent notifications
-    period: Period = Period(date(YEAR, 1, 1), date(YEAR, 12, 31))
-    enhet_scope: str = ""
+    drafts: list[tuple[int, str]]  # (report index, authority): notifications not sent
+    period: Period
+    enhet_scope: str  # the enhet whose own table is checked too
 
     def describe(self) -> str:
         """Short enough to read in a failure: the organisation, the moves, the reports, the period."""
@@ -186,32 +188,33 @@ def _load_reports(engine, scenario: Scenario, ids: dict[str, int]) -> None:  # t
         report_id = uuid.uuid4()
         received_at = datetime.combine(fact.received_on, time(12, 0), SWEDEN).astimezone(UTC)
         assessed_at = received_at + timedelta(hours=2) if fact.types else None
-        reports.append(dict(
-            id=report_id, case_number=f"F-{fact.received_on.year}-{index + 1:05d}", administration_id=ids["F"],
-            status="assessed" if fact.types else "reported", category="other", channel="web_form",
-            occurred_at=received_at - timedelta(days=1), noticed_at=received_at - timedelta(hours=1),
-            received_at=received_at, received_on=fact.received_on, description="Genererad",
-            immediate_actions="Inga", subject_reference=None, no_specific_subject=True, reporter_subject="rita",
-            reporter_name="Rita", reporter_title=None, submitted_by="rita", external_reference=None,
-            payload_sha256="0" * 64, reported_late=False, search_text="genererad", first_assessed_at=assessed_at,
-            judged_serious_at=assessed_at if fact.lex_sarah_severity in ("serious_impropriety",
-                                                                         "serious_tangible_risk") else None,
-            closed_at=None))
-        pairs += [dict(report_id=report_id, unit_id=ids[unit], received_on=fact.received_on)
+        serious = fact.lex_sarah_severity in ("serious_impropriety", "serious_tangible_risk")
+        reports.append({
+            "id": report_id, "case_number": f"F-{fact.received_on.year}-{index + 1:05d}",
+            "administration_id": ids["F"], "status": "assessed" if fact.types else "reported",
+            "category": "other", "channel": "web_form", "occurred_at": received_at - timedelta(days=1),
+            "noticed_at": received_at - timedelta(hours=1), "received_at": received_at,
+            "received_on": fact.received_on, "description": "Genererad", "immediate_actions": "Inga",
+            "subject_reference": None, "no_specific_subject": True, "reporter_subject": "rita",
+            "reporter_name": "Rita", "reporter_title": None, "submitted_by": "rita", "external_reference": None,
+            "payload_sha256": "0" * 64, "reported_late": False, "search_text": "genererad",
+            "first_assessed_at": assessed_at, "judged_serious_at": assessed_at if serious else None,
+            "closed_at": None})
+        pairs += [{"report_id": report_id, "unit_id": ids[unit], "received_on": fact.received_on}
                   for unit in sorted(fact.units)]
-        types += [dict(report_id=report_id, type=kind, received_on=fact.received_on,
-                       lex_sarah_severity=fact.lex_sarah_severity if kind == "lex_sarah" else None,
-                       incident_risk="no_risk" if kind == "personal_data_incident" else None,
-                       complaint_kind="complaint" if kind == "complaint" else None,
-                       complaint_submitter="relative" if kind == "complaint" else None)
+        types += [{"report_id": report_id, "type": kind, "received_on": fact.received_on,
+                   "lex_sarah_severity": fact.lex_sarah_severity if kind == "lex_sarah" else None,
+                   "incident_risk": "no_risk" if kind == "personal_data_incident" else None,
+                   "complaint_kind": "complaint" if kind == "complaint" else None,
+                   "complaint_submitter": "relative" if kind == "complaint" else None}
                   for kind in sorted(fact.types)]
         for authority, sent in (("ivo", fact.notified_ivo), ("imy", fact.notified_imy)):
             if sent or (index, authority) in drafts:
                 created = received_at + timedelta(hours=3)
-                notifications.append(dict(
-                    report_id=report_id, authority=authority, created_at=created, content="{}",
-                    investigation_attached=False, sent_at=created + timedelta(hours=1) if sent else None,
-                    channel="e_service" if sent else None, sent_by_name="Disa" if sent else None))
+                notifications.append({
+                    "report_id": report_id, "authority": authority, "created_at": created, "content": "{}",
+                    "investigation_attached": False, "sent_at": created + timedelta(hours=1) if sent else None,
+                    "channel": "e_service" if sent else None, "sent_by_name": "Disa" if sent else None})
     with engine.begin() as connection:
         for model, rows in ((Report, reports), (ReportUnit, pairs), (ReportType, types),
                             (Notification, notifications)):

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.domain.statistics import PlacementFact, Period, ReportFact, annual_table_reference
+from service.domain.statistics import (
+    Period,
+    PlacementFact,
+    ReportFact,
+    annual_table_reference,
+)
 
 YEAR = Period(date(2026, 1, 1), date(2026, 12, 31))
 COLUMNS = ["not_a_deviation", "lex_sarah", "personal_data_incident", "complaint", "other_deviation", "total"]
