@@ -1,6 +1,7 @@
 """What the statistics mean (docs/statistics.md): columns, labels, periods, shares, small-count suppression.
 
-Counting itself happens in SQL (service/statistics.py); this module names and shapes the figures.
+Counting itself happens in SQL (service/statistics.py); this module names and shapes the figures, and says in
+plain Python what the annual table counts (annual_table_reference: the definition the SQL is tested against).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from service.domain.assessment import SERIOUS
 from service.domain.errors import InvalidInput
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
@@ -131,6 +133,155 @@ def share_groups(total_row: CellId) -> list[tuple[tuple[CellId, str], ...]]:
                                                     "other_deviation"))),
         ((total_row, "total"), (total_row, "not_a_deviation"), (total_row, "unassessed"), deviations),
     ]
+
+
+# ---- the annual table, defined ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacementFact:
+    """Enhet `unit` stood under avdelning `department` from `valid_from` through `valid_to` (both days included;
+    None: still does). An enhet's placements do not overlap; a reorganisation ends one and starts the next."""
+
+    unit: str
+    department: str
+    valid_from: date
+    valid_to: date | None = None
+
+    def holds_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def overlaps(self, period: Period) -> bool:
+        return self.valid_from <= period.end and (self.valid_to is None or period.start <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class ReportFact:
+    """What the annual table needs to know about one report."""
+
+    received_on: date  # the day (Swedish time) the service received it
+    units: frozenset[str]  # the enheter it concerns (at least one)
+    types: frozenset[str] = frozenset()  # its current types (TYPE_COLUMNS keys); empty: not yet assessed
+    lex_sarah_severity: str | None = None  # with the lex_sarah type: LexSarahSeverity's value
+    notified_ivo: bool = False  # a notification to IVO has been sent (a draft does not count)
+    notified_imy: bool = False  # a notification to IMY has been sent
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    level: str  # department, unit or total
+    code: str | None  # the avdelning's or enhet's code; None for the total
+    department: str | None  # for an enhet: the avdelning it stood under, whose row it is printed under
+    counts: dict[str, int]  # TABLE_COLUMNS key -> distinct reports
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    rows: list[ReferenceRow]
+    share_counts: ShareCounts
+    shares: list[Share]
+
+
+def annual_table_reference(departments: Iterable[str], placements: Iterable[PlacementFact],
+                           reports: Iterable[ReportFact], period: Period, scope: str | None = None) -> ReferenceTable:
+    """The annual table (the kvalitetsberättelse's table of reports per avdelning, enhet and type), defined.
+
+    This is what GET /api/v1/statistics/annual-table means, before suppression. The service computes it in SQL
+    (service/statistics.py, annual_counts); tests/api/test_counting_reference.py generates organisations,
+    reorganisations and reports and checks the SQL against this function on SQLite and PostgreSQL. Written to be
+    read, not to be fast.
+
+    Input: the avdelningar of one förvaltning (`departments`, codes), where each enhet stood over time
+    (`placements`), the reports, the period (whole days, both included) and the part of the organisation asked
+    for (`scope`: None for the whole förvaltning, an avdelning's code, or an enhet's code).
+
+    1. **Which reports.** Those received (`received_on`) in the period.
+    2. **Where a report stands.** Each of its enheter is placed under the avdelning it stood under *on the day
+       the report was received*: later reorganisations do not move it. This gives the report's places, pairs
+       (enhet, avdelning). An enhet that stood nowhere that day (not yet created) gives no place.
+    3. **Scope.** The whole förvaltning takes every place; an avdelning the places under it; an enhet its own
+       places (under whichever avdelning). A report with no place in the scope is not in the table.
+    4. **Rows.** For the förvaltning or an avdelning: each avdelning of the scope in code order, and under it
+       each enhet that stood under it on at least one day of the period, in code order, so that an enhet moved
+       during the period has a row under each avdelning (with the reports placed under that one). For an enhet:
+       a row for each avdelning it stood under during the period, in the order it stood there. Then the total
+       row. Rows without reports are listed, with zeros.
+    5. **A row's reports**, each counted once however many of its enheter or types fall in the row: an enhet
+       row (enhet E under avdelning A) has the reports with the place (E, A); an avdelning row those with a
+       place under A; the total row those with a place in the scope. A row is therefore not the sum of the rows
+       under it: a report concerning two enheter of A counts under each, and once for A.
+    6. **Columns.** A type column (`not_a_deviation`, `lex_sarah`, `personal_data_incident`, `complaint`,
+       `other_deviation`) counts the row's reports that have that type now; a report with two types counts in
+       both, so the type columns may add up to more than Totalt. `unassessed` counts those without any type
+       yet; `total` counts all the row's reports.
+    7. **Shares**, of the total row's reports: `deviations` are those with a type other than
+       `not_a_deviation` (the shares' denominator for the type shares); of the lex Sarah reports, those of a
+       serious severity (SERIOUS) and those notified to IVO; of the personal-data incidents, those notified to
+       IMY. "Notified" means a notification to that authority has been sent; a lex Sarah report notified to
+       IVO but later re-assessed as something else is not counted there. Each share is numerator and
+       denominator (`shares`, with the percentage).
+    """
+    departments = sorted(set(departments))
+    placements = list(placements)
+    in_period = [report for report in reports if period.start <= report.received_on <= period.end]
+
+    def places(report: ReportFact) -> set[tuple[str, str]]:
+        return {(p.unit, p.department) for p in placements
+                if p.unit in report.units and p.holds_on(report.received_on)}
+
+    shown_departments = departments if scope is None else [scope] if scope in departments else []
+
+    def in_scope(place: tuple[str, str]) -> bool:
+        unit, department = place
+        return department in shown_departments if shown_departments else unit == scope
+
+    placed = [(report, {place for place in places(report) if in_scope(place)}) for report in in_period]
+    placed = [(report, where) for report, where in placed if where]
+
+    def counts(reports_of_row: list[ReportFact]) -> dict[str, int]:
+        row = {column.key: sum(column.key in report.types for report in reports_of_row) for column in TYPE_COLUMNS}
+        row[UNASSESSED.key] = sum(not report.types for report in reports_of_row)
+        row[TOTAL.key] = len(reports_of_row)
+        return row
+
+    def unit_row(unit: str, department: str) -> ReferenceRow:
+        return ReferenceRow("unit", unit, department,
+                            counts([report for report, where in placed if (unit, department) in where]))
+
+    def first_day_under(unit: str, department: str) -> date:
+        return min(p.valid_from for p in placements
+                   if p.unit == unit and p.department == department and p.overlaps(period))
+
+    rows: list[ReferenceRow] = []
+    if shown_departments:
+        for department in shown_departments:
+            rows.append(ReferenceRow("department", department, None,
+                                     counts([report for report, where in placed
+                                             if any(d == department for _, d in where)])))
+            enheter = sorted({p.unit for p in placements if p.department == department and p.overlaps(period)})
+            rows += [unit_row(unit, department) for unit in enheter]
+    else:
+        stood_under = {p.department for p in placements if p.unit == scope and p.overlaps(period)}
+        rows += [unit_row(scope, department)  # type: ignore[arg-type]
+                 for department in sorted(stood_under, key=lambda d: first_day_under(scope, d))]  # type: ignore[arg-type]
+    everything = [report for report, _ in placed]
+    rows.append(ReferenceRow("total", None, None, counts(everything)))
+
+    def having(condition) -> int:  # type: ignore[no-untyped-def]
+        return sum(1 for report in everything if condition(report))
+
+    total = rows[-1].counts
+    share_counts = ShareCounts(
+        deviations=having(lambda report: bool(report.types - {"not_a_deviation"})),
+        lex_sarah=total["lex_sarah"], personal_data_incident=total["personal_data_incident"],
+        complaint=total["complaint"], other_deviation=total["other_deviation"],
+        lex_sarah_serious=having(lambda report: "lex_sarah" in report.types
+                                 and report.lex_sarah_severity in SERIOUS),
+        lex_sarah_notified_ivo=having(lambda report: "lex_sarah" in report.types and report.notified_ivo),
+        incident_notified_imy=having(lambda report: "personal_data_incident" in report.types
+                                     and report.notified_imy),
+    )
+    return ReferenceTable(rows=rows, share_counts=share_counts, shares=shares(share_counts))
 
 
 # ---- small-count suppression ----------------------------------------------------------------------------
