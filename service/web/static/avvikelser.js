@@ -71,7 +71,20 @@
 
   function focusErrorSummary() {
     var summary = document.querySelector("[data-fokus]");
-    if (summary) { summary.focus(); }
+    if (!summary) { return; }
+    summary.focus();
+    // A link in the summary puts focus in its field (a fragment link alone only scrolls), with the field's
+    // label or legend in view above it.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var field = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!field) { return; }
+      event.preventDefault();
+      var heading = field.closest("fieldset");
+      heading = heading ? heading.querySelector("legend") : document.querySelector("label[for='" + field.id + "']");
+      (heading || field).scrollIntoView();
+      field.focus({ preventScroll: true });
+    });
   }
 
   function start() {
