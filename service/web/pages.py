@@ -42,7 +42,8 @@ def unit_choices(org: OrgSnapshot, principal: Principal, day: date, recent: list
     allowed = [unit for unit in org.by_id.values()
                if unit.kind == OrgKind.unit and unit.is_active_on(day)
                and principal.may(Permission.submit_report, unit.path)]
-    narrow = [grant.unit_path for grant in principal.grants if grant.unit_path.count("/") >= 4]
+    # A grant on an avdelning ("/1/2/") or an enhet ("/1/2/3/") names where the person works.
+    narrow = [grant.unit_path for grant in principal.grants if grant.unit_path.count("/") >= 3]
     own_ids = set(recent) | {unit.id for unit in allowed if any(unit.path.startswith(path) for path in narrow)}
 
     def department(unit: UnitInfo) -> str:

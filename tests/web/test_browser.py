@@ -291,3 +291,92 @@ def test_every_page_passes_axe_at_320_and_1280_px(chrome, site):
     chrome.find_element(By.CSS_SELECTOR, "form.utloggning button").send_keys(Keys.ENTER)
     wait_for_title(chrome, "Du är utloggad")
     check_page(chrome, "utloggad")
+
+
+# ---- OpenID Connect sign-in against a real provider -----------------------------------------------------
+
+NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def oidc_site(settings, db, clock, dev_key, org) -> Iterator[str]:
+    """The service signing browsers in with OIDC against oidc-provider (node) on another loopback port."""
+    import subprocess
+
+    node = shutil.which("node")
+    if not node or not (NODE_MODULES / "oidc-provider").is_dir():
+        pytest.fail("node and tests/node's oidc-provider are needed (scripts/test installs them)")
+    idp_port, site_port = _free_port(), _free_port()
+    site = f"http://127.0.0.1:{site_port}"
+    idp = subprocess.Popen([node, str(Path(__file__).with_name("oidc_idp.mjs")), str(idp_port),
+                            f"{site}/logga-in/callback", f"{site}/utloggad"],
+                           cwd=ROOT / "tests" / "node", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        said: list[str] = []
+        for line in idp.stdout or ():  # until it listens (or exits); it may warn about the runtime first
+            said.append(line)
+            if line.startswith("ready ") or len(said) > 50:
+                break
+        assert said and said[-1].startswith("ready "), f"the OpenID provider did not start: {''.join(said)}"
+        oidc = settings.model_copy(update={"auth_mode": "oidc", "oidc_issuer": f"http://127.0.0.1:{idp_port}",
+                                           "oidc_client_id": "avvikelser-web", "public_url": site})
+        server = uvicorn.Server(uvicorn.Config(make_app(oidc, db, clock, dev_key), host="127.0.0.1",
+                                               port=site_port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        for _ in range(1000):
+            if server.started:
+                break
+            thread.join(0.01)
+        assert server.started, "the server did not start"
+        yield site
+        server.should_exit = True
+        thread.join(WAIT)
+    finally:
+        idp.terminate()
+        idp.wait(WAIT)
+
+
+def test_sign_in_with_openid_connect_and_report(chrome, oidc_site, users):
+    from service.domain.access import Role
+
+    users.grant("olivia", Role.reporter, "SOC-ALD")  # the person's grant, stored in the service
+    chrome.delete_all_cookies()
+    chrome.get(f"{oidc_site}/rapportera")
+    # The provider's own development login page, then its consent page.
+    WebDriverWait(chrome, WAIT).until(lambda d: d.find_elements(By.NAME, "login"))
+    assert chrome.current_url.startswith(oidc_site.rsplit(":", 1)[0])  # at the provider, not the service
+    assert "code_challenge_method=S256" in chrome.current_url or "/interaction/" in chrome.current_url
+    chrome.find_element(By.NAME, "login").send_keys("olivia")
+    chrome.find_element(By.NAME, "password").send_keys("any")
+    chrome.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(chrome, WAIT).until(
+        lambda d: d.title.startswith("Rapportera") or d.find_elements(By.CSS_SELECTOR, "button[autofocus]"))
+    if not chrome.title.startswith("Rapportera"):
+        chrome.find_element(By.CSS_SELECTOR, "button[autofocus]").click()  # consent
+    wait_for_title(chrome, "Rapportera en avvikelse")
+    assert chrome.find_element(By.CSS_SELECTOR, "optgroup").get_attribute("label") == "Dina enheter"
+    chrome.find_element(By.ID, "beskrivning").send_keys("Rapport efter inloggning med OIDC.")
+    chrome.find_element(By.ID, "person-ingen").send_keys(Keys.SPACE)
+    chrome.find_element(By.ID, "kategori").send_keys(Keys.SPACE)
+    chrome.find_element(By.ID, "enhet").send_keys("Hemtjänst Norr")
+    chrome.find_element(By.CSS_SELECTOR, "main button[type=submit]").send_keys(Keys.ENTER)
+    wait_for_title(chrome, "Rapporten är skickad")
+    assert chrome.find_element(By.ID, "arendenummer").text == "SOC-2026-00001"
+    chrome.find_element(By.CSS_SELECTOR, "form.utloggning button").send_keys(Keys.ENTER)
+    # Signed out here and at the provider, which sends the browser back to our signed-out page.
+    WebDriverWait(chrome, WAIT).until(
+        lambda d: d.title.startswith("Du är utloggad") or d.find_elements(By.CSS_SELECTOR, "button[autofocus]"))
+    if not chrome.title.startswith("Du är utloggad"):
+        chrome.find_element(By.CSS_SELECTOR, "button[autofocus]").click()  # the provider asks to confirm
+    wait_for_title(chrome, "Du är utloggad")
+    chrome.get(f"{oidc_site}/mina-rapporter")
+    WebDriverWait(chrome, WAIT).until(lambda d: d.find_elements(By.NAME, "login"))  # asked to sign in again
