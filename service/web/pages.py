@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service import reports
+from service import audit, reports
 from service.api.deps import ClockDep, OrgDep, SessionDep, SettingsDep
 from service.api.problems import ProblemException
 from service.api.pagination import decode_cursor, encode_cursor
@@ -94,6 +94,9 @@ def submit(request: Request, form: FormDep, principal: WebPrincipalDep, org: Org
            clock: ClockDep, settings: SettingsDep) -> Response:
     now = clock()
     result = report_form.check(report_form.read(form), principal=principal, org=org, settings=settings, now=now)
+    if result.refused:  # found before the use case ran: logged as the use case logs it
+        audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail="enhet outside grants")
+        session.commit()
     if result.body is not None:
         try:
             stored = reports.submit_report(session, principal, new_report(result.body), now, settings, org)

@@ -25,7 +25,7 @@ from service.api.reports import ReportCreate
 from service.caches import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, Forbidden
 from service.domain.reports import Channel, check_subject, check_times
 
 # The form's fields in page order (the error summary lists them in this order), with the id of the element
@@ -100,6 +100,7 @@ class FormResult:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)  # form field → message, in page order
     body: ReportCreate | None = None
+    refused: bool = False  # an enhet outside the caller's grants: the page records the refusal as intake does
 
     def add(self, form_field: str, code: str) -> None:
         if form_field not in self.errors:  # the first error of a field is the one to fix first
@@ -188,6 +189,7 @@ def _field_of(pointer: str | tuple[Any, ...] | None) -> str:
 
 def add_domain_error(result: FormResult, error: DomainError) -> None:
     result.add(_field_of(error.field), error.reason or "*")
+    result.refused = result.refused or isinstance(error, Forbidden)
 
 
 def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, settings: Settings,

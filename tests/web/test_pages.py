@@ -114,7 +114,7 @@ def test_unreadable_dates_and_times_and_the_future_are_named(browser, org):
     assert error_at(page, "intraffat") == "Tidpunkten när det hände kan inte vara senare än nu."
 
 
-def test_an_enhet_outside_the_callers_grants_is_refused_at_the_field(browser, org, users):
+def test_an_enhet_outside_the_callers_grants_is_refused_at_the_field(browser, org, users, db):
     page = browser.get("/logga-in")
     browser.post("/logga-in", data={"csrf_token": csrf_of(page.text), "anvandare": "unit_manager"})
     form = browser.get("/rapportera").text
@@ -122,6 +122,10 @@ def test_an_enhet_outside_the_callers_grants_is_refused_at_the_field(browser, or
     page = submit(browser, enhet="SOC-ALD-2")
     assert page.status_code == 422
     assert error_at(page.text, "enhet") == "Du kan inte rapportera för den enheten. Välj en av enheterna i listan."
+    with db.connect() as connection:  # the refusal is in the access log, as for the API
+        refusals = connection.execute(text(
+            "SELECT actor_subject FROM audit_record WHERE action = 'submit_report' AND outcome = 'denied'")).all()
+    assert [subject for (subject,) in refusals] == ["demo-unit_manager"]
 
 
 def test_the_same_form_sent_twice_gives_one_report(browser, org, db):
