@@ -380,3 +380,16 @@ def test_sign_in_with_openid_connect_and_report(chrome, oidc_site, users):
     wait_for_title(chrome, "Du är utloggad")
     chrome.get(f"{oidc_site}/mina-rapporter")
     WebDriverWait(chrome, WAIT).until(lambda d: d.find_elements(By.NAME, "login"))  # asked to sign in again
+
+
+def test_api_docs_render_from_local_files_only(chrome, site):
+    for path, rendered in (("/docs", ".swagger-ui .opblock"), ("/redoc", ".menu-content")):
+        chrome.get(site + path)
+        WebDriverWait(chrome, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, rendered), f"{path} is blank")
+        # What the page asked for, and whether an answer came. ReDoc links its badge image from its maker's
+        # CDN; the page's policy blocks it, so nothing is fetched from elsewhere.
+        loaded = chrome.execute_script(
+            "return performance.getEntriesByType('resource').map(function (r) {"
+            " return [r.name, r.responseStart > 0 || r.decodedBodySize > 0]; })")
+        assert any(url.startswith(site) and answered for url, answered in loaded), loaded
+        assert [url for url, answered in loaded if answered and not url.startswith(site)] == []
