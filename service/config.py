@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,24 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base / "avvikelser"
+# An origin as browsers send it: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origin_list(value: object) -> object:
+    """A JSON list or a comma- or space-separated list of origins; each must be a bare origin."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [part for part in re.split(r"[,\s]+", text) if part]
+    if isinstance(value, list):
+        for origin in value:
+            if not isinstance(origin, str) or not _ORIGIN.match(origin):
+                raise ValueError(f"not an origin (scheme://host[:port], no path, no wildcard): {origin!r}")
+        return [origin.rstrip("/") for origin in value]
+    return value
+
+
+Origins = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -131,12 +150,43 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one access-token typ must be accepted")
         return value
+    # Browsers. Origins whose pages may call the API (CORS; empty: none), and whose pages may show the web
+    # pages in a frame (CSP frame-ancestors; empty: none). Each is a list like
+    # "https://intranat.kommun.se,https://portal.kommun.se".
+    cors_origins: Origins = Field(default_factory=list)
+    frame_ancestors: Origins = Field(default_factory=list)
+    # Browser sessions (service/web_sessions.py): signed out after this long without a request, and
+    # after this long whatever happens.
+    web_session_idle_minutes: int = Field(default=60, ge=1)
+    web_session_max_hours: int = Field(default=12, ge=1)
+    # Session cookies are Secure (sent over HTTPS only; browsers count http://localhost as secure too).
+    # Turning it off is for plain-HTTP test set-ups on other hosts, and refused in production.
+    cookie_secure: bool = True
+    # Browser sign-in with OpenID Connect (AVV_AUTH_MODE=oidc): authorization code flow with PKCE against
+    # AVV_OIDC_ISSUER. The client id defaults to AVV_OIDC_AUDIENCE; a confidential client also has a
+    # secret. The redirect URI is <public_url>/logga-in/callback (public_url: the request's own origin
+    # when unset; set it behind a proxy).
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile"
+    public_url: str | None = None
+
+    @field_validator("cors_origins", "frame_ancestors", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _origin_list(value)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.auth_mode == "dev":
             raise ValueError("AVV_AUTH_MODE=dev is refused when AVV_ENVIRONMENT=production")
+        if self.environment == "production" and not self.cookie_secure:
+            raise ValueError("AVV_COOKIE_SECURE=false is refused when AVV_ENVIRONMENT=production")
         return self
+
+    @property
+    def client_id(self) -> str:
+        return self.oidc_client_id or self.oidc_audience
 
     @property
     def is_sqlite(self) -> bool:

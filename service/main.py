@@ -27,6 +27,8 @@ from service.api.problems import FieldError, Problem, ProblemException, install_
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import make_engine
+from service import web
+from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
 
 API_PREFIX = "/api/v1"
@@ -64,6 +66,8 @@ async def reject_unknown_query_parameters(request: Request) -> None:
 def _accepted_body_types(path: str) -> frozenset[str]:
     if path == f"{API_PREFIX}/org-units/import":
         return org_units.IMPORT_MEDIA_TYPES
+    if path in web.FORM_PATHS:
+        return web.FORM_MEDIA_TYPES
     return JSON_ONLY
 
 
@@ -109,6 +113,7 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
         responses=problem_responses(500),
         lifespan=_lifespan,
+        docs_url=None, redoc_url=None,  # served from local files by service/web (no CDN)
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
@@ -124,6 +129,10 @@ def create_app(
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        accepted_types=_accepted_body_types)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
+                       extra_form_action=[settings.oidc_issuer] if settings.auth_mode == "oidc" else None)
+    if settings.cors_origins:
+        app.add_middleware(ApiCorsMiddleware, origins=settings.cors_origins)
 
     api = APIRouter(
         prefix=API_PREFIX,
@@ -142,6 +151,7 @@ def create_app(
     api.include_router(audit_api.router)
     app.include_router(api)
     app.include_router(health.router)
+    web.install(app, settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -372,3 +372,28 @@ class LogReview(SQLModel, table=True):
     subject_filter: str | None = Field(default=None, max_length=255)
     report_filter: uuid.UUID | None = None
     result: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# ---- browser sign-in ----------------------------------------------------------------------------------
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's session with the web pages (service/web_sessions.py). The cookie holds a random token;
+    the row holds only its SHA-256, so a copy of the table signs no one in. A row without a subject is a
+    sign-in under way (its CSRF token protects the sign-in form; an OIDC sign-in keeps its state here)."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_expires_at", "expires_at"),)
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    subject: str | None = Field(default=None, max_length=255, index=True)
+    # What the principal is built from, as a token's claims would be: sub, name and (AVV_GRANT_SOURCE=token)
+    # the identity provider's grants claim. JSON.
+    claims: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    csrf_token: str = Field(max_length=64)
+    # An OIDC sign-in under way: state, nonce, PKCE verifier, where to go afterwards. JSON.
+    login_state: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    id_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # for signing out at the IdP
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # whichever comes first: idle time from last_seen_at, or the absolute lifetime

@@ -98,9 +98,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
             settings: Settings, org: OrgSnapshot, *, autocommit: bool) -> StoredReport:
     check_times(new.occurred_at, new.noticed_at, now)
     check_subject(new.subject_reference, new.no_specific_subject)
-    if new.category not in settings.report_categories:
-        raise InvalidInput(f"Unknown category; use one of: {', '.join(settings.report_categories)}.",
-                           field="category")
+    check_category(new.category, settings)
     reporter = _reporter_for(principal, new.reporter)
 
     if new.external_reference is not None:
@@ -232,6 +230,12 @@ _SET_CASE_NUMBER = (update(_REPORT_TABLE).where(_REPORT_TABLE.c.id == bindparam(
                     .values(case_number=bindparam("number")))
 
 
+def check_category(category: str, settings: Settings) -> None:
+    if category not in settings.report_categories:
+        raise InvalidInput(f"Unknown category; use one of: {', '.join(settings.report_categories)}.",
+                           field="category", reason="unknown_category")
+
+
 def _reporter_for(principal: Principal, named: Reporter | None) -> Reporter:
     if principal.is_integration:
         if named is None:
@@ -252,28 +256,38 @@ def _replay(session: Session, earlier: Report, new: NewReport) -> StoredReport:
     if earlier.payload_sha256 != new.fingerprint:
         raise Conflict(
             f"external_reference was already used for {earlier.case_number} with different contents.",
-            field="external_reference",
+            field="external_reference", reason="reused_reference",
         )
     return StoredReport(report=earlier, units=units_of(session, [earlier.id])[earlier.id], created=False)
 
 
 def _units_for_report(org: OrgSnapshot, principal: Principal, new: NewReport, settings: Settings) -> list[UnitInfo]:
-    occurred_on = local_date(new.occurred_at, settings.time_zone)
+    return units_for_report(org, principal, new.unit_codes, new.occurred_at, settings)
+
+
+def units_for_report(org: OrgSnapshot, principal: Principal, unit_codes: list[str], occurred_at: datetime,
+                     settings: Settings) -> list[UnitInfo]:
+    """The enheter a report names, checked: known, enheter, active the day it happened, the caller's to report
+    for, in one förvaltning. Raises the first rule broken."""
+    occurred_on = local_date(occurred_at, settings.time_zone)
     units: list[UnitInfo] = []
-    for index, code in enumerate(new.unit_codes):
+    for index, code in enumerate(unit_codes):
         pointer = f"/units/{index}"
         unit = org.by_code.get(code)
         if unit is None:
-            raise InvalidInput("No enhet has this code.", field=pointer)
+            raise InvalidInput("No enhet has this code.", field=pointer, reason="unknown_unit")
         if unit.kind != OrgKind.unit:
-            raise InvalidInput(f"This code names a {unit.kind}; a report concerns enheter (units).", field=pointer)
+            raise InvalidInput(f"This code names a {unit.kind}; a report concerns enheter (units).", field=pointer,
+                               reason="not_a_unit")
         if not unit.is_active_on(occurred_on):
-            raise InvalidInput("This enhet was not active on the day of occurred_at.", field=pointer)
+            raise InvalidInput("This enhet was not active on the day of occurred_at.", field=pointer,
+                               reason="inactive_unit")
         if not principal.may(Permission.submit_report, unit.path):
-            raise Forbidden("You may not submit reports for this enhet.", field=pointer)
+            raise Forbidden("You may not submit reports for this enhet.", field=pointer, reason="not_permitted")
         units.append(unit)
     if len({unit.path.split("/")[1] for unit in units}) > 1:
-        raise InvalidInput("All enheter of one report must belong to the same förvaltning.", field="units")
+        raise InvalidInput("All enheter of one report must belong to the same förvaltning.", field="units",
+                           reason="several_administrations")
     return units
 
 
@@ -315,6 +329,14 @@ def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, l
     for report_id, *unit in rows:
         result[report_id].append(UnitInfo(*unit))
     return result
+
+
+def recent_unit_ids(session: Session, reporter_subject: str, *, reports: int = 5) -> list[int]:
+    """The enheter of a person's latest reports, newest first: where they are likely to report from again."""
+    latest = (select(Report.id).where(Report.reporter_subject == reporter_subject)
+              .order_by(col(Report.received_at).desc()).limit(reports).subquery())
+    rows = session.exec(select(ReportUnit.unit_id).where(col(ReportUnit.report_id).in_(select(latest.c.id)))).all()
+    return list(dict.fromkeys(rows))
 
 
 # ---- reads -----------------------------------------------------------------------------------------
@@ -406,6 +428,7 @@ class ReportFilter:
     statuses: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     text: str | None = None
+    own_only: bool = False  # only the reports the caller made (the web form's "Mina rapporter")
 
 
 @dataclass(frozen=True)
@@ -432,6 +455,8 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         conditions.append(col(Report.status).in_(wanted.statuses))
     if wanted.categories:
         conditions.append(col(Report.category).in_(wanted.categories))
+    if wanted.own_only:
+        conditions.append(Report.reporter_subject == principal.subject)
     if wanted.text:
         conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
     if after is not None:

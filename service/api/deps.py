@@ -63,7 +63,7 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def _read_alone(request: Request, load: Callable[[Session], T]) -> T:
+def read_alone(request: Request, load: Callable[[Session], T]) -> T:
     """Cache loads read in a short session of their own, never in the request's: that one stays unopened
     until the endpoint uses it (intake relies on this), and is not held open by what a cache needs."""
     with Session(request.app.state.engine) as session:
@@ -102,13 +102,18 @@ async def get_principal(request: Request, settings: SettingsDep) -> Principal:
         log.info("token refused: %s", exc)
         raise ProblemException(401, "The bearer token is not valid.", type_="unauthenticated",
                                headers=_UNAUTHORIZED_HEADERS) from None
+    return await principal_from_claims(request, settings, claims)
+
+
+async def principal_from_claims(request: Request, settings: Settings, claims: dict) -> Principal:
+    """The principal of verified claims (a token's, or a browser session's): its stored or claimed grants."""
     await keep_org_current(request)
     cache = request.app.state.grant_cache
     key = grants_key(claims, settings.grant_source)
     grants = cache.peek(key)
     if grants is None:
         grants = await run_in_threadpool(
-            _read_alone, request, lambda session: load_grants(session, claims, settings.grant_source))
+            read_alone, request, lambda session: load_grants(session, claims, settings.grant_source))
         cache.put(key, grants)
     principal = principal_of(claims, grants)
     request.state.principal_subject = principal.subject
@@ -123,7 +128,7 @@ async def get_org(request: Request) -> OrgSnapshot:
     cache = request.app.state.org_cache
     org = cache.peek("org")
     if org is None:
-        org = await run_in_threadpool(_read_alone, request, OrgSnapshot.load)
+        org = await run_in_threadpool(read_alone, request, OrgSnapshot.load)
         cache.put("org", org)
     return org
 

@@ -103,6 +103,19 @@ class ReportPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+def new_report(body: ReportCreate) -> reports.NewReport:
+    """The intake use case's input from a validated request body (the API's and the web form's)."""
+    reporter = (reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
+                if body.reporter else None)
+    return reports.NewReport(
+        unit_codes=body.units, occurred_at=body.occurred_at, noticed_at=body.noticed_at,
+        description=body.description, immediate_actions=body.immediate_actions,
+        subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
+        category=body.category, channel=body.channel, external_reference=body.external_reference,
+        reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
+    )
+
+
 def _units(view: reports.ReportView) -> list[UnitRef]:
     return [UnitRef(id=unit.id or 0, code=unit.code, name=unit.name) for unit in view.units]
 
@@ -151,16 +164,7 @@ def _summary(view: reports.ReportView) -> ReportSummary:
 )
 def submit_report(body: ReportCreate, request: Request, session: SessionDep, principal: PrincipalDep,
                   clock: ClockDep, settings: SettingsDep, org: OrgDep) -> Response:
-    reporter = (reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
-                if body.reporter else None)
-    new = reports.NewReport(
-        unit_codes=body.units, occurred_at=body.occurred_at, noticed_at=body.noticed_at,
-        description=body.description, immediate_actions=body.immediate_actions,
-        subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
-        category=body.category, channel=body.channel, external_reference=body.external_reference,
-        reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
-    )
-    stored = reports.submit_report(session, principal, new, clock(), settings, org)
+    stored = reports.submit_report(session, principal, new_report(body), clock(), settings, org)
     session.commit()
     receipt = _read(reports.view_of_new(principal, stored))
     # Serialised once, here: returned as a model, the receipt would be validated again first. Intake is

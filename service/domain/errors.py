@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """Base class; `field` names the input field at fault, when there is one."""
+    """Base class; `field` names the input field at fault, when there is one; `reason` is a short code for
+    which rule it broke, for callers that word their own message (the web form's Swedish texts)."""
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.reason = reason
 
     def extensions(self) -> dict[str, object]:
         """Extra members for the problem document, e.g. the steps possible now."""

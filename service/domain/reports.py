@@ -24,31 +24,29 @@ class Channel(StrEnum):
 
 def check_times(occurred_at: datetime, noticed_at: datetime, now: datetime) -> None:
     if occurred_at > now + CLOCK_SKEW:
-        raise InvalidInput("occurred_at is in the future.", field="occurred_at")
+        raise InvalidInput("occurred_at is in the future.", field="occurred_at", reason="in_future")
     if noticed_at > now + CLOCK_SKEW:
-        raise InvalidInput("noticed_at is in the future.", field="noticed_at")
+        raise InvalidInput("noticed_at is in the future.", field="noticed_at", reason="in_future")
     if noticed_at < occurred_at:
-        raise InvalidInput("noticed_at is before occurred_at.", field="noticed_at")
+        raise InvalidInput("noticed_at is before occurred_at.", field="noticed_at", reason="before_occurred")
 
 
 def check_subject(subject_reference: str | None, no_specific_subject: bool) -> None:
     if no_specific_subject and subject_reference is not None:
         raise InvalidInput(
-            "Give either subject_reference or no_specific_subject=true, not both.", field="subject_reference"
-        )
+            "Give either subject_reference or no_specific_subject=true, not both.", field="subject_reference",
+            reason="both_given")
     if not no_specific_subject and subject_reference is None:
         raise InvalidInput(
             "Give subject_reference (a pseudonymous reference) or no_specific_subject=true.",
-            field="subject_reference",
-        )
+            field="subject_reference", reason="missing")
     # A personnummer or samordningsnummer must not be stored as the subject reference, which is a
     # pseudonymous reference by design; however it is written (service/domain/personnummer.py).
     if subject_reference is not None and contains_identity_number(subject_reference):
         raise InvalidInput(
             "subject_reference looks like a personal identity number; use the pseudonymous reference "
             "of the verksamhetssystem instead.",
-            field="subject_reference",
-        )
+            field="subject_reference", reason="personnummer")
 
 
 # The report's free-text fields, as JSON pointers into the submitted body: flagged, not refused, when they
