@@ -44,7 +44,8 @@ from service.models import (
     Report,
     ReportType,
 )
-from service.reports import in_scope, units_of
+from service.reports import units_of
+from service.scope import readable_cases
 
 
 def load_case(session: Session, principal: Principal, report_id: uuid.UUID, permission: Permission, *,
@@ -60,7 +61,7 @@ def load_case(session: Session, principal: Principal, report_id: uuid.UUID, perm
     writing transaction holds the database's one write lock from its start.)
     """
     action = action or (permission.value if permission is Permission.read_case else f"step:{permission.value}")
-    query = select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
+    query = select(Report).where(Report.id == report_id, readable_cases(principal))
     if permission is not Permission.read_case:
         # FOR NO KEY UPDATE: foreign-key checks from rows that point at this case (a link from another
         # case being assessed at the same time) do not wait for it, so two such steps cannot deadlock.

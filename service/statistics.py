@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
-from service import audit
-from service.domain.access import Permission, Principal
+from service import audit, scope
+from service.domain.access import Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.org import OrgKind
@@ -65,16 +65,10 @@ from service.models import (
 
 def statistics_root(session: Session, principal: Principal, unit_id: int | None) -> OrgUnit:
     """The subtree asked for, which the caller must be allowed to read aggregates for."""
-    scope = principal.scope(Permission.read_statistics)
-    if unit_id is None:
-        roots = [root for root in scope.roots if root != "/"]
-        if len(roots) != 1:
-            raise InvalidInput("Name the org unit (unit_id) the statistics are for.", field="unit_id")
-        unit_id = int(roots[0].strip("/").split("/")[-1])
-    root = session.get(OrgUnit, unit_id)
+    root = session.get(OrgUnit, scope.statistics_unit_id(principal, unit_id))
     if root is None:
         raise InvalidInput("No org unit has this id.", field="unit_id")
-    if not scope.covers(root.path):
+    if not scope.may_read_statistics(principal, root):
         audit.record(session, principal, "read_statistics", outcome=audit.DENIED, detail=f"unit {root.code}")
         raise Forbidden("You may not read statistics for this part of the organisation.")
     if session.get_bind().dialect.name == "postgresql":

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, exists, or_, true
 from sqlmodel import Session, col, select
 
 from service import audit
@@ -22,9 +21,10 @@ from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, Timestamp
-from service.domain.access import EVERYWHERE, Permission, Principal, Scope
+from service.domain.access import Permission, Principal, Scope
 from service.domain.errors import Forbidden, InvalidInput
-from service.models import AuditRecord, LogReview, OrgUnit, ReportUnit
+from service.models import AuditRecord, LogReview
+from service.scope import audit_records_within, log_reviews_visible_to
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -83,16 +83,6 @@ def _auditor_scope(session: Session, principal: Principal, action: str) -> Scope
     return scope
 
 
-def _visible(scope: Scope) -> ColumnElement[bool]:
-    if EVERYWHERE in scope.roots:
-        return true()
-    return exists().where(
-        ReportUnit.report_id == AuditRecord.report_id,
-        col(OrgUnit.id) == col(ReportUnit.unit_id),
-        or_(*(col(OrgUnit.path).startswith(root, autoescape=True) for root in sorted(scope.roots))),
-    )
-
-
 @router.get("/records", summary="The access log, oldest first, a page at a time", responses=problem_responses(403))
 def list_records(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
@@ -108,7 +98,7 @@ def list_records(
     scope = _auditor_scope(session, principal, "read_audit_log")
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
-    query = select(AuditRecord).where(_visible(scope))  # the auditor's scope first; filters only narrow it
+    query = select(AuditRecord).where(audit_records_within(scope))  # the auditor's scope first; filters only narrow it
     if subject is not None:
         query = query.where(AuditRecord.actor_subject == subject)
     if report_id is not None:
@@ -163,9 +153,7 @@ def list_reviews(
     scope = _auditor_scope(session, principal, "read_log_reviews")
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
-    query = select(LogReview)
-    if EVERYWHERE not in scope.roots:
-        query = query.where(LogReview.reviewer_subject == principal.subject)
+    query = select(LogReview).where(log_reviews_visible_to(principal, scope))
     if cursor:
         query = query.where(col(LogReview.id) > decode_id_cursor(secret, cursor))
     rows = session.exec(query.order_by(col(LogReview.id)).limit(page_size + 1)).all()

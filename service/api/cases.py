@@ -27,7 +27,8 @@ from service.domain.assessment import (
 from service.domain.closing import closing_blockers
 from service.domain.lifecycle import CaseStatus, Step, allowed_steps
 from service.models import Assessment, CaseDeadline, CaseEvent, CaseLink, Report
-from service.reports import audit_listing, in_scope
+from service.reports import audit_listing
+from service.scope import readable_cases
 
 router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
 
@@ -128,7 +129,7 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
     deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
                              .order_by(col(CaseDeadline.due_at))).all()
     links = session.exec(select(Report.id, Report.case_number).join(CaseLink, col(CaseLink.related_report_id) == col(Report.id))
-                         .where(CaseLink.report_id == report.id, in_scope(principal.scope(Permission.read_case)))
+                         .where(CaseLink.report_id == report.id, readable_cases(principal))
                          .order_by(col(Report.case_number))).all()
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
@@ -237,7 +238,7 @@ def list_deadlines(
 ) -> list[DueItem]:
     now = clock()
     query = (select(CaseDeadline, Report.case_number).join(Report, col(Report.id) == col(CaseDeadline.report_id))
-             .where(in_scope(principal.scope(Permission.read_case))))
+             .where(readable_cases(principal)))
     if overdue:
         query = query.where(col(CaseDeadline.due_at) < now)
     if due_before is not None:

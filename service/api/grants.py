@@ -13,7 +13,6 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,9 +22,10 @@ from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, RowId
 from service.config import Settings
-from service.domain.access import EVERYWHERE, Permission, Principal, Role
+from service.domain.access import Permission, Principal, Role
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.models import OrgUnit, RoleGrant
+from service.scope import grants_manageable_by, may_manage_grant
 
 router = APIRouter(prefix="/grants", tags=["access"])
 
@@ -76,17 +76,6 @@ def _refuse(session: Session, principal: Principal, action: str, reason: str, to
 _OUTSIDE = "You may not manage grants on this unit."
 
 
-def _may_manage(principal: Principal, unit_path: str | None) -> bool:
-    return principal.may(Permission.manage_grants, unit_path or EVERYWHERE)
-
-
-def _manageable(principal: Principal) -> ColumnElement[bool]:
-    roots = principal.scope(Permission.manage_grants).roots
-    if EVERYWHERE in roots:
-        return true()
-    return or_(*(col(OrgUnit.path).startswith(root, autoescape=True) for root in sorted(roots)))
-
-
 def _changed(request: Request) -> None:
     """This process sees the change at once; other instances within AVV_GRANT_CACHE_SECONDS."""
     request.app.state.grant_cache.clear()
@@ -105,7 +94,7 @@ def list_grants(
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
     query = (select(RoleGrant, OrgUnit.code).join(OrgUnit, col(OrgUnit.id) == col(RoleGrant.org_unit_id), isouter=True)
-             .where(_manageable(principal)))
+             .where(grants_manageable_by(principal)))
     if subject is not None:
         query = query.where(RoleGrant.subject == subject)
     if unit_id is not None:
@@ -139,7 +128,7 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
         if unit is None:
             raise InvalidInput("No org unit has this code.", field="unit_code")
     where = f"{body.role.value} on {body.unit_code}"
-    if not _may_manage(principal, unit.path if unit else None):
+    if not may_manage_grant(principal, unit.path if unit else None):
         _refuse(session, principal, "grant_role", f"{where}: outside the caller's manage_grants scope", _OUTSIDE)
     if body.subject == principal.subject:
         _refuse(session, principal, "grant_role", f"{where}: to oneself", "Nobody grants a role to themselves.")
@@ -183,7 +172,7 @@ def revoke_role(grant_id: RowId, request: Request, session: SessionDep, principa
         raise NotFound("No such grant.")
     grant, code, path = row
     where = f"grant {grant_id}: {grant.role} on {code or EVERY_UNIT}"
-    if not _may_manage(principal, path):
+    if not may_manage_grant(principal, path):
         _refuse(session, principal, "revoke_role", f"{where}: outside the caller's manage_grants scope", _OUTSIDE)
     _check_grants_are_stored_here(settings)
     if grant.revoked_at is not None:
