@@ -49,11 +49,26 @@ def cmd_demo(_: argparse.Namespace) -> int:
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
-    from service.demo import ensure_grant
+    """The same use case as POST /api/v1/grants, as a system administrator on '*', with its access record."""
+    from service import grants
+    from service.domain.access import EVERYWHERE, Grant, Principal
+    from service.domain.errors import DomainError
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    administrator = Principal(subject="system:cli", display_name="Command line (python -m service grant)",
+                              grants=(Grant(Role.admin, EVERYWHERE),))
+    engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        ensure_grant(session, args.subject, Role(args.role), args.unit, _now(), granted_by="system:cli")
+        try:
+            grants.grant_role(session, administrator, args.subject, Role(args.role), args.unit, None, _now(),
+                              settings)
+        except DomainError as error:
+            session.rollback()  # the refusal's access record, if any, is committed on its own
+            if error.field == "role":  # already held: nothing to do, as before
+                print(f"{args.subject} already holds {args.role} on {args.unit}", file=sys.stderr)
+                return 0
+            print(f"not granted: {error.detail}", file=sys.stderr)
+            return 1 if error.field == "unit_code" else 2
         session.commit()
     print(f"granted {args.role} on {args.unit} to {args.subject}", file=sys.stderr)
     return 0
