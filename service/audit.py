@@ -36,10 +36,10 @@ from sqlalchemy import Engine, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
 from sqlmodel import Session, col, select as select_model
 
-from service.api.middleware import current_request_id
 from service.domain.access import Permission, Principal, Role, Scope
 from service.domain.errors import Forbidden, InvalidInput
 from service.models import AuditRecord, LogReview
+from service.request_id import current_request_id
 from service.scope import audit_records_within, log_reviews_visible_to
 
 log = logging.getLogger("service.audit")
