@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.caches import OrgSnapshot, UnitInfo
+from service.org_units import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
