@@ -50,21 +50,29 @@ def cmd_demo(_: argparse.Namespace) -> int:
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
-    from service.demo import ensure_grant
+    """The same use case as POST /api/v1/grants, as a system administrator on '*', with its access record."""
+    from service import grants
+    from service.domain.access import EVERYWHERE, Grant, Principal
+    from service.domain.errors import DomainError
 
-    database_url = get_settings().database_url
-    if (problem := _not_ready_for_grants(database_url)) is not None:
+    settings = get_settings()
+    if (problem := _not_ready_for_grants(settings.database_url)) is not None:
         print(f"grant: {problem}", file=sys.stderr)
         return 1
-    engine = make_engine(database_url)
+    administrator = Principal(subject="system:cli", display_name="Command line (python -m service grant)",
+                              grants=(Grant(Role.admin, EVERYWHERE),))
+    engine = make_engine(settings.database_url)
     with Session(engine) as session:
         try:
-            ensure_grant(session, args.subject, Role(args.role), args.unit, _now(), granted_by="system:cli")
-        except ValueError:
-            print(f"grant: there is no org unit with the code {args.unit!r}: create it first (or load the demo "
-                  "organisation with `python -m service demo`), or pass --unit '*' for every förvaltning",
-                  file=sys.stderr)
-            return 1
+            grants.grant_role(session, administrator, args.subject, Role(args.role), args.unit, None, _now(),
+                              settings)
+        except DomainError as error:
+            session.rollback()  # the refusal's access record, if any, is committed on its own
+            if error.field == "role":  # already held: nothing to do, as before
+                print(f"{args.subject} already holds {args.role} on {args.unit}", file=sys.stderr)
+                return 0
+            print(f"not granted: {error.detail}", file=sys.stderr)
+            return 1 if error.field == "unit_code" else 2
         session.commit()
     print(f"granted {args.role} on {args.unit} to {args.subject}", file=sys.stderr)
     return 0

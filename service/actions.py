@@ -17,7 +17,7 @@ from service.cases import check_step, load_case, refresh_deadlines, take_step
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.errors import NotFound
-from service.domain.investigation import ActionKind, check_done, check_evaluation, check_new_action
+from service.domain.actions import ActionKind, check_done, check_evaluation, check_new_action
 from service.domain.lifecycle import Step
 from service.domain.reports import local_date
 from service.models import CaseAction, Report

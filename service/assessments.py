@@ -31,7 +31,8 @@ from service.cases import (
     take_step,
 )
 from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
-from service.reports import in_scope, units_of
+from service.reports import units_of
+from service.scope import reports_within
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def _link(session: Session, principal: Principal, report: Report, ids: tuple[uui
     for index, other_id in enumerate(ids):
         # Linking writes on the other case too, so the caller must be able to assess it as well.
         other = session.exec(select(Report).where(Report.id == other_id,
-                                                  in_scope(principal.scope(Permission.assess)))).first()
+                                                  reports_within(principal.scope(Permission.assess)))).first()
         if other is None or other.id == report.id:
             raise InvalidInput("No such case to link.", field=f"/link_cases/{index}")
         _store_link(session, report.id, other.id)

@@ -27,18 +27,20 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
-from sqlmodel import Session
+from sqlmodel import Session, col, select as select_model
 
-from service.api.middleware import current_request_id
-from service.domain.access import Principal, Role
-from service.models import AuditRecord
+from service.domain.access import Permission, Principal, Role, Scope
+from service.domain.errors import Forbidden, InvalidInput
+from service.models import AuditRecord, LogReview
+from service.request_id import current_request_id
+from service.scope import audit_records_within, log_reviews_visible_to
 
 log = logging.getLogger("service.audit")
 
@@ -116,6 +118,104 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
     if pending:
         with session.get_bind().begin() as connection:
             connection.execute(INSERT, pending)
+
+
+# ---- the auditor's reads and log reviews (R-F4) --------------------------------------------------------
+#
+# What an auditor sees (service/scope.py): with the auditor role on '*', every record; on a unit, the
+# records about reports that concern an enhet in that subtree, and nothing about no report (grants, the
+# log itself) or about ids that match no report. Log reviews: '*' auditors see all, others their own.
+# Reading the log is itself logged.
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    subject: str | None = None
+    report_id: uuid.UUID | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+    action: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    more: bool
+
+
+def auditor_scope(session: Session, principal: Principal, action: str) -> Scope:
+    """The caller's auditor scope; refused (403, logged) without the auditor role."""
+    scope = principal.scope(Permission.read_audit_log)
+    if scope.is_empty:
+        record(session, principal, action, outcome=DENIED, detail="no auditor role")
+        raise Forbidden("Reading the access log needs the auditor role.")
+    return scope
+
+
+def list_records(session: Session, principal: Principal, wanted: RecordFilter, *,
+                 after_id: Callable[[], int] | None, page_size: int) -> Page:
+    """Access records in the auditor's scope, oldest first. `after_id` reads the page cursor once allowed."""
+    scope = auditor_scope(session, principal, "read_audit_log")
+    query = select_model(AuditRecord).where(audit_records_within(scope))  # the scope first; filters only narrow it
+    if wanted.subject is not None:
+        query = query.where(AuditRecord.actor_subject == wanted.subject)
+    if wanted.report_id is not None:
+        query = query.where(AuditRecord.report_id == wanted.report_id)
+    if wanted.from_ is not None:
+        query = query.where(col(AuditRecord.at) >= wanted.from_)
+    if wanted.to is not None:
+        query = query.where(col(AuditRecord.at) < wanted.to)
+    if wanted.action is not None:
+        query = query.where(AuditRecord.action == wanted.action)
+    if wanted.outcome is not None:
+        query = query.where(AuditRecord.outcome == wanted.outcome)
+    if after_id is not None:
+        query = query.where(col(AuditRecord.id) > after_id())
+    rows = session.exec(query.order_by(col(AuditRecord.id)).limit(page_size + 1)).all()
+    items = list(rows[:page_size])
+    given = {"subject": wanted.subject, "report_id": wanted.report_id, "from": wanted.from_, "to": wanted.to,
+             "action": wanted.action, "outcome": wanted.outcome}
+    used = ", ".join(name for name, value in given.items() if value is not None) or "none"
+    record(session, principal, "read_audit_log", report_id=wanted.report_id,
+           detail=f"filters: {used}; {len(items)} records")  # which filters, not their values
+    return Page(items=items, more=len(rows) > page_size)
+
+
+@dataclass(frozen=True)
+class NewReview:
+    period_from: datetime
+    period_to: datetime
+    subject_filter: str | None
+    report_filter: uuid.UUID | None
+    result: str
+
+
+def record_review(session: Session, principal: Principal, new: NewReview, now: datetime) -> LogReview:
+    """Record a log review (loggkontroll), and log that. No commit here."""
+    auditor_scope(session, principal, "record_log_review")
+    if new.period_to <= new.period_from:
+        raise InvalidInput("period_to must be after period_from.", field="period_to")
+    review = LogReview(reviewer_subject=principal.subject, reviewer_name=principal.display_name,
+                       reviewed_at=now, period_from=new.period_from, period_to=new.period_to,
+                       subject_filter=new.subject_filter, report_filter=new.report_filter, result=new.result)
+    session.add(review)
+    session.flush()
+    record(session, principal, "record_log_review", report_id=new.report_filter, detail=f"log review {review.id}")
+    return review
+
+
+def list_reviews(session: Session, principal: Principal, *, after_id: Callable[[], int] | None,
+                 page_size: int) -> Page:
+    """Recorded log reviews the auditor sees, oldest first."""
+    scope = auditor_scope(session, principal, "read_log_reviews")
+    query = select_model(LogReview).where(log_reviews_visible_to(principal, scope))
+    if after_id is not None:
+        query = query.where(col(LogReview.id) > after_id())
+    rows = session.exec(query.order_by(col(LogReview.id)).limit(page_size + 1)).all()
+    items = list(rows[:page_size])
+    record(session, principal, "read_log_reviews", detail=f"{len(items)} reviews")
+    return Page(items=items, more=len(rows) > page_size)
 
 
 # ---- the chain ----------------------------------------------------------------------------------------

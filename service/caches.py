@@ -1,5 +1,7 @@
 """Per-process caches for what every request reads and rarely changes: the org tree, a subject's grants.
 
+What they hold is defined beside its own code (the org snapshot: service/org_units.py).
+
 Both expire after a configured number of seconds (changes made by other instances show up within
 that time) and are cleared at once when this process changes what they hold, and when a new day begins
 (org changes dated that day then take effect: service/api/deps.py keep_org_current).
@@ -10,14 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from datetime import date
 from typing import Generic, TypeVar
-
-from sqlmodel import Session, select
-
-from service.domain.org import active_on
-from service.models import OrgUnit
 
 T = TypeVar("T")
 
@@ -57,30 +52,3 @@ class TtlCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-
-
-@dataclass(frozen=True)
-class UnitInfo:
-    id: int
-    code: str
-    name: str
-    kind: str
-    path: str
-    valid_from: date
-    valid_to: date | None
-
-    def is_active_on(self, day: date) -> bool:
-        return active_on(self.valid_from, self.valid_to, day)
-
-
-@dataclass(frozen=True)
-class OrgSnapshot:
-    by_id: dict[int, UnitInfo]
-    by_code: dict[str, UnitInfo]
-
-    @classmethod
-    def load(cls, session: Session) -> OrgSnapshot:
-        rows = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
-                                   OrgUnit.valid_from, OrgUnit.valid_to)).all()
-        units = [UnitInfo(*row) for row in rows]
-        return cls(by_id={unit.id: unit for unit in units}, by_code={unit.code: unit for unit in units})

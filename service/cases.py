@@ -1,4 +1,5 @@
-"""The case around a report: loading it for a step, its facts for the rules, the timeline, the deadlines.
+"""The case around a report: loading it for a step, its facts for the rules, the timeline, the deadlines,
+and the reads of a case (its view, its assessments, its timeline).
 
 Every use case that changes a case goes through `take_step`, which asks the lifecycle table, writes
 the timeline record in the same transaction, and `refresh_deadlines` afterwards.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -36,6 +38,7 @@ from service.models import (
     CaseAction,
     CaseDeadline,
     CaseEvent,
+    CaseLink,
     DataSubjectCommunication,
     FollowUp,
     Investigation,
@@ -44,7 +47,8 @@ from service.models import (
     Report,
     ReportType,
 )
-from service.reports import in_scope, units_of
+from service.reports import units_of
+from service.scope import readable_cases
 
 
 def load_case(session: Session, principal: Principal, report_id: uuid.UUID, permission: Permission, *,
@@ -60,7 +64,7 @@ def load_case(session: Session, principal: Principal, report_id: uuid.UUID, perm
     writing transaction holds the database's one write lock from its start.)
     """
     action = action or (permission.value if permission is Permission.read_case else f"step:{permission.value}")
-    query = select(Report).where(Report.id == report_id, in_scope(principal.scope(Permission.read_case)))
+    query = select(Report).where(Report.id == report_id, readable_cases(principal))
     if permission is not Permission.read_case:
         # FOR NO KEY UPDATE: foreign-key checks from rows that point at this case (a link from another
         # case being assessed at the same time) do not wait for it, so two such steps cannot deadlock.
@@ -197,3 +201,56 @@ def refresh_deadlines(session: Session, report: Report, settings: Settings) -> N
     session.add_all(CaseDeadline(report_id=report.id, kind=deadline.kind.value, action_id=deadline.action_id,
                                  due_at=deadline.due_at) for deadline in deadlines)
     session.flush()
+
+
+# ---- reads -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseView:
+    report: Report
+    facts: CaseFacts
+    deadlines: list[CaseDeadline]  # open deadlines, soonest first
+    linked_cases: list[tuple[uuid.UUID, str]]  # (id, case number) of linked cases the reader may read too
+
+
+def case_view(session: Session, principal: Principal, report: Report) -> CaseView:
+    """The case as its reader sees it; linked cases only where the reader may read them too."""
+    facts = case_facts(session, report)
+    deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
+                             .order_by(col(CaseDeadline.due_at))).all()
+    links = session.exec(select(Report.id, Report.case_number)
+                         .join(CaseLink, col(CaseLink.related_report_id) == col(Report.id))
+                         .where(CaseLink.report_id == report.id, readable_cases(principal))
+                         .order_by(col(Report.case_number))).all()
+    return CaseView(report=report, facts=facts, deadlines=list(deadlines),
+                    linked_cases=[(linked_id, number) for linked_id, number in links])
+
+
+def assessments_of(session: Session, principal: Principal, report_id: uuid.UUID) -> list[Assessment]:
+    """Every assessment of the case, oldest first."""
+    report = load_case(session, principal, report_id, Permission.read_case)
+    return list(session.exec(select(Assessment).where(Assessment.report_id == report.id)
+                             .order_by(col(Assessment.assessed_at), col(Assessment.id))).all())
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    actor_name: str
+    kind: str
+    changes: dict[str, Any]  # field: [from, to]
+    note: str | None
+
+
+def timeline(session: Session, principal: Principal, report_id: uuid.UUID) -> list[TimelineItem]:
+    """Everything that happened to the case, in order."""
+    report = load_case(session, principal, report_id, Permission.read_case, action="read_timeline")
+    events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
+    items = []
+    for event in events:
+        detail = json.loads(event.detail)
+        changes = detail.get("changes", {k: v for k, v in detail.items() if k != "note"})
+        items.append(TimelineItem(at=event.at, actor_name=event.actor_name, kind=event.kind,
+                                  changes=changes, note=detail.get("note")))
+    return items

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from service import __version__
-from service.api import cases, health, investigations, meta, notifications, org_units, reports, statistics
+from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
 from service.api import audit as audit_api, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
@@ -143,8 +143,9 @@ def create_app(
     api.include_router(reports.router)
     api.include_router(cases.router)
     api.include_router(investigations.router)
+    api.include_router(actions.router)
     api.include_router(notifications.router)
-    api.include_router(cases.deadlines_router)
+    api.include_router(deadlines.router)
     api.include_router(statistics.router)
     api.include_router(meta.router)
     api.include_router(grants.router)

@@ -13,6 +13,7 @@ from service.domain.access import EVERYWHERE, Permission, Principal
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.org import (
     OrgKind,
+    active_on,
     Placement,
     check_code,
     check_move,
@@ -267,3 +268,33 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
         units_by_code[unit.code] = unit
         created.append(unit)
     return ImportResult(created=created, unchanged=unchanged)
+
+
+# ---- the org as every request reads it (cached per process: service/caches.py, service/api/deps.py) ----
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+    valid_from: date
+    valid_to: date | None
+
+    def is_active_on(self, day: date) -> bool:
+        return active_on(self.valid_from, self.valid_to, day)
+
+
+@dataclass(frozen=True)
+class OrgSnapshot:
+    by_id: dict[int, UnitInfo]
+    by_code: dict[str, UnitInfo]
+
+    @classmethod
+    def load(cls, session: Session) -> OrgSnapshot:
+        rows = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
+                                   OrgUnit.valid_from, OrgUnit.valid_to)).all()
+        units = [UnitInfo(*row) for row in rows]
+        return cls(by_id={unit.id: unit for unit in units}, by_code={unit.code: unit for unit in units})

@@ -11,13 +11,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, insert, or_, text, true, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, text, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.caches import OrgSnapshot, UnitInfo
+from service.org_units import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
@@ -34,6 +34,7 @@ from service.domain.reports import (
     local_date,
 )
 from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
+from service.scope import readable_reports, reports_within
 
 
 @dataclass(frozen=True)
@@ -342,26 +343,6 @@ def recent_unit_ids(session: Session, reporter_subject: str, *, reports: int = 5
 # ---- reads -----------------------------------------------------------------------------------------
 
 
-def in_scope(scope: Scope) -> ColumnElement[bool]:
-    """Reports with at least one enhet inside one of the scope's subtrees."""
-    if scope.is_empty:
-        return false()
-    return exists().where(
-        ReportUnit.report_id == Report.id,
-        col(OrgUnit.id) == col(ReportUnit.unit_id),
-        or_(*(col(OrgUnit.path).startswith(root, autoescape=True) for root in sorted(scope.roots))),
-    )
-
-
-def readable_reports(principal: Principal) -> ColumnElement[bool]:
-    """The one filter every report read starts from: case scope, or the caller's own submissions."""
-    return or_(
-        in_scope(principal.scope(Permission.read_case)),
-        Report.reporter_subject == principal.subject,
-        Report.submitted_by == principal.subject,
-    )
-
-
 @dataclass(frozen=True)
 class ReportView:
     report: Report
@@ -444,7 +425,7 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         root = session.get(OrgUnit, wanted.unit_id)
         if root is None:
             raise InvalidInput("No org unit has this id.", field="unit_id")
-        conditions.append(in_scope(Scope.of({root.path})))
+        conditions.append(reports_within(Scope.of({root.path})))
     zone = ZoneInfo(time_zone)
     if wanted.received_from is not None:
         conditions.append(col(Report.received_at) >= datetime.combine(wanted.received_from, time(), zone))

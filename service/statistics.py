@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
-from service import audit
-from service.domain.access import Permission, Principal
+from service import audit, scope
+from service.domain.access import Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.org import OrgKind
@@ -44,11 +44,19 @@ from service.domain.statistics import (
     OPEN_COLUMNS,
     ORG_DIMENSIONS,
     P90,
+    SHARE_ONLY_MEASURES,
+    SHARE_ROW,
+    TABLE_COLUMNS,
     TYPE_COLUMNS,
     Dimension,
     Member,
     Period,
     ShareCounts,
+    share_cell,
+    share_groups,
+    shares,
+    suppressed_cells,
+    table_groups,
 )
 from service.models import (
     CaseDeadline,
@@ -65,16 +73,10 @@ from service.models import (
 
 def statistics_root(session: Session, principal: Principal, unit_id: int | None) -> OrgUnit:
     """The subtree asked for, which the caller must be allowed to read aggregates for."""
-    scope = principal.scope(Permission.read_statistics)
-    if unit_id is None:
-        roots = [root for root in scope.roots if root != "/"]
-        if len(roots) != 1:
-            raise InvalidInput("Name the org unit (unit_id) the statistics are for.", field="unit_id")
-        unit_id = int(roots[0].strip("/").split("/")[-1])
-    root = session.get(OrgUnit, unit_id)
+    root = session.get(OrgUnit, scope.statistics_unit_id(principal, unit_id))
     if root is None:
         raise InvalidInput("No org unit has this id.", field="unit_id")
-    if not scope.covers(root.path):
+    if not scope.may_read_statistics(principal, root):
         audit.record(session, principal, "read_statistics", outcome=audit.DENIED, detail=f"unit {root.code}")
         raise Forbidden("You may not read statistics for this part of the organisation.")
     if session.get_bind().dialect.name == "postgresql":
@@ -520,3 +522,138 @@ def units_for_rows(session: Session, root: OrgUnit, day: date, counts: list[Coun
         return units
     earlier = units_in_period(session, root, Period(_EARLIEST, day))
     return units + [unit for unit in earlier if (unit.id, unit.department_id) in wanted - known]
+
+
+# ---- tables per avdelning and enhet, assembled (the annual table, open and overdue) -----------------
+
+
+@dataclass(frozen=True)
+class TableRow:
+    level: str  # department, unit or total
+    unit_id: int | None
+    code: str | None
+    name: str
+    department_id: int | None  # for an enhet: the avdelning it stood under
+    counts: dict[str, int | None]  # column key → distinct reports; None when suppressed
+    suppressed: list[str]  # the column keys whose count is suppressed in this row
+
+
+@dataclass(frozen=True)
+class ShareFigure:
+    key: str
+    label_sv: str
+    label_en: str
+    numerator: int | None  # None when the share is suppressed
+    denominator: int | None
+    percent: float | None  # None when the denominator is 0 or the share is suppressed
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class OrgTable:
+    root: OrgUnit
+    rows: list[TableRow]
+    shares: list[ShareFigure]
+
+
+def annual_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
+                 threshold: int | None) -> OrgTable:
+    """The annual table: reports per avdelning and enhet and type, suppressed, with the shares the text cites."""
+    root = statistics_root(session, principal, unit_id)
+    counts = annual_counts(session, root, period)
+    units = units_in_period(session, root, period)
+    keys = [column.key for column in TABLE_COLUMNS]
+    layout, children = _org_layout(root, units, counts, keys)
+    total_row = len(layout) - 1
+    total = next((row.counts for row in counts if row.level == "total"), None)
+    if total is None:
+        total = {key: 0 for key in (*keys, *SHARE_MEASURES)}
+    share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
+    hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
+
+    def share_figure(share) -> ShareFigure:  # type: ignore[no-untyped-def]
+        if {share_cell(share.numerator_of, total_row), share_cell(share.denominator_of, total_row)} & hidden:
+            return ShareFigure(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=None,
+                               denominator=None, percent=None, suppressed=True)
+        return ShareFigure(key=share.key, label_sv=share.label_sv, label_en=share.label_en,
+                           numerator=share.numerator, denominator=share.denominator, percent=share.percent)
+
+    return OrgTable(root=root, rows=_table_rows(layout, keys, hidden),
+                    shares=[share_figure(share) for share in shares(share_counts_of(total))])
+
+
+def open_and_overdue_table(session: Session, principal: Principal, unit_id: int | None, at: datetime,
+                           at_day: date, threshold: int | None) -> OrgTable:
+    """Open cases, and those with an overdue deadline by kind, per avdelning and enhet at a moment, suppressed."""
+    root = statistics_root(session, principal, unit_id)
+    counts = open_and_overdue_counts(session, root, at, at_day)
+    units = units_for_rows(session, root, at_day, counts)
+    keys = [column.key for column in OPEN_COLUMNS]
+    layout, children = _org_layout(root, units, counts, keys)
+    return OrgTable(root=root, rows=_table_rows(layout, keys, _hidden_in_org_table(layout, children, keys, threshold)),
+                    shares=[])
+
+
+@dataclass(frozen=True)
+class _OrgRow:
+    level: str
+    unit_id: int | None
+    code: str | None
+    name: str
+    department_id: int | None
+    counts: dict[str, int]
+
+
+def _org_layout(root: OrgUnit, units: list[PlacedUnit], counts: list[CountRow],
+                keys: list[str]) -> tuple[list[_OrgRow], dict[int, list[int]]]:
+    """One row per avdelning with its enheter under it, and a total row last, as a kvalitetsberättelse prints
+    them; and which rows stand under which (by index: an avdelning's enheter, the total's avdelningar)."""
+    zero = {key: 0 for key in keys}
+    by_unit = {(row.unit_id, row.department_id): row.counts for row in counts if row.level == "unit"}
+    by_department = {row.department_id: row.counts for row in counts if row.level == "department"}
+    total = next((row.counts for row in counts if row.level == "total"), zero)
+
+    def values(found: dict[str, int]) -> dict[str, int]:
+        return {key: found[key] for key in keys}
+
+    rows: list[_OrgRow] = []
+    children: dict[int, list[int]] = {}
+    departments = sorted((u for u in units if u.kind == OrgKind.department), key=lambda u: u.code)
+    enheter = sorted((u for u in units if u.kind == OrgKind.unit), key=lambda u: u.code)
+    top: list[int] = []  # the rows directly under the total
+    if root.kind == OrgKind.unit:
+        departments = []
+        for u in enheter:
+            top.append(len(rows))
+            rows.append(_OrgRow("unit", u.id, u.code, u.name, u.department_id,
+                                values(by_unit.get((u.id, u.department_id), zero))))
+    for department in departments:
+        index = len(rows)
+        top.append(index)
+        rows.append(_OrgRow("department", department.id, department.code, department.name, None,
+                            values(by_department.get(department.id, zero))))
+        for u in enheter:
+            if u.department_id == department.id:
+                children.setdefault(index, []).append(len(rows))
+                rows.append(_OrgRow("unit", u.id, u.code, u.name, department.id,
+                                    values(by_unit.get((u.id, department.id), zero))))
+    children[len(rows)] = top
+    rows.append(_OrgRow("total", None, None, "Totalt", None, values(total)))
+    return rows, children
+
+
+def _hidden_in_org_table(rows: list[_OrgRow], children: dict[int, list[int]], keys: list[str],
+                         threshold: int | None, extra_values: dict | None = None,
+                         extra_groups: list | None = None) -> set:
+    """The (row index, column key) cells to suppress (service.domain.statistics.suppressed_cells)."""
+    values = {(index, key): row.counts[key] for index, row in enumerate(rows) for key in keys}
+    groups = table_groups(range(len(rows)), keys, children) + (extra_groups or [])
+    return suppressed_cells({**values, **(extra_values or {})}, groups, threshold)
+
+
+def _table_rows(rows: list[_OrgRow], keys: list[str], hidden: set) -> list[TableRow]:
+    return [TableRow(level=row.level, unit_id=row.unit_id, code=row.code, name=row.name,
+                     department_id=row.department_id,
+                     counts={key: None if (index, key) in hidden else row.counts[key] for key in keys},
+                     suppressed=[key for key in keys if (index, key) in hidden])
+            for index, row in enumerate(rows)]

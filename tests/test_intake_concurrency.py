@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, func, select, update
 
-from service.caches import OrgSnapshot
+from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.demo import load_demo_organisation
 from service.domain.access import Grant, Principal, Role

@@ -1,4 +1,4 @@
-"""/api/v1/reports/{id}/...: the case around a report: assessment, follow-up, closing, timeline, deadlines."""
+"""/api/v1/reports/{id}/...: the case around a report: assessment, follow-up, closing, timeline."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service import assessments, cases
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
@@ -26,8 +26,7 @@ from service.domain.assessment import (
 )
 from service.domain.closing import closing_blockers
 from service.domain.lifecycle import CaseStatus, Step, allowed_steps
-from service.models import Assessment, CaseDeadline, CaseEvent, CaseLink, Report
-from service.reports import audit_listing, in_scope
+from service.models import Report
 
 router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
 
@@ -124,20 +123,16 @@ class TimelineEntry(BaseModel):
 
 def case_read(session: Session, principal: Principal, report: Report, now: datetime) -> CaseRead:
     """The case view; linked cases only where the reader may read them too."""
-    facts = cases.case_facts(session, report)
-    deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
-                             .order_by(col(CaseDeadline.due_at))).all()
-    links = session.exec(select(Report.id, Report.case_number).join(CaseLink, col(CaseLink.related_report_id) == col(Report.id))
-                         .where(CaseLink.report_id == report.id, in_scope(principal.scope(Permission.read_case)))
-                         .order_by(col(Report.case_number))).all()
+    view = cases.case_view(session, principal, report)
+    facts = view.facts
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
         types=[TypeOut(**{k: v for k, v in vars(f).items()}) for f in facts.findings],
         allowed_steps=allowed_steps(CaseStatus(report.status)),
         closing_blockers=closing_blockers(facts) if facts.status is not CaseStatus.closed else [],
         deadlines=[DeadlineOut(kind=d.kind, due_at=d.due_at, overdue=d.due_at < now, action_id=d.action_id)
-                   for d in deadlines],
-        linked_cases=[LinkedCase(id=i, case_number=n) for i, n in links],
+                   for d in view.deadlines],
+        linked_cases=[LinkedCase(id=i, case_number=n) for i, n in view.linked_cases],
         first_assessed_at=report.first_assessed_at, judged_serious_at=report.judged_serious_at,
         incident_aware_at=facts.incident_aware_at, closed_at=report.closed_at,
     )
@@ -165,9 +160,7 @@ def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, pr
 
 @router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
 def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[AssessmentOut]:
-    report = cases.load_case(session, principal, report_id, Permission.read_case)
-    rows = session.exec(select(Assessment).where(Assessment.report_id == report.id)
-                        .order_by(col(Assessment.assessed_at), col(Assessment.id))).all()
+    rows = cases.assessments_of(session, principal, report_id)
     return [AssessmentOut(assessed_at=a.assessed_at, assessor_name=a.assessor_name,
                           types=[TypeOut(**t) for t in json.loads(a.findings)], justification=a.justification,
                           incident_aware_at=a.incident_aware_at, current=a.is_current) for a in rows]
@@ -205,45 +198,5 @@ def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, princi
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)
 def timeline(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
-    report = cases.load_case(session, principal, report_id, Permission.read_case, action="read_timeline")
-    events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
-    entries = []
-    for event in events:
-        detail = json.loads(event.detail)
-        changes = detail.get("changes", {k: v for k, v in detail.items() if k != "note"})
-        entries.append(TimelineEntry(at=event.at, actor_name=event.actor_name, kind=event.kind,
-                                     changes=changes, note=detail.get("note")))
-    return entries
-
-
-deadlines_router = APIRouter(tags=["cases"])
-
-
-class DueItem(BaseModel):
-    report_id: uuid.UUID
-    case_number: str
-    kind: str
-    due_at: datetime
-    overdue: bool
-    action_id: int | None = None
-
-
-@deadlines_router.get("/deadlines", summary="What is due or overdue in the caller's units, soonest first")
-def list_deadlines(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-    overdue: Annotated[bool, Query(description="Only deadlines already passed.")] = False,
-    due_before: Annotated[Timestamp | None, Query(description="Only deadlines before this moment.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[DueItem]:
-    now = clock()
-    query = (select(CaseDeadline, Report.case_number).join(Report, col(Report.id) == col(CaseDeadline.report_id))
-             .where(in_scope(principal.scope(Permission.read_case))))
-    if overdue:
-        query = query.where(col(CaseDeadline.due_at) < now)
-    if due_before is not None:
-        query = query.where(col(CaseDeadline.due_at) < due_before)
-    rows = session.exec(query.order_by(col(CaseDeadline.due_at), col(CaseDeadline.id)).limit(limit)).all()
-    # A deadline's kind tells the assessment (an IMY deadline: a personal-data incident): an access to log.
-    audit_listing(session, principal, "list_deadlines", (deadline.report_id for deadline, _ in rows))
-    return [DueItem(report_id=d.report_id, case_number=number, kind=d.kind, due_at=d.due_at,
-                    overdue=d.due_at < now, action_id=d.action_id) for d, number in rows]
+    return [TimelineEntry(at=item.at, actor_name=item.actor_name, kind=item.kind, changes=item.changes,
+                          note=item.note) for item in cases.timeline(session, principal, report_id)]

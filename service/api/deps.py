@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from service.api.problems import ProblemException
-from service.caches import OrgSnapshot
+from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.reports import local_date

@@ -7,10 +7,10 @@ import re
 import uuid
 from urllib.parse import parse_qsl
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextvars import ContextVar
 from typing import Any
 
 from service.api.problems import PROBLEM_BASE, PROBLEM_JSON
+from service.request_id import current_request_id
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,9 +22,6 @@ REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
-# The current request's id, for code far from the request object (the audit log); None outside a request.
-# Starlette copies the context into the threadpool that runs sync endpoints, so they see it too.
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
 async def _send_problem(send: Send, status: int, title: str, type_: str, detail: str,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from service import statistics
+from service import statistics as core_statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.exports import FILE_RESPONSE, Cell, Delimiter, csv_response, xlsx_response
 from service.api.problems import problem_responses
@@ -19,7 +18,6 @@ from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
 from service.domain.assessment import ReportType as ReportTypeValue
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
-from service.domain.org import OrgKind
 from service.domain.reports import local_date
 from service.domain.statistics import (
     CROSSTAB_NOTE_EN,
@@ -38,8 +36,6 @@ from service.domain.statistics import (
     TYPE_LABELS,
     Dimension,
     Member,
-    SHARE_ONLY_MEASURES,
-    SHARE_ROW,
     SUPPRESSED_MARK,
     Period,
     check_dimensions,
@@ -47,9 +43,6 @@ from service.domain.statistics import (
     hours,
     is_small,
     period_members,
-    share_cell,
-    share_groups,
-    shares,
     suppressed_cells,
     suppression_note,
     suppression_threshold,
@@ -130,97 +123,15 @@ NOTE_EN = ("Each row counts distinct reports within its own scope: a report conc
 
 def build_annual_table(session, principal, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
                        threshold: int | None) -> AnnualTable:
-    root = statistics.statistics_root(session, principal, unit_id)
-    counts = statistics.annual_counts(session, root, period)
-    units = statistics.units_in_period(session, root, period)
-    keys = [column.key for column in TABLE_COLUMNS]
-    layout, children = _org_layout(root, units, counts, keys)
-    total_row = len(layout) - 1
-    total = next((row.counts for row in counts if row.level == "total"), None)
-    if total is None:
-        total = {key: 0 for key in (*keys, *statistics.SHARE_MEASURES)}
-    share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
-    hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
-
-    def share_out(share) -> ShareOut:  # type: ignore[no-untyped-def]
-        if {share_cell(share.numerator_of, total_row), share_cell(share.denominator_of, total_row)} & hidden:
-            return ShareOut(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=None,
-                            denominator=None, percent=None, suppressed=True)
-        return ShareOut(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=share.numerator,
-                        denominator=share.denominator, percent=share.percent)
-
+    table = core_statistics.annual_table(session, principal, unit_id, period, threshold)
+    root = table.root
     return AnnualTable(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
         unit_name=root.name, columns=[ColumnOut(**vars(c)) for c in TABLE_COLUMNS],
-        rows=_table_rows(layout, keys, hidden),
-        shares=[share_out(share) for share in shares(statistics.share_counts_of(total))],
+        rows=[TableRow(**vars(row)) for row in table.rows],
+        shares=[ShareOut(**vars(share)) for share in table.shares],
         suppressed_below=threshold, note_sv=NOTE_SV, note_en=NOTE_EN,
     )
-
-
-@dataclass(frozen=True)
-class _OrgRow:
-    level: str
-    unit_id: int | None
-    code: str | None
-    name: str
-    department_id: int | None
-    counts: dict[str, int]
-
-
-def _org_layout(root, units: list[statistics.PlacedUnit], counts: list[statistics.CountRow],  # type: ignore[no-untyped-def]
-                keys: list[str]) -> tuple[list[_OrgRow], dict[int, list[int]]]:
-    """One row per avdelning with its enheter under it, and a total row last, as a kvalitetsberättelse prints
-    them; and which rows stand under which (by index: an avdelning's enheter, the total's avdelningar)."""
-    zero = {key: 0 for key in keys}
-    by_unit = {(row.unit_id, row.department_id): row.counts for row in counts if row.level == "unit"}
-    by_department = {row.department_id: row.counts for row in counts if row.level == "department"}
-    total = next((row.counts for row in counts if row.level == "total"), zero)
-
-    def values(found: dict[str, int]) -> dict[str, int]:
-        return {key: found[key] for key in keys}
-
-    rows: list[_OrgRow] = []
-    children: dict[int, list[int]] = {}
-    departments = sorted((u for u in units if u.kind == OrgKind.department), key=lambda u: u.code)
-    enheter = sorted((u for u in units if u.kind == OrgKind.unit), key=lambda u: u.code)
-    top: list[int] = []  # the rows directly under the total
-    if root.kind == OrgKind.unit:
-        departments = []
-        for u in enheter:
-            top.append(len(rows))
-            rows.append(_OrgRow("unit", u.id, u.code, u.name, u.department_id,
-                                values(by_unit.get((u.id, u.department_id), zero))))
-    for department in departments:
-        index = len(rows)
-        top.append(index)
-        rows.append(_OrgRow("department", department.id, department.code, department.name, None,
-                            values(by_department.get(department.id, zero))))
-        for u in enheter:
-            if u.department_id == department.id:
-                children.setdefault(index, []).append(len(rows))
-                rows.append(_OrgRow("unit", u.id, u.code, u.name, department.id,
-                                    values(by_unit.get((u.id, department.id), zero))))
-    children[len(rows)] = top
-    rows.append(_OrgRow("total", None, None, "Totalt", None, values(total)))
-    return rows, children
-
-
-def _hidden_in_org_table(rows: list[_OrgRow], children: dict[int, list[int]], keys: list[str],
-                         threshold: int | None, extra_values: dict | None = None,
-                         extra_groups: list | None = None) -> set:
-    """The (row index, column key) cells to suppress (service.domain.statistics.suppressed_cells)."""
-    values = {(index, key): row.counts[key] for index, row in enumerate(rows) for key in keys}
-    groups = table_groups(range(len(rows)), keys, children) + (extra_groups or [])
-    return suppressed_cells({**values, **(extra_values or {})}, groups, threshold)
-
-
-def _table_rows(rows: list[_OrgRow], keys: list[str], hidden: set) -> list[TableRow]:
-    return [TableRow(level=row.level, unit_id=row.unit_id, code=row.code, name=row.name,
-                     department_id=row.department_id,
-                     counts={key: None if (index, key) in hidden else row.counts[key] for key in keys},
-                     suppressed=[key for key in keys if (index, key) in hidden])
-            for index, row in enumerate(rows)]
 
 
 @router.get(
@@ -359,7 +270,7 @@ def _members(session, root, period: Period, dimension: Dimension, settings: Sett
         known = period_members(dimension, period)
     elif dimension in ORG_DIMENSIONS:
         ids = {values[0] for values in seen if values[0] is not None}
-        known = statistics.org_members(session, root, period, dimension, ids)
+        known = core_statistics.org_members(session, root, period, dimension, ids)
     else:
         known = [((member.key,), member)
                  for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
@@ -373,8 +284,8 @@ def build_crosstab(session, principal, settings: Settings, unit_id: int | None, 
                    types: list[str], rows: Dimension, columns: Dimension | None,
                    threshold: int | None) -> CrossTab:
     check_dimensions(rows, columns)
-    root = statistics.statistics_root(session, principal, unit_id)
-    counts = statistics.crosstab_counts(session, root, period, types, rows, columns)
+    root = core_statistics.statistics_root(session, principal, unit_id)
+    counts = core_statistics.crosstab_counts(session, root, period, types, rows, columns)
     row_members = _members(session, root, period, rows, settings, {c.row for c in counts if c.row is not None})
     column_members = (_members(session, root, period, columns, settings,
                                {c.column for c in counts if c.column is not None}) if columns else {})
@@ -520,8 +431,8 @@ def lead_times(
     threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
     types = sorted({value.value for value in type or []}, key=_TYPE_ORDER.index)
-    root = statistics.statistics_root(session, principal, unit_id)
-    found = statistics.lead_times(session, root, period, types)
+    root = core_statistics.statistics_root(session, principal, unit_id)
+    found = core_statistics.lead_times(session, root, period, types)
     items = []
     for lead in LEAD_TIMES:
         counts = found[lead.key]
@@ -583,12 +494,9 @@ def open_and_overdue(
     threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     moment = (at or clock()).astimezone(UTC)
     day = local_date(moment, settings.time_zone)
-    root = statistics.statistics_root(session, principal, unit_id)
-    counts = statistics.open_and_overdue_counts(session, root, moment, day)
-    units = statistics.units_for_rows(session, root, day, counts)
-    keys = [column.key for column in OPEN_COLUMNS]
-    layout, children = _org_layout(root, units, counts, keys)
-    rows = _table_rows(layout, keys, _hidden_in_org_table(layout, children, keys, threshold))
+    table_rows = core_statistics.open_and_overdue_table(session, principal, unit_id, moment, day, threshold)
+    root = table_rows.root
+    rows = [TableRow(**vars(row)) for row in table_rows.rows]
     table = OpenAndOverdue(at=moment, unit_id=root.id or 0, unit_code=root.code, unit_name=root.name,
                            columns=[ColumnOut(**vars(c)) for c in OPEN_COLUMNS], rows=rows,
                            suppressed_below=threshold, note_sv=OPEN_NOTE_SV, note_en=OPEN_NOTE_EN)

@@ -15,7 +15,7 @@ from service.api.deps import ClockDep, OrgDep, SessionDep, SettingsDep
 from service.api.problems import ProblemException
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.reports import new_report
-from service.caches import OrgSnapshot, UnitInfo
+from service.org_units import OrgSnapshot, UnitInfo
 from service.domain.access import Permission, Principal
 from service.domain.errors import DomainError, InvalidInput, NotFound
 from service.domain.org import OrgKind

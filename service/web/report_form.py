@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from service import reports
 from service.api.reports import ReportCreate
-from service.caches import OrgSnapshot
+from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.errors import DomainError, Forbidden

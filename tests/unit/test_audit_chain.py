@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.api.middleware import current_request_id
+from service.request_id import current_request_id
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.models import AuditRecord
 

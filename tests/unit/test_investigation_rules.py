@@ -10,8 +10,8 @@ import pytest
 from service.domain.assessment import ComplaintKind, ComplaintSubmitter, IncidentRisk, LexSarahSeverity
 from service.domain.assessment import ReportType, TypeFinding
 from service.domain.errors import Conflict, InvalidInput
+from service.domain.actions import ActionKind, check_done, check_evaluation, check_new_action
 from service.domain.investigation import (
-    ActionKind,
     EntryRef,
     IncompleteInvestigation,
     InvestigationKind,
@@ -19,9 +19,6 @@ from service.domain.investigation import (
     check_correction,
     check_decision,
     check_documented_on,
-    check_done,
-    check_evaluation,
-    check_new_action,
     check_root_causes,
     choose_kind,
     corrected_by,

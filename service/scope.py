@@ -1,0 +1,101 @@
+"""The secrecy boundary: every "which rows may this principal see" statement, and nothing else.
+
+Case content is secret. Every read is scoped in its query to what the caller may see, and the
+conditions that do the scoping live here, so that there is one place to read (and to review) who
+sees what. A scope (service.domain.access.Scope) is a set of org subtrees, by path; the conditions
+below turn it into SQL. Routers hold none of these: they call use cases, which start from these.
+
+- reports_within: reports with at least one enhet in the scope (case reads, steps, links, deadlines);
+- readable_reports: what a report read starts from (case scope, or the caller's own submissions);
+- audit_records_within: what an auditor sees of the access log;
+- log_reviews_visible_to: which recorded log reviews an auditor sees;
+- grants_manageable_by, may_manage_grant: which role grants an admin sees, gives and takes back;
+- statistics_unit_id, may_read_statistics: which org subtree statistics are for, and whether the caller
+  may read aggregates for it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, false, or_, true
+from sqlmodel import col
+
+from service.domain.access import EVERYWHERE, Permission, Principal, Scope
+from service.domain.errors import InvalidInput
+from service.models import AuditRecord, LogReview, OrgUnit, Report, ReportUnit
+
+
+def _under(path_column, roots: frozenset[str] | set[str]) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    """The org path lies in one of the subtrees."""
+    return or_(*(col(path_column).startswith(root, autoescape=True) for root in sorted(roots)))
+
+
+def reports_within(scope: Scope) -> ColumnElement[bool]:
+    """Reports with at least one enhet inside one of the scope's subtrees."""
+    if scope.is_empty:
+        return false()
+    return exists().where(
+        ReportUnit.report_id == Report.id,
+        col(OrgUnit.id) == col(ReportUnit.unit_id),
+        _under(OrgUnit.path, scope.roots),
+    )
+
+
+def readable_reports(principal: Principal) -> ColumnElement[bool]:
+    """The one filter every report read starts from: case scope, or the caller's own submissions."""
+    return or_(
+        reports_within(principal.scope(Permission.read_case)),
+        Report.reporter_subject == principal.subject,
+        Report.submitted_by == principal.subject,
+    )
+
+
+def readable_cases(principal: Principal) -> ColumnElement[bool]:
+    """Cases the caller handles: the case scope alone (a reporter's own submission is not a case to them)."""
+    return reports_within(principal.scope(Permission.read_case))
+
+
+def audit_records_within(scope: Scope) -> ColumnElement[bool]:
+    """Access records an auditor with this scope sees: on '*' every record; on a unit, those about reports
+    that concern an enhet in its subtree, and none about no report (grants, the log itself)."""
+    if EVERYWHERE in scope.roots:
+        return true()
+    return exists().where(
+        ReportUnit.report_id == AuditRecord.report_id,
+        col(OrgUnit.id) == col(ReportUnit.unit_id),
+        _under(OrgUnit.path, scope.roots),
+    )
+
+
+def log_reviews_visible_to(principal: Principal, scope: Scope) -> ColumnElement[bool]:
+    """Log reviews: an auditor on '*' sees all, others their own."""
+    if EVERYWHERE in scope.roots:
+        return true()
+    return LogReview.reviewer_subject == principal.subject
+
+
+def grants_manageable_by(principal: Principal) -> ColumnElement[bool]:
+    """Grants on units (joined as OrgUnit, outer) inside the caller's manage_grants subtrees; all on '*'."""
+    roots = principal.scope(Permission.manage_grants).roots
+    if EVERYWHERE in roots:
+        return true()
+    return _under(OrgUnit.path, roots)
+
+
+def may_manage_grant(principal: Principal, unit_path: str | None) -> bool:
+    """A grant on this unit (None: on every förvaltning) is the caller's to give or take back."""
+    return principal.may(Permission.manage_grants, unit_path or EVERYWHERE)
+
+
+def statistics_unit_id(principal: Principal, unit_id: int | None) -> int:
+    """The org unit statistics are asked for: the one named, or the caller's only statistics subtree."""
+    if unit_id is not None:
+        return unit_id
+    roots = [root for root in principal.scope(Permission.read_statistics).roots if root != "/"]
+    if len(roots) != 1:
+        raise InvalidInput("Name the org unit (unit_id) the statistics are for.", field="unit_id")
+    return int(roots[0].strip("/").split("/")[-1])
+
+
+def may_read_statistics(principal: Principal, root: OrgUnit) -> bool:
+    """Aggregates for a subtree: only inside the caller's statistics scope."""
+    return principal.scope(Permission.read_statistics).covers(root.path)
