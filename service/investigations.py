@@ -140,8 +140,7 @@ def start(session: Session, principal: Principal, report_id: uuid.UUID, kind: In
         session.add(investigation)
         try:
             session.flush()
-        except IntegrityError:  # a concurrent request started it first
-            session.rollback()
+        except IntegrityError:  # a concurrent request started it first (the request's transaction rolls back)
             raise Conflict("The case already has an investigation.") from None
         take_step(session, principal, report, Step.start_investigation, now,
                   changes={"investigation": [None, chosen.value]}, kind="investigation_started")

@@ -22,7 +22,7 @@ from service.api import cases, health, investigations, meta, notifications, org_
 from service.api import audit as audit_api, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
-from service.audit import Sealer
+from service.audit import Sealer, install_listeners
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
 from service.config import Settings, get_settings
@@ -102,6 +102,7 @@ def create_app(
     token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    install_listeners()  # the access log's session listeners (service/audit.py)
     app = FastAPI(
         title="Avvikelser: deviation reports and lex Sarah cases",
         version=__version__,

@@ -232,7 +232,6 @@ def create_draft(session: Session, principal: Principal, report_id: uuid.UUID, a
     try:
         session.flush()
     except IntegrityError:  # a concurrent request drafted the same authority's notification first
-        session.rollback()
         raise Conflict(f"The case already has an {authority.upper()} notification.", field="authority") from None
     changes = {"notification": [None, f"{authority.value}:{notification.id}"],
                **_changes({}, form, FORM_FIELDS[authority])}

@@ -149,7 +149,6 @@ def record_review(body: LogReviewCreate, session: SessionDep, principal: Princip
     session.flush()
     audit.record(session, principal, "record_log_review", report_id=body.report_filter,
                  detail=f"log review {review.id}")
-    session.commit()
     return LogReviewRead.model_validate(review, from_attributes=True)
 
 

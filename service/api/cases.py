@@ -158,9 +158,7 @@ def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, pr
         findings=[TypeFinding(**t.model_dump()) for t in body.types], justification=body.justification,
         incident_aware_at=body.incident_aware_at, add_unit_codes=tuple(body.add_units),
         remove_unit_codes=tuple(body.remove_units), link_report_ids=tuple(body.link_cases)), now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    return case_read(session, principal, report, now)
 
 
 @router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
@@ -178,9 +176,7 @@ def follow_up(report_id: uuid.UUID, body: FollowUpCreate, session: SessionDep, p
               clock: ClockDep, settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    return case_read(session, principal, report, now)
 
 
 @router.post("/close", summary="Close the case (refused with what is missing)", responses=STEP_ERRORS)
@@ -188,9 +184,7 @@ def close(report_id: uuid.UUID, body: CloseCreate, session: SessionDep, principa
           settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.close(session, principal, report_id, body.note, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    return case_read(session, principal, report, now)
 
 
 @router.post("/reopen", summary="Reopen a closed case, with a reason", responses=STEP_ERRORS)
@@ -198,9 +192,7 @@ def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, princi
            settings: SettingsDep) -> CaseRead:
     now = clock()
     report = assessments.reopen(session, principal, report_id, body.reason, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    return case_read(session, principal, report, now)
 
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, after_commit
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, RowId
@@ -88,8 +88,8 @@ def _manageable(principal: Principal) -> ColumnElement[bool]:
 
 
 def _changed(request: Request) -> None:
-    """This process sees the change at once; other instances within AVV_GRANT_CACHE_SECONDS."""
-    request.app.state.grant_cache.clear()
+    """Once the change is committed this process sees it at once; other instances within AVV_GRANT_CACHE_SECONDS."""
+    after_commit(request, request.app.state.grant_cache.clear)
 
 
 @router.get("", summary="Grants, active and revoked, on units the caller administers", responses=problem_responses(403))
@@ -158,7 +158,6 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
         raise Conflict("The subject already holds this role there.", field="role") from None
     audit.record(session, principal, "grant_role",
                  detail=f"grant {grant.id}: {where}; reference: {body.reference or 'none'}")
-    session.commit()
     _changed(request)
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{grant.id}"
     return _read(grant, unit.code if unit else None)
@@ -191,6 +190,5 @@ def revoke_role(grant_id: RowId, request: Request, session: SessionDep, principa
     grant.revoked_at, grant.revoked_by = clock(), principal.subject
     session.add(grant)
     audit.record(session, principal, "revoke_role", detail=where)
-    session.commit()
     _changed(request)
     return _read(grant, code)

@@ -117,9 +117,7 @@ def _investigation_out(view: investigations.InvestigationView, settings: Setting
 def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session: SessionDep,
                         principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
     view = investigations.start(session, principal, report_id, body.kind, clock(), settings)
-    result = _investigation_out(view, settings)
-    session.commit()
-    return result
+    return _investigation_out(view, settings)
 
 
 @router.get("/investigation", responses=READ_ERRORS,
@@ -137,9 +135,7 @@ def add_investigation_entry(report_id: uuid.UUID, body: EntryCreate, session: Se
         topic=body.topic, documented_on=body.documented_on, source=body.source, nature=body.nature,
         author_name=body.author_name, author_title=body.author_title, text=body.text,
         corrects_entry_id=body.corrects_entry_id), clock(), settings)
-    result = _entry_out(entry, [])
-    session.commit()
-    return result
+    return _entry_out(entry, [])
 
 
 @router.post("/investigation/decision", responses=STEP_ERRORS,
@@ -149,9 +145,7 @@ def decide_investigation(report_id: uuid.UUID, body: DecisionCreate, session: Se
     view = investigations.decide(session, principal, report_id, investigations.Decision(
         decision=body.decision, decided_by_name=body.decided_by_name, decided_by_title=body.decided_by_title,
         root_causes=list(body.root_causes)), clock(), settings)
-    result = _investigation_out(view, settings)
-    session.commit()
-    return result
+    return _investigation_out(view, settings)
 
 
 # ---- åtgärder ----------------------------------------------------------------------------------------
@@ -213,9 +207,7 @@ def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep,
     action = actions.create(session, principal, report_id, actions.NewAction(
         kind=body.kind, description=body.description, owner_name=body.owner_name, due_date=body.due_date,
         done_date=body.done_date), now, settings)
-    result = _action_out(action, now, settings)
-    session.commit()
-    return result
+    return _action_out(action, now, settings)
 
 
 @router.post("/actions/{action_id}/done", responses=STEP_ERRORS, summary="Mark an action done")
@@ -223,9 +215,7 @@ def mark_action_done(report_id: uuid.UUID, action_id: RowId, body: ActionDone, s
                      principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
     action = actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
-    result = _action_out(action, now, settings)
-    session.commit()
-    return result
+    return _action_out(action, now, settings)
 
 
 @router.post("/actions/{action_id}/evaluation", responses=STEP_ERRORS,
@@ -234,6 +224,4 @@ def evaluate_action(report_id: uuid.UUID, action_id: RowId, body: ActionEvaluati
                     principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
     action = actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)
-    result = _action_out(action, now, settings)
-    session.commit()
-    return result
+    return _action_out(action, now, settings)

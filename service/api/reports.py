@@ -161,7 +161,6 @@ def submit_report(body: ReportCreate, request: Request, session: SessionDep, pri
         reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
     )
     stored = reports.submit_report(session, principal, new, clock(), settings, org)
-    session.commit()
     receipt = _read(reports.view_of_new(principal, stored))
     # Serialised once, here: returned as a model, the receipt would be validated again first. Intake is
     # the hottest path; the model above still documents the response.
