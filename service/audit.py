@@ -7,7 +7,7 @@ them (a refusal on its way to a 404/403, which rolls back, or a session closed w
 committed in a short transaction of their own once its connection is released: a refused probe must be
 logged although the request fails, and a second connection opened while the request's transaction is
 still open would wait forever on SQLite, whose one write lock that transaction holds. The session
-listeners that do this are registered by `install_listeners` (the app factory, the command line).
+listeners that do this are registered by `install_listeners` (via db.install_session_listeners).
 
 Tamper evidence without a hot row: records are inserted unsealed (no lock shared between requests);
 `seal`, run every few seconds by one instance, chains them in id order, each hash covering the
@@ -123,8 +123,8 @@ _LISTENERS = (("before_commit", _insert_pending), ("after_commit", _forget_commi
 def install_listeners() -> None:
     """Make sessions write their pending access records: with the commit, or alone after a rollback.
 
-    Called by the app factory (service/main.py create_app), the command line and the tests' database
-    fixture; importing this module registers nothing. Calling it again does nothing.
+    Called through service/db.py install_session_listeners (the app factory, the command line, the tests'
+    database fixture); importing this module registers nothing. Calling it again does nothing.
     """
     for name, listener in _LISTENERS:
         if not event.contains(OrmSession, name, listener):

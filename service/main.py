@@ -22,11 +22,11 @@ from service.api import cases, health, investigations, meta, notifications, org_
 from service.api import audit as audit_api, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
-from service.audit import Sealer, install_listeners
+from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
 from service.config import Settings, get_settings
-from service.db import make_engine
+from service.db import install_session_listeners, make_engine
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
 
 API_PREFIX = "/api/v1"
@@ -102,7 +102,7 @@ def create_app(
     token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    install_listeners()  # the access log's session listeners (service/audit.py)
+    install_session_listeners()  # the access log's, and the case-step guard
     app = FastAPI(
         title="Avvikelser: deviation reports and lex Sarah cases",
         version=__version__,
