@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     backup.set_defaults(func=cmd_backup)
 
     args = parser.parse_args(argv)
+    from service.db import install_session_listeners
+
+    install_session_listeners()  # sessions opened here behave as the app's do
     return int(args.func(args))
 
 

@@ -18,18 +18,10 @@ from service.domain.assessment import TypeFinding, check_findings, has_type, inc
 from service.domain.assessment import ReportType as Type
 from service.domain.closing import check_can_close, check_can_follow_up
 from service.domain.errors import Forbidden, InvalidInput
-from service.domain.lifecycle import Step
+from service.domain.lifecycle import CaseChange
 from service.domain.notifications import Authority
 from service.domain.org import OrgKind
-from service.cases import (
-    case_awareness,
-    case_facts,
-    check_step,
-    current_findings,
-    load_case,
-    refresh_deadlines,
-    take_step,
-)
+from service.cases import StepDone, case_awareness, case_step, current_findings
 from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
 from service.reports import units_of
 from service.scope import reports_within
@@ -54,9 +46,13 @@ def _utc(moment: datetime | None) -> str | None:
 
 
 def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: NewAssessment, now: datetime,
-           settings: Settings) -> Report:
-    report = load_case(session, principal, report_id, Permission.assess)
-    check_step(report, Step.assess)
+           settings: Settings) -> StepDone:
+    with case_step(session, principal, report_id, CaseChange.assess, now, settings) as step:
+        step.record(changes=_assess(session, principal, step.report, new, now), note=new.justification)
+    return step.result
+
+
+def _assess(session: Session, principal: Principal, report: Report, new: NewAssessment, now: datetime) -> dict:
     check_findings(new.findings)
     is_incident = has_type(new.findings, Type.personal_data_incident)
     if new.incident_aware_at is not None and not is_incident:
@@ -101,9 +97,7 @@ def assess(session: Session, principal: Principal, report_id: uuid.UUID, new: Ne
     report.first_assessed_at = report.first_assessed_at or now
     if is_serious_lex_sarah(new.findings) and report.judged_serious_at is None:
         report.judged_serious_at = now  # the IVO "snarast" clock starts when seriousness is first judged
-    take_step(session, principal, report, Step.assess, now, changes=changes, note=new.justification)
-    refresh_deadlines(session, report, settings)
-    return report
+    return changes
 
 
 def _change_units(session: Session, principal: Principal, report: Report, new: NewAssessment) -> list | None:
@@ -176,32 +170,29 @@ def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
 
 
 def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,
-              settings: Settings) -> Report:
-    report = load_case(session, principal, report_id, Permission.follow_up)
-    check_step(report, Step.follow_up)
-    check_can_follow_up(case_facts(session, report))
-    session.add(FollowUp(report_id=report.id, followed_up_at=now, by_name=principal.display_name, summary=summary))
-    take_step(session, principal, report, Step.follow_up, now, note=summary)
-    refresh_deadlines(session, report, settings)
-    return report
+              settings: Settings) -> StepDone:
+    with case_step(session, principal, report_id, CaseChange.follow_up, now, settings) as step:
+        check_can_follow_up(step.facts())
+        session.add(FollowUp(report_id=step.report.id, followed_up_at=now, by_name=principal.display_name,
+                             summary=summary))
+        step.facts_after(followed_up=True)
+        step.record(note=summary)
+    return step.result
 
 
 def close(session: Session, principal: Principal, report_id: uuid.UUID, note: str | None, now: datetime,
-          settings: Settings) -> Report:
-    report = load_case(session, principal, report_id, Permission.close_case)
-    check_step(report, Step.close)
-    check_can_close(case_facts(session, report))
-    report.closed_at = now
-    take_step(session, principal, report, Step.close, now, note=note)
-    refresh_deadlines(session, report, settings)
-    return report
+          settings: Settings) -> StepDone:
+    with case_step(session, principal, report_id, CaseChange.close, now, settings) as step:
+        check_can_close(step.facts())
+        step.report.closed_at = now
+        step.facts_after()
+        step.record(note=note)
+    return step.result
 
 
 def reopen(session: Session, principal: Principal, report_id: uuid.UUID, reason: str, now: datetime,
-           settings: Settings) -> Report:
-    report = load_case(session, principal, report_id, Permission.reopen_case)
-    check_step(report, Step.reopen)
-    report.closed_at = None
-    take_step(session, principal, report, Step.reopen, now, note=reason)
-    refresh_deadlines(session, report, settings)
-    return report
+           settings: Settings) -> StepDone:
+    with case_step(session, principal, report_id, CaseChange.reopen, now, settings) as step:
+        step.report.closed_at = None
+        step.record(note=reason)
+    return step.result

@@ -3,10 +3,11 @@
 `record` is called where access is decided (cases.load_case, the report reads, intake, grants, the log
 itself). Records wait on the session and are inserted in one statement when the session commits, so
 they land in the same transaction as the request's own work. A transaction that ends without committing
-them (a read, which never commits, or a refusal on its way to a 404/403, which rolls back) has them
+them (a refusal on its way to a 404/403, which rolls back, or a session closed without a commit) has them
 committed in a short transaction of their own once its connection is released: a refused probe must be
 logged although the request fails, and a second connection opened while the request's transaction is
-still open would wait forever on SQLite, whose one write lock that transaction holds.
+still open would wait forever on SQLite, whose one write lock that transaction holds. The session
+listeners that do this are registered by `install_listeners` (via db.install_session_listeners).
 
 Tamper evidence without a hot row: records are inserted unsealed (no lock shared between requests);
 `seal`, run every few seconds by one instance, chains them in id order, each hash covering the
@@ -95,7 +96,6 @@ def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]
     return frozenset(role for path in unit_paths for role in principal.roles_for(path))
 
 
-@event.listens_for(OrmSession, "before_commit")
 def _insert_pending(session: OrmSession) -> None:
     # Savepoint releases commit nothing yet; the outermost commit carries the records.
     pending = session.info.get(_PENDING)
@@ -104,16 +104,14 @@ def _insert_pending(session: OrmSession) -> None:
         session.connection().execute(INSERT, pending[0] if len(pending) == 1 else pending)
 
 
-@event.listens_for(OrmSession, "after_commit")
 def _forget_committed(session: OrmSession) -> None:
     if not session.in_nested_transaction():
         session.info.pop(_PENDING, None)
 
 
-@event.listens_for(OrmSession, "after_transaction_end")
 def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> None:
-    # The session's transaction ended without committing its records (a read, which never commits, or
-    # a refusal on its way to a 404/403) and its connection is back in the pool: commit them alone.
+    # The session's transaction ended without committing its records (a refusal on its way to a 404/403,
+    # or a session closed uncommitted) and its connection is back in the pool: commit them alone.
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
         with session.get_bind().begin() as connection:
@@ -216,6 +214,21 @@ def list_reviews(session: Session, principal: Principal, *, after_id: Callable[[
     items = list(rows[:page_size])
     record(session, principal, "read_log_reviews", detail=f"{len(items)} reviews")
     return Page(items=items, more=len(rows) > page_size)
+
+
+_LISTENERS = (("before_commit", _insert_pending), ("after_commit", _forget_committed),
+              ("after_transaction_end", _write_uncommitted))
+
+
+def install_listeners() -> None:
+    """Make sessions write their pending access records: with the commit, or alone after a rollback.
+
+    Called through service/db.py install_session_listeners (the app factory, the command line, the tests'
+    database fixture); importing this module registers nothing. Calling it again does nothing.
+    """
+    for name, listener in _LISTENERS:
+        if not event.contains(OrmSession, name, listener):
+            event.listen(OrmSession, name, listener)
 
 
 # ---- the chain ----------------------------------------------------------------------------------------

@@ -1,19 +1,24 @@
-"""The case around a report: loading it for a step, its facts for the rules, the timeline, the deadlines,
+"""The case around a report: one construct for every step, its facts for the rules, the timeline, the deadlines,
 and the reads of a case (its view, its assessments, its timeline).
 
-Every use case that changes a case goes through `take_step`, which asks the lifecycle table, writes
-the timeline record in the same transaction, and `refresh_deadlines` afterwards.
+Every use case that changes a case runs inside `case_step`: it loads and locks the case once, logs the
+access, takes the permission from the step table (domain/lifecycle.py STEPS), checks the transition, and on
+exit writes the timeline record and the deadlines from one load of the case's facts, which it hands on to
+the view. A CaseEvent or a change of a report's status made anywhere else fails at flush (`install_step_guard`).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, event, inspect
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, func, select
 
 from service import audit
@@ -31,7 +36,7 @@ from service.domain.assessment import (
 from service.domain.case_facts import CaseFacts, SentNotification
 from service.domain.deadlines import Policy, open_deadlines
 from service.domain.errors import Forbidden, NotFound
-from service.domain.lifecycle import CaseStatus, Step, apply
+from service.domain.lifecycle import STEPS, CaseChange, CaseStatus, Step, apply
 from service.domain.notifications import Authority, SupplementKind
 from service.models import (
     Assessment,
@@ -82,14 +87,132 @@ def load_case(session: Session, principal: Principal, report_id: uuid.UUID, perm
     return report
 
 
-def record_event(session: Session, report: Report, principal: Principal, now: datetime, kind: str,
-                 changes: dict[str, Any] | None = None, note: str | None = None) -> None:
-    detail: dict[str, Any] = {"changes": changes or {}}
-    if note:
-        detail["note"] = note
-    session.add(CaseEvent(report_id=report.id, at=now, actor_subject=principal.subject,
-                          actor_name=principal.display_name, kind=kind,
-                          detail=json.dumps(detail, ensure_ascii=False, default=_json_value)))
+_ACTIVE = "case_steps"  # session.info: what the case steps now running may write (see install_step_guard)
+
+
+@dataclass
+class StepDone:
+    """A step taken: the case and its facts afterwards (those the deadlines were computed from), for the view."""
+
+    report: Report
+    facts: CaseFacts
+
+
+@dataclass
+class CaseStep:
+    """One step on one locked case, inside `case_step`. The use case checks its rules, writes its rows and says
+    what the timeline records (`record`); the construct does the rest when the block ends."""
+
+    session: Session
+    principal: Principal
+    report: Report
+    change: CaseChange
+    now: datetime
+    settings: Settings
+    kind: str | None = None  # the timeline record's kind; default the step's name
+    changes: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    done: StepDone | None = None
+    _facts: CaseFacts | None = None
+    _facts_after: dict[str, Any] | None = None
+
+    @property
+    def result(self) -> StepDone:
+        """What the step did, once the `with` block has ended."""
+        if self.done is None:
+            raise RuntimeError("the step's result is there only after its with block")
+        return self.done
+
+    @property
+    def step(self) -> Step:
+        return STEPS[self.change][0]
+
+    def check(self) -> None:
+        """The lifecycle table's say (InvalidTransition); `case_step` asks it first unless told to wait."""
+        apply(CaseStatus(self.report.status), self.step)
+
+    def facts(self) -> CaseFacts:
+        """The case's facts as they were when the step began (loaded once)."""
+        if self._facts is None:
+            self._facts = case_facts(self.session, self.report)
+        return self._facts
+
+    def facts_after(self, **changed: Any) -> None:
+        """The step changes no fact but these (and the status): the facts loaded before serve after it too."""
+        self._facts_after = changed
+
+    def record(self, *, kind: str | None = None, changes: dict[str, Any] | None = None,
+               note: str | None = None) -> None:
+        self.kind, self.changes, self.note = kind, dict(changes or {}), note
+
+    def _finish(self) -> StepDone:
+        report, session = self.report, self.session
+        new_status = apply(CaseStatus(report.status), self.step)
+        changes = dict(self.changes)
+        if new_status.value != report.status:
+            changes["status"] = [report.status, new_status.value]
+            report.status = new_status.value
+            session.add(report)
+        detail: dict[str, Any] = {"changes": changes}
+        if self.note:
+            detail["note"] = self.note
+        entry = CaseEvent(report_id=report.id, at=self.now, actor_subject=self.principal.subject,
+                          actor_name=self.principal.display_name, kind=self.kind or self.step.value,
+                          detail=json.dumps(detail, ensure_ascii=False, default=_json_value))
+        session.info[_ACTIVE][report.id].append(entry)
+        session.add(entry)
+        if self._facts_after is not None and self._facts is not None:
+            facts = replace(self._facts, status=new_status, **self._facts_after)
+        else:
+            facts = case_facts(session, report)
+        _store_deadlines(session, report, facts, self.settings)
+        return StepDone(report, facts)
+
+
+@contextmanager
+def case_step(session: Session, principal: Principal, report_id: uuid.UUID, change: CaseChange, now: datetime,
+              settings: Settings, *, check_first: bool = True) -> Iterator[CaseStep]:
+    """Take one step on a case: the only way a case's status changes or its timeline grows.
+
+    Loads and locks the case (404 if the caller cannot read it), logs the access, checks the permission the
+    step table gives the change (403) and, unless `check_first` is False (the use case then calls
+    `check()` when its own order of refusals says so; the end of the block checks again anyway), the
+    transition (409). When the block ends without an error: the timeline record, the new status, the
+    deadlines from the case's facts, all in the request's transaction; `step.done` holds what the view needs.
+    """
+    report = load_case(session, principal, report_id, STEPS[change][1])
+    step = CaseStep(session, principal, report, change, now, settings)
+    if check_first:
+        step.check()
+    active: dict[uuid.UUID, list[CaseEvent]] = session.info.setdefault(_ACTIVE, {})
+    active[report.id] = []
+    try:
+        yield step
+        step.done = step._finish()
+        session.flush()
+    finally:
+        del active[report.id]
+
+
+def install_step_guard() -> None:
+    """Refuse, at flush, a timeline record or a change of a report's status not made by `case_step`.
+
+    Intake writes the first timeline record and status with Core statements, not ORM objects; those are
+    not case steps. Installed with the access log's listeners (service/db.py install_session_listeners).
+    """
+    if not event.contains(OrmSession, "before_flush", _guard_steps):
+        event.listen(OrmSession, "before_flush", _guard_steps)
+
+
+def _guard_steps(session: OrmSession, _context: Any, _instances: Any) -> None:
+    active = session.info.get(_ACTIVE, {})
+    for entry in session.new:
+        if isinstance(entry, CaseEvent) and not any(entry is mine for mine in active.get(entry.report_id, ())):
+            raise RuntimeError(f"a timeline record ({entry.kind}) written outside case_step")
+    for row in session.dirty:
+        if (isinstance(row, Report) and row.id not in active
+                and inspect(row).attrs.status.history.has_changes()):
+            raise RuntimeError("a case's status changed outside case_step")
 
 
 def _json_value(value: object) -> object:
@@ -97,23 +220,6 @@ def _json_value(value: object) -> object:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return str(value)
-
-
-def take_step(session: Session, principal: Principal, report: Report, step: Step, now: datetime, *,
-              changes: dict[str, Any] | None = None, note: str | None = None, kind: str | None = None) -> None:
-    """Apply `step` to the case (InvalidTransition if the table says no) and record it on the timeline."""
-    new_status = apply(CaseStatus(report.status), step)
-    changes = dict(changes or {})
-    if new_status.value != report.status:
-        changes["status"] = [report.status, new_status.value]
-        report.status = new_status.value
-        session.add(report)
-    record_event(session, report, principal, now, kind or step.value, changes, note)
-
-
-def check_step(report: Report, step: Step) -> None:
-    """Refuse a step early, before its input is examined: the status decides first."""
-    apply(CaseStatus(report.status), step)
 
 
 def current_findings(session: Session, report_id: uuid.UUID) -> list[TypeFinding]:
@@ -194,9 +300,9 @@ def policy(settings: Settings) -> Policy:
                   time_zone=settings.time_zone)
 
 
-def refresh_deadlines(session: Session, report: Report, settings: Settings) -> None:
+def _store_deadlines(session: Session, report: Report, facts: CaseFacts, settings: Settings) -> None:
     """Replace the case's stored deadlines with those its facts now imply."""
-    deadlines = open_deadlines(case_facts(session, report), policy(settings))
+    deadlines = open_deadlines(facts, policy(settings))
     session.exec(delete(CaseDeadline).where(col(CaseDeadline.report_id) == report.id))
     session.add_all(CaseDeadline(report_id=report.id, kind=deadline.kind.value, action_id=deadline.action_id,
                                  due_at=deadline.due_at) for deadline in deadlines)
@@ -214,9 +320,10 @@ class CaseView:
     linked_cases: list[tuple[uuid.UUID, str]]  # (id, case number) of linked cases the reader may read too
 
 
-def case_view(session: Session, principal: Principal, report: Report) -> CaseView:
-    """The case as its reader sees it; linked cases only where the reader may read them too."""
-    facts = case_facts(session, report)
+def case_view(session: Session, principal: Principal, report: Report, facts: CaseFacts | None = None) -> CaseView:
+    """The case as its reader sees it; linked cases only where the reader may read them too. `facts`: those a
+    step just computed its deadlines from (else they are loaded)."""
+    facts = facts or case_facts(session, report)
     deadlines = session.exec(select(CaseDeadline).where(CaseDeadline.report_id == report.id)
                              .order_by(col(CaseDeadline.due_at))).all()
     links = session.exec(select(Report.id, Report.case_number)

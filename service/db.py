@@ -123,3 +123,16 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         except BaseException:
             queue.release(dbapi_connection)
             raise
+
+
+def install_session_listeners() -> None:
+    """Every session listener the service relies on; the app factory, the command line and the tests call it.
+
+    The access log's (service/audit.py: records written with the commit, or alone after a rollback) and the
+    case-step guard (service/cases.py: timeline records and status changes only through case_step).
+    Calling it again does nothing.
+    """
+    from service import audit, cases
+
+    audit.install_listeners()
+    cases.install_step_guard()

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.cases import check_step, current_findings, load_case, refresh_deadlines, take_step
+from service.cases import case_step, current_findings, load_case
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.errors import Conflict, NotFound
@@ -33,7 +33,7 @@ from service.domain.investigation import (
     decision_kind,
     missing_topics,
 )
-from service.domain.lifecycle import Step
+from service.domain.lifecycle import CaseChange
 from service.domain.reports import local_date
 from service.models import Investigation, InvestigationEntry, InvestigationRootCause, Report
 
@@ -130,26 +130,22 @@ def get_investigation(session: Session, principal: Principal, report_id: uuid.UU
 def start(session: Session, principal: Principal, report_id: uuid.UUID, kind: InvestigationKind | None,
           now: datetime, settings: Settings) -> InvestigationView:
     """Open the investigation; on a reopened case, open the earlier one again with its entries."""
-    report = load_case(session, principal, report_id, Permission.investigate)
-    check_step(report, Step.start_investigation)
-    chosen = choose_kind(kind, current_findings(session, report.id))
-    investigation = _investigation(session, report)
-    if investigation is None:
-        investigation = Investigation(report_id=report.id, kind=chosen.value, started_at=now,
-                                      started_by_name=principal.display_name)
-        session.add(investigation)
-        try:
-            session.flush()
-        except IntegrityError:  # a concurrent request started it first
-            session.rollback()
-            raise Conflict("The case already has an investigation.") from None
-        take_step(session, principal, report, Step.start_investigation, now,
-                  changes={"investigation": [None, chosen.value]}, kind="investigation_started")
-    else:
-        changes = _reopen(session, investigation, chosen, principal, now)
-        take_step(session, principal, report, Step.start_investigation, now, changes=changes,
-                  kind="investigation_reopened")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.start_investigation, now, settings) as step:
+        report = step.report
+        chosen = choose_kind(kind, current_findings(session, report.id))
+        investigation = _investigation(session, report)
+        if investigation is None:
+            investigation = Investigation(report_id=report.id, kind=chosen.value, started_at=now,
+                                          started_by_name=principal.display_name)
+            session.add(investigation)
+            try:
+                session.flush()
+            except IntegrityError:  # a concurrent request started it first (the request's transaction rolls back)
+                raise Conflict("The case already has an investigation.") from None
+            step.record(changes={"investigation": [None, chosen.value]}, kind="investigation_started")
+        else:
+            step.record(changes=_reopen(session, investigation, chosen, principal, now),
+                        kind="investigation_reopened")
     return _view(session, report, investigation)
 
 
@@ -184,56 +180,51 @@ def _reopen(session: Session, investigation: Investigation, kind: InvestigationK
 
 def add_entry(session: Session, principal: Principal, report_id: uuid.UUID, new: NewEntry, now: datetime,
               settings: Settings) -> InvestigationEntry:
-    report = load_case(session, principal, report_id, Permission.investigate)
-    check_step(report, Step.add_investigation_entry)
-    investigation = _open_investigation(session, report)
-    check_documented_on(new.documented_on, local_date(now, settings.time_zone))
-    if new.corrects_entry_id is not None:
-        corrected = session.get(InvestigationEntry, new.corrects_entry_id)
-        check_correction(EntryRef(corrected.id or 0, corrected.investigation_id, Topic(corrected.topic))
-                         if corrected is not None else None, investigation.id or 0, new.topic)
-    entry = InvestigationEntry(investigation_id=investigation.id or 0, topic=new.topic.value,
-                               documented_on=new.documented_on, source=new.source, nature=new.nature.value,
-                               author_name=new.author_name, author_title=new.author_title, text=new.text,
-                               corrects_entry_id=new.corrects_entry_id, recorded_at=now,
-                               recorded_by=principal.subject)
-    session.add(entry)
-    session.flush()
-    summary: dict[str, Any] = {"topic": entry.topic, "nature": entry.nature,
-                               "documented_on": _iso(entry.documented_on), "author_name": entry.author_name}
-    if entry.corrects_entry_id is not None:
-        summary["corrects_entry_id"] = entry.corrects_entry_id
-    take_step(session, principal, report, Step.add_investigation_entry, now,
-              changes={f"entries/{entry.id}": [None, summary]}, kind="investigation_entry")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.add_investigation_entry, now, settings) as step:
+        investigation = _open_investigation(session, step.report)
+        check_documented_on(new.documented_on, local_date(now, settings.time_zone))
+        if new.corrects_entry_id is not None:
+            corrected = session.get(InvestigationEntry, new.corrects_entry_id)
+            check_correction(EntryRef(corrected.id or 0, corrected.investigation_id, Topic(corrected.topic))
+                             if corrected is not None else None, investigation.id or 0, new.topic)
+        entry = InvestigationEntry(investigation_id=investigation.id or 0, topic=new.topic.value,
+                                   documented_on=new.documented_on, source=new.source, nature=new.nature.value,
+                                   author_name=new.author_name, author_title=new.author_title, text=new.text,
+                                   corrects_entry_id=new.corrects_entry_id, recorded_at=now,
+                                   recorded_by=principal.subject)
+        session.add(entry)
+        session.flush()
+        summary: dict[str, Any] = {"topic": entry.topic, "nature": entry.nature,
+                                   "documented_on": _iso(entry.documented_on), "author_name": entry.author_name}
+        if entry.corrects_entry_id is not None:
+            summary["corrects_entry_id"] = entry.corrects_entry_id
+        step.record(changes={f"entries/{entry.id}": [None, summary]}, kind="investigation_entry")
     return entry
 
 
 def decide(session: Session, principal: Principal, report_id: uuid.UUID, decision: Decision, now: datetime,
            settings: Settings) -> InvestigationView:
     """Close the investigation by a decision (beslut eller ställningstagande), with its root causes."""
-    report = load_case(session, principal, report_id, Permission.investigate)
-    check_step(report, Step.decide_investigation)
-    investigation = _open_investigation(session, report)
-    stored_kind = InvestigationKind(investigation.kind)
-    kind = decision_kind(stored_kind, current_findings(session, report.id))
-    check_decision(kind, _topics(_entries(session, investigation)), decision.root_causes, settings.root_causes)
+    with case_step(session, principal, report_id, CaseChange.decide_investigation, now, settings) as step:
+        report = step.report
+        investigation = _open_investigation(session, report)
+        stored_kind = InvestigationKind(investigation.kind)
+        kind = decision_kind(stored_kind, current_findings(session, report.id))
+        check_decision(kind, _topics(_entries(session, investigation)), decision.root_causes, settings.root_causes)
 
-    changes: dict[str, list[Any]] = {}
-    if kind is not stored_kind:
-        changes["kind"] = [stored_kind.value, kind.value]
-        investigation.kind = kind.value
-    investigation.decision = decision.decision
-    investigation.decided_at = now
-    investigation.decided_by_name = decision.decided_by_name
-    investigation.decided_by_title = decision.decided_by_title
-    session.add(investigation)
-    session.add_all(InvestigationRootCause(investigation_id=investigation.id or 0, cause=code)
-                    for code in decision.root_causes)
-    changes.update(decision=[None, decision.decision], decided_by_name=[None, decision.decided_by_name],
-                   decided_by_title=[None, decision.decided_by_title],
-                   root_causes=[[], sorted(decision.root_causes)])
-    take_step(session, principal, report, Step.decide_investigation, now, changes=changes,
-              kind="investigation_decided")
-    refresh_deadlines(session, report, settings)
+        changes: dict[str, list[Any]] = {}
+        if kind is not stored_kind:
+            changes["kind"] = [stored_kind.value, kind.value]
+            investigation.kind = kind.value
+        investigation.decision = decision.decision
+        investigation.decided_at = now
+        investigation.decided_by_name = decision.decided_by_name
+        investigation.decided_by_title = decision.decided_by_title
+        session.add(investigation)
+        session.add_all(InvestigationRootCause(investigation_id=investigation.id or 0, cause=code)
+                        for code in decision.root_causes)
+        changes.update(decision=[None, decision.decision], decided_by_name=[None, decision.decided_by_name],
+                       decided_by_title=[None, decision.decided_by_title],
+                       root_causes=[[], sorted(decision.root_causes)])
+        step.record(changes=changes, kind="investigation_decided")
     return _view(session, report, investigation)

@@ -26,7 +26,7 @@ from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
 from service.config import Settings, get_settings
-from service.db import make_engine
+from service.db import install_session_listeners, make_engine
 from service import web
 from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
@@ -106,6 +106,7 @@ def create_app(
     token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    install_session_listeners()  # the access log's, and the case-step guard
     app = FastAPI(
         title="Avvikelser: deviation reports and lex Sarah cases",
         version=__version__,

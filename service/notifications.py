@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import notification_document
-from service.cases import case_awareness, check_step, current_findings, load_case, refresh_deadlines, take_step
+from service.cases import case_awareness, case_step, current_findings, load_case
 from service.config import Settings
 from service.domain.access import Permission, Principal
 from service.domain.assessment import notifiable_incident_risk
 from service.domain.errors import Conflict, InvalidInput, NotFound
-from service.domain.lifecycle import Step
+from service.domain.lifecycle import CaseChange
 from service.domain.notifications import (
     FORM_FIELDS,
     Authority,
@@ -56,7 +56,7 @@ from service.models import (
 )
 from service.reports import units_of
 
-SEND_PERMISSION = {Authority.ivo: Permission.send_ivo_notification, Authority.imy: Permission.send_imy_notification}
+SEND = {Authority.ivo: CaseChange.send_ivo_notification, Authority.imy: CaseChange.send_imy_notification}
 _COLUMNS = ("sender_reference", "investigation_attached", "aware_at")
 _TIMES = ("occurred_at", "aware_at", "ended_at")
 _SENT_FIELDS = ("decision_maker_name", "delegation_reference", "sent_at", "channel", "delay_reason", "sent_by_name")
@@ -215,50 +215,48 @@ def get_notification(session: Session, principal: Principal, report_id: uuid.UUI
 def create_draft(session: Session, principal: Principal, report_id: uuid.UUID, authority: Authority,
                  fields: dict[str, Any], now: datetime, settings: Settings) -> NotificationView:
     """A draft for IVO or IMY, filled from the case; `fields` are what the caller gave (None clears)."""
-    report = load_case(session, principal, report_id, Permission.draft_notification)
-    check_step(report, Step.notify)
-    check_form_fields(authority, set(fields))
-    already = {Authority(a) for a in session.exec(select(Notification.authority)
-                                                  .where(Notification.report_id == report.id)).all()}
-    check_may_notify(authority, current_findings(session, report.id), already)
-    defaults = _defaults(session, report, authority)
-    if authority is Authority.imy:
-        check_form_awareness(fields, defaults["aware_at"])
-    form = defaults | fields
-    _check_form(form, now)
-    notification = Notification(report_id=report.id, authority=authority.value, created_at=now, content="{}")
-    _store(notification, form)
-    session.add(notification)
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent request drafted the same authority's notification first
-        session.rollback()
-        raise Conflict(f"The case already has an {authority.upper()} notification.", field="authority") from None
-    changes = {"notification": [None, f"{authority.value}:{notification.id}"],
-               **_changes({}, form, FORM_FIELDS[authority])}
-    take_step(session, principal, report, Step.notify, now, changes=changes, kind="notification_drafted")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.draft_notification, now, settings) as step:
+        report = step.report
+        check_form_fields(authority, set(fields))
+        already = {Authority(a) for a in session.exec(select(Notification.authority)
+                                                      .where(Notification.report_id == report.id)).all()}
+        check_may_notify(authority, current_findings(session, report.id), already)
+        defaults = _defaults(session, report, authority)
+        if authority is Authority.imy:
+            check_form_awareness(fields, defaults["aware_at"])
+        form = defaults | fields
+        _check_form(form, now)
+        notification = Notification(report_id=report.id, authority=authority.value, created_at=now, content="{}")
+        _store(notification, form)
+        session.add(notification)
+        try:
+            session.flush()
+        except IntegrityError:  # a concurrent request drafted the same authority's notification first
+            raise Conflict(f"The case already has an {authority.upper()} notification.", field="authority") from None
+        changes = {"notification": [None, f"{authority.value}:{notification.id}"],
+                   **_changes({}, form, FORM_FIELDS[authority])}
+        step.record(changes=changes, kind="notification_drafted")
     return _view(session, notification)
 
 
 def edit_draft(session: Session, principal: Principal, report_id: uuid.UUID, notification_id: int,
                fields: dict[str, Any], now: datetime, settings: Settings) -> NotificationView:
-    report = load_case(session, principal, report_id, Permission.draft_notification)
-    notification = _notification(session, report, notification_id)
-    check_step(report, Step.notify)
-    check_not_sent(notification.sent_at)
-    authority = Authority(notification.authority)
-    check_form_fields(authority, set(fields))
-    before = form_of(notification)
-    if authority is Authority.imy:
-        check_form_awareness(fields, case_awareness(session, report.id))
-    after = before | fields
-    _check_form(after, now)
-    _store(notification, after)
-    session.add(notification)
-    changes = {"notification": [f"{authority.value}:{notification.id}"] * 2, **_changes(before, after, fields)}
-    take_step(session, principal, report, Step.notify, now, changes=changes, kind="notification_edited")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.edit_notification, now, settings,
+                   check_first=False) as step:
+        notification = _notification(session, step.report, notification_id)
+        step.check()
+        check_not_sent(notification.sent_at)
+        authority = Authority(notification.authority)
+        check_form_fields(authority, set(fields))
+        before = form_of(notification)
+        if authority is Authority.imy:
+            check_form_awareness(fields, case_awareness(session, step.report.id))
+        after = before | fields
+        _check_form(after, now)
+        _store(notification, after)
+        session.add(notification)
+        changes = {"notification": [f"{authority.value}:{notification.id}"] * 2, **_changes(before, after, fields)}
+        step.record(changes=changes, kind="notification_edited")
     return _view(session, notification)
 
 
@@ -271,60 +269,60 @@ def send(session: Session, principal: Principal, report_id: uuid.UUID, notificat
     report = load_case(session, principal, report_id, Permission.read_case)
     notification = _notification(session, report, notification_id)
     authority = Authority(notification.authority)
-    load_case(session, principal, report_id, SEND_PERMISSION[authority])
-    check_step(report, Step.notify)
-    check_not_sent(notification.sent_at)
-    check_may_notify(authority, current_findings(session, report.id), already=set())
-    aware_at = case_awareness(session, report.id) if authority is Authority.imy else None
-    form = form_of(notification)
-    if authority is Authority.imy:
-        form["aware_at"] = aware_at  # what the notification states is the case's one awareness time
-    check_complete(authority, form)
-    sent_at = order.sent_at or now
-    if authority is Authority.ivo and order.delay_reason is not None:
-        raise InvalidInput("delay_reason belongs to an IMY notification (GDPR art. 33(1)).", field="delay_reason")
-    check_send(authority, sent_at=sent_at, now=now, aware_at=aware_at, delay_reason=order.delay_reason,
-               occurred_at=report.occurred_at, received_at=report.received_at, drafted_at=notification.created_at)
-    if notification.investigation_attached:
-        investigation = _investigation(session, report)
-        check_investigation_ready(investigation.decided_at if investigation else None, "investigation_attached")
-    before = {name: getattr(notification, name) for name in _SENT_FIELDS}
-    notification.decision_maker_name = order.decision_maker_name
-    notification.delegation_reference = order.delegation_reference
-    notification.sent_at = sent_at
-    notification.channel = order.channel.value
-    notification.delay_reason = order.delay_reason
-    notification.sent_by_name = principal.display_name
-    if authority is Authority.imy:
-        notification.aware_at = aware_at
-    session.add(notification)
-    after = {name: getattr(notification, name) for name in _SENT_FIELDS}
-    changes = {"notification": [f"{authority.value}:{notification.id}"] * 2,
-               **_changes(before, after, _SENT_FIELDS)}
-    take_step(session, principal, report, Step.notify, now, changes=changes, kind="notification_sent")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, SEND[authority], now, settings) as step:
+        report = step.report
+        check_not_sent(notification.sent_at)
+        check_may_notify(authority, current_findings(session, report.id), already=set())
+        aware_at = case_awareness(session, report.id) if authority is Authority.imy else None
+        form = form_of(notification)
+        if authority is Authority.imy:
+            form["aware_at"] = aware_at  # what the notification states is the case's one awareness time
+        check_complete(authority, form)
+        sent_at = order.sent_at or now
+        if authority is Authority.ivo and order.delay_reason is not None:
+            raise InvalidInput("delay_reason belongs to an IMY notification (GDPR art. 33(1)).", field="delay_reason")
+        check_send(authority, sent_at=sent_at, now=now, aware_at=aware_at, delay_reason=order.delay_reason,
+                   occurred_at=report.occurred_at, received_at=report.received_at, drafted_at=notification.created_at)
+        if notification.investigation_attached:
+            investigation = _investigation(session, report)
+            check_investigation_ready(investigation.decided_at if investigation else None, "investigation_attached")
+        before = {name: getattr(notification, name) for name in _SENT_FIELDS}
+        notification.decision_maker_name = order.decision_maker_name
+        notification.delegation_reference = order.delegation_reference
+        notification.sent_at = sent_at
+        notification.channel = order.channel.value
+        notification.delay_reason = order.delay_reason
+        notification.sent_by_name = principal.display_name
+        if authority is Authority.imy:
+            notification.aware_at = aware_at
+        session.add(notification)
+        after = {name: getattr(notification, name) for name in _SENT_FIELDS}
+        changes = {"notification": [f"{authority.value}:{notification.id}"] * 2,
+                   **_changes(before, after, _SENT_FIELDS)}
+        step.record(changes=changes, kind="notification_sent")
     return _view(session, notification)
 
 
 def add_supplement(session: Session, principal: Principal, report_id: uuid.UUID, notification_id: int,
                    new: NewSupplement, now: datetime, settings: Settings) -> NotificationView:
     """A komplettering to a sent notification; the investigation sent this way meets the two-month rule."""
-    report = load_case(session, principal, report_id, Permission.draft_notification)
-    notification = _notification(session, report, notification_id)
-    check_step(report, Step.notify)
-    authority = Authority(notification.authority)
-    sent_at = new.sent_at or now
-    investigation = _investigation(session, report)
-    check_supplement(authority, new.kind, notification_sent_at=notification.sent_at, sent_at=sent_at, now=now,
-                     investigation_decided_at=investigation.decided_at if investigation else None)
-    supplement = NotificationSupplement(notification_id=notification.id or 0, kind=new.kind.value,
-                                        content=new.content, sent_at=sent_at, channel=new.channel.value,
-                                        recorded_at=now, recorded_by_name=principal.display_name)
-    session.add(supplement)
-    changes = {"supplement": [None, {"notification": f"{authority.value}:{notification.id}", "kind": new.kind.value,
-                                     "sent_at": _plain(sent_at), "channel": new.channel.value}]}
-    take_step(session, principal, report, Step.notify, now, changes=changes, kind="notification_supplement")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.add_supplement, now, settings,
+                   check_first=False) as step:
+        report = step.report
+        notification = _notification(session, report, notification_id)
+        step.check()
+        authority = Authority(notification.authority)
+        sent_at = new.sent_at or now
+        investigation = _investigation(session, report)
+        check_supplement(authority, new.kind, notification_sent_at=notification.sent_at, sent_at=sent_at, now=now,
+                         investigation_decided_at=investigation.decided_at if investigation else None)
+        supplement = NotificationSupplement(notification_id=notification.id or 0, kind=new.kind.value,
+                                            content=new.content, sent_at=sent_at, channel=new.channel.value,
+                                            recorded_at=now, recorded_by_name=principal.display_name)
+        session.add(supplement)
+        changes = {"supplement": [None, {"notification": f"{authority.value}:{notification.id}", "kind": new.kind.value,
+                                         "sent_at": _plain(sent_at), "channel": new.channel.value}]}
+        step.record(changes=changes, kind="notification_supplement")
     return _view(session, notification)
 
 
@@ -334,26 +332,25 @@ def record_authority_response(session: Session, principal: Principal, report_id:
 
     Only the fields given change; recording again overwrites, and the timeline keeps [from, to].
     """
-    report = load_case(session, principal, report_id, Permission.draft_notification)
-    notification = _notification(session, report, notification_id)
-    check_step(report, Step.record_authority_response)
-    check_authority_response(notification_sent_at=notification.sent_at,
-                             reference=fields.get("authority_reference"),
-                             decision=fields.get("authority_decision"),
-                             decision_at=fields.get("authority_decision_at"),
-                             has_decision=notification.authority_decision is not None,
-                             now=now, time_zone=settings.time_zone)
-    before = {name: getattr(notification, name) for name in _RESPONSE_FIELDS}
-    for name in _RESPONSE_FIELDS:
-        if name in fields:
-            setattr(notification, name, fields[name])
-    session.add(notification)
-    after = {name: getattr(notification, name) for name in _RESPONSE_FIELDS}
-    changes = {"notification": [f"{notification.authority}:{notification.id}"] * 2,
-               **_changes(before, after, _RESPONSE_FIELDS)}
-    take_step(session, principal, report, Step.record_authority_response, now, changes=changes,
-              kind="authority_response")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.record_authority_response, now, settings,
+                   check_first=False) as step:
+        notification = _notification(session, step.report, notification_id)
+        step.check()
+        check_authority_response(notification_sent_at=notification.sent_at,
+                                 reference=fields.get("authority_reference"),
+                                 decision=fields.get("authority_decision"),
+                                 decision_at=fields.get("authority_decision_at"),
+                                 has_decision=notification.authority_decision is not None,
+                                 now=now, time_zone=settings.time_zone)
+        before = {name: getattr(notification, name) for name in _RESPONSE_FIELDS}
+        for name in _RESPONSE_FIELDS:
+            if name in fields:
+                setattr(notification, name, fields[name])
+        session.add(notification)
+        after = {name: getattr(notification, name) for name in _RESPONSE_FIELDS}
+        changes = {"notification": [f"{notification.authority}:{notification.id}"] * 2,
+                   **_changes(before, after, _RESPONSE_FIELDS)}
+        step.record(changes=changes, kind="authority_response")
     return _view(session, notification)
 
 
@@ -370,27 +367,26 @@ def record_data_subject_communication(session: Session, principal: Principal, re
                                       notice: DataSubjectNotice, now: datetime,
                                       settings: Settings) -> DataSubjectCommunication:
     """The data subjects informed (when, how), or the art. 34(3) exemption and why; recording again replaces."""
-    report = load_case(session, principal, report_id, Permission.send_imy_notification)
-    check_step(report, Step.notify)
-    check_data_subject_communication(current_findings(session, report.id), informed_at=notice.informed_at,
-                                     method=notice.method, exemption=notice.exemption,
-                                     justification=notice.justification, now=now)
-    row = session.get(DataSubjectCommunication, report.id)
-    before = {name: getattr(row, name) for name in _DSC_FIELDS} if row else {}
-    if row is None:
-        row = DataSubjectCommunication(report_id=report.id, justification="", recorded_at=now,
-                                       recorded_by_name=principal.display_name)
-    row.informed_at = notice.informed_at
-    row.method = notice.method if notice.informed_at is not None else None
-    row.exemption = notice.exemption.value if notice.exemption is not None else None
-    row.justification = notice.justification or ""
-    row.recorded_at = now
-    row.recorded_by_name = principal.display_name
-    session.add(row)
-    after = {name: getattr(row, name) for name in _DSC_FIELDS}
-    take_step(session, principal, report, Step.notify, now, changes=_changes(before, after, _DSC_FIELDS),
-              kind="data_subject_communication")
-    refresh_deadlines(session, report, settings)
+    with case_step(session, principal, report_id, CaseChange.record_data_subject_communication, now,
+                   settings) as step:
+        report = step.report
+        check_data_subject_communication(current_findings(session, report.id), informed_at=notice.informed_at,
+                                         method=notice.method, exemption=notice.exemption,
+                                         justification=notice.justification, now=now)
+        row = session.get(DataSubjectCommunication, report.id)
+        before = {name: getattr(row, name) for name in _DSC_FIELDS} if row else {}
+        if row is None:
+            row = DataSubjectCommunication(report_id=report.id, justification="", recorded_at=now,
+                                           recorded_by_name=principal.display_name)
+        row.informed_at = notice.informed_at
+        row.method = notice.method if notice.informed_at is not None else None
+        row.exemption = notice.exemption.value if notice.exemption is not None else None
+        row.justification = notice.justification or ""
+        row.recorded_at = now
+        row.recorded_by_name = principal.display_name
+        session.add(row)
+        after = {name: getattr(row, name) for name in _DSC_FIELDS}
+        step.record(changes=_changes(before, after, _DSC_FIELDS), kind="data_subject_communication")
     return row
 
 

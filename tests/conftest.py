@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import SQLModel
 
-from service.db import make_engine
+from service.db import install_session_listeners, make_engine
 from service.migrate import upgrade
 from service.tokens import DevKey, load_or_create_dev_key
 from tests.oidc import OidcProvider
@@ -86,6 +86,7 @@ def database_url(fresh_database) -> str:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
+    install_session_listeners()  # as the app factory does: tests use sessions without the app too
     engine = make_engine(database_url)
     yield engine
     engine.dispose()

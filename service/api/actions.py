@@ -82,7 +82,6 @@ def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep,
         kind=body.kind, description=body.description, owner_name=body.owner_name, due_date=body.due_date,
         done_date=body.done_date), now, settings)
     result = _action_out(action, now, settings)
-    session.commit()
     return result
 
 
@@ -92,7 +91,6 @@ def mark_action_done(report_id: uuid.UUID, action_id: RowId, body: ActionDone, s
     now = clock()
     action = actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
     result = _action_out(action, now, settings)
-    session.commit()
     return result
 
 
@@ -103,5 +101,4 @@ def evaluate_action(report_id: uuid.UUID, action_id: RowId, body: ActionEvaluati
     now = clock()
     action = actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)
     result = _action_out(action, now, settings)
-    session.commit()
     return result

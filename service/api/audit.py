@@ -98,7 +98,6 @@ def record_review(body: LogReviewCreate, session: SessionDep, principal: Princip
     review = core_audit.record_review(session, principal, core_audit.NewReview(
         period_from=body.period_from, period_to=body.period_to, subject_filter=body.subject_filter,
         report_filter=body.report_filter, result=body.result), clock())
-    session.commit()
     return LogReviewRead.model_validate(review, from_attributes=True)
 
 

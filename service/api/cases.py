@@ -24,6 +24,7 @@ from service.domain.assessment import (
     ReportType,
     TypeFinding,
 )
+from service.domain.case_facts import CaseFacts
 from service.domain.closing import closing_blockers
 from service.domain.lifecycle import CaseStatus, Step, allowed_steps
 from service.models import Report
@@ -121,9 +122,11 @@ class TimelineEntry(BaseModel):
     note: str | None = None
 
 
-def case_read(session: Session, principal: Principal, report: Report, now: datetime) -> CaseRead:
-    """The case view; linked cases only where the reader may read them too."""
-    view = cases.case_view(session, principal, report)
+def case_read(session: Session, principal: Principal, report: Report, now: datetime,
+              facts: CaseFacts | None = None) -> CaseRead:
+    """The case view; linked cases only where the reader may read them too. `facts`: those a step just
+    computed its deadlines from (else they are loaded)."""
+    view = cases.case_view(session, principal, report, facts)
     facts = view.facts
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
@@ -149,13 +152,11 @@ def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
 def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, principal: PrincipalDep,
            clock: ClockDep, settings: SettingsDep) -> CaseRead:
     now = clock()
-    report = assessments.assess(session, principal, report_id, assessments.NewAssessment(
+    done = assessments.assess(session, principal, report_id, assessments.NewAssessment(
         findings=[TypeFinding(**t.model_dump()) for t in body.types], justification=body.justification,
         incident_aware_at=body.incident_aware_at, add_unit_codes=tuple(body.add_units),
         remove_unit_codes=tuple(body.remove_units), link_report_ids=tuple(body.link_cases)), now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    return case_read(session, principal, done.report, now, done.facts)
 
 
 @router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
@@ -170,30 +171,24 @@ def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: Princ
 def follow_up(report_id: uuid.UUID, body: FollowUpCreate, session: SessionDep, principal: PrincipalDep,
               clock: ClockDep, settings: SettingsDep) -> CaseRead:
     now = clock()
-    report = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    done = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
+    return case_read(session, principal, done.report, now, done.facts)
 
 
 @router.post("/close", summary="Close the case (refused with what is missing)", responses=STEP_ERRORS)
 def close(report_id: uuid.UUID, body: CloseCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
           settings: SettingsDep) -> CaseRead:
     now = clock()
-    report = assessments.close(session, principal, report_id, body.note, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    done = assessments.close(session, principal, report_id, body.note, now, settings)
+    return case_read(session, principal, done.report, now, done.facts)
 
 
 @router.post("/reopen", summary="Reopen a closed case, with a reason", responses=STEP_ERRORS)
 def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
            settings: SettingsDep) -> CaseRead:
     now = clock()
-    report = assessments.reopen(session, principal, report_id, body.reason, now, settings)
-    result = case_read(session, principal, report, now)
-    session.commit()
-    return result
+    done = assessments.reopen(session, principal, report_id, body.reason, now, settings)
+    return case_read(session, principal, done.report, now, done.facts)
 
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)

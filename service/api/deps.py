@@ -33,22 +33,54 @@ async def get_clock(request: Request) -> Callable[[], datetime]:
     return request.app.state.clock
 
 
+_AFTER_COMMIT = "after_commit"  # request.state: what runs once the request's transaction is committed
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    # Creating a session does no I/O, and closing one whose work was committed does none either;
-    # only a session left mid-transaction (the request failed) is rolled back on the threadpool.
+    """The request's session and its one transaction: committed when the endpoint succeeds, else rolled back.
+
+    The commit runs when the endpoint has returned (its answer already built) and before the response goes
+    out, so an answer never reports what was not stored: a failed commit is the usual 500 problem. A
+    refused or failed request rolls back; its access-log records are written then all the same
+    (service/audit.py). What must follow a committed change (clearing caches) is queued with `after_commit`
+    and runs only once the commit succeeded. Use cases and routers do not commit or roll back.
+    """
+    # Creating a session does no I/O, and closing one that never began a transaction does none either;
+    # committing or rolling back runs on the threadpool.
     session = Session(request.app.state.engine, expire_on_commit=False)
+    callbacks: list[Callable[[], None]] = []
+    setattr(request.state, _AFTER_COMMIT, callbacks)
     try:
         yield session
-    finally:
+    except BaseException:
         if session.in_transaction():
             await run_in_threadpool(session.close)
         else:
             session.close()
+        raise
+    if session.in_transaction():
+        try:
+            await run_in_threadpool(session.commit)
+        finally:
+            await run_in_threadpool(session.close)
+    else:
+        session.close()
+    for callback in callbacks:
+        callback()
+
+
+def after_commit(request: Request, callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's transaction is committed; never if it fails or rolls back."""
+    queued = getattr(request.state, _AFTER_COMMIT, None)
+    if queued is None:  # no request session: nothing is waiting to be committed
+        callback()
+    else:
+        queued.append(callback)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
-# scope="function": the session closes (rolling back anything uncommitted) before the response goes out.
+# scope="function": the transaction is committed (or rolled back) before the response goes out.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -134,9 +166,13 @@ async def get_org(request: Request) -> OrgSnapshot:
 
 
 def org_changed(request: Request) -> None:
-    """Call after committing a change to the org tree: this process sees it at once, others within the TTL."""
-    request.app.state.org_cache.clear()
-    request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
+    """Call when the request changes the org tree: once that is committed, this process sees it at once,
+    others within the TTL."""
+    def clear() -> None:
+        request.app.state.org_cache.clear()
+        request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
+
+    after_commit(request, clear)
 
 
 OrgDep = Annotated[OrgSnapshot, Depends(get_org)]

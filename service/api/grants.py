@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from service import grants as core_grants
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, after_commit
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Input, RowId
@@ -61,8 +61,8 @@ def _read(view: core_grants.GrantView) -> GrantRead:
 
 
 def _changed(request: Request) -> None:
-    """This process sees the change at once; other instances within AVV_GRANT_CACHE_SECONDS."""
-    request.app.state.grant_cache.clear()
+    """Once the change is committed this process sees it at once; other instances within AVV_GRANT_CACHE_SECONDS."""
+    after_commit(request, request.app.state.grant_cache.clear)
 
 
 @router.get("", summary="Grants, active and revoked, on units the caller administers", responses=problem_responses(403))
@@ -88,7 +88,6 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
                principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> GrantRead:
     view = core_grants.grant_role(session, principal, body.subject, body.role, body.unit_code, body.reference,
                                   clock(), settings)
-    session.commit()
     _changed(request)
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{view.grant.id}"
     return _read(view)
@@ -99,6 +98,5 @@ def grant_role(body: GrantCreate, request: Request, response: Response, session:
 def revoke_role(grant_id: RowId, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> GrantRead:
     view = core_grants.revoke_role(session, principal, grant_id, clock(), settings)
-    session.commit()
     _changed(request)
     return _read(view)

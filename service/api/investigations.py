@@ -115,9 +115,7 @@ def _investigation_out(view: investigations.InvestigationView, settings: Setting
 def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session: SessionDep,
                         principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
     view = investigations.start(session, principal, report_id, body.kind, clock(), settings)
-    result = _investigation_out(view, settings)
-    session.commit()
-    return result
+    return _investigation_out(view, settings)
 
 
 @router.get("/investigation", responses=READ_ERRORS,
@@ -135,9 +133,7 @@ def add_investigation_entry(report_id: uuid.UUID, body: EntryCreate, session: Se
         topic=body.topic, documented_on=body.documented_on, source=body.source, nature=body.nature,
         author_name=body.author_name, author_title=body.author_title, text=body.text,
         corrects_entry_id=body.corrects_entry_id), clock(), settings)
-    result = _entry_out(entry, [])
-    session.commit()
-    return result
+    return _entry_out(entry, [])
 
 
 @router.post("/investigation/decision", responses=STEP_ERRORS,
@@ -148,5 +144,4 @@ def decide_investigation(report_id: uuid.UUID, body: DecisionCreate, session: Se
         decision=body.decision, decided_by_name=body.decided_by_name, decided_by_title=body.decided_by_title,
         root_causes=list(body.root_causes)), clock(), settings)
     result = _investigation_out(view, settings)
-    session.commit()
     return result

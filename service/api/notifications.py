@@ -263,7 +263,6 @@ def create_notification(report_id: uuid.UUID, body: NotificationCreate, request:
     view = notifications.create_draft(session, principal, report_id, body.authority,
                                       _given(body, frozenset({"authority"})), clock(), settings)
     result = _out(view)
-    session.commit()
     response.headers["Location"] = str(request.url_for("get_notification", report_id=report_id,
                                                        notification_id=result.id))
     return result
@@ -281,9 +280,7 @@ def get_notification(report_id: uuid.UUID, notification_id: RowId, session: Sess
 def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: NotificationEdit, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
     view = notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(), settings)
-    result = _out(view)
-    session.commit()
-    return result
+    return _out(view)
 
 
 @router.post("/notifications/{notification_id}/send", responses=STEP_ERRORS,
@@ -293,9 +290,7 @@ def send_notification(report_id: uuid.UUID, notification_id: RowId, body: SendIn
     order = notifications.SendOrder(decision_maker_name=body.decision_maker_name,
                                     delegation_reference=body.delegation_reference, channel=body.channel,
                                     sent_at=body.sent_at, delay_reason=body.delay_reason)
-    result = _out(notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
-    session.commit()
-    return result
+    return _out(notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
 
 
 @router.post("/notifications/{notification_id}/supplements", status_code=201, responses=STEP_ERRORS,
@@ -304,10 +299,8 @@ def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: Supplemen
                    principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
     new = notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
                                       sent_at=body.sent_at)
-    result = _out(notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
+    return _out(notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
                                                settings))
-    session.commit()
-    return result
 
 
 @router.post("/notifications/{notification_id}/authority-response", responses=STEP_ERRORS,
@@ -315,10 +308,8 @@ def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: Supplemen
 def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body: AuthorityResponseIn,
                               session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                               settings: SettingsDep) -> NotificationOut:
-    result = _out(notifications.record_authority_response(session, principal, report_id, notification_id,
+    return _out(notifications.record_authority_response(session, principal, report_id, notification_id,
                                                           _given(body), clock(), settings))
-    session.commit()
-    return result
 
 
 @router.get(
@@ -351,7 +342,5 @@ def record_data_subject_communication(report_id: uuid.UUID, body: DataSubjectCom
                                       settings: SettingsDep) -> DataSubjectCommunicationOut:
     notice = notifications.DataSubjectNotice(informed_at=body.informed_at, method=body.method,
                                              exemption=body.exemption, justification=body.justification)
-    result = _dsc_out(notifications.record_data_subject_communication(session, principal, report_id, notice,
+    return _dsc_out(notifications.record_data_subject_communication(session, principal, report_id, notice,
                                                                       clock(), settings))
-    session.commit()
-    return result

@@ -122,7 +122,6 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
     unit = org_units.create_unit(session, principal, org_units.NewUnit(
         code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id,
         valid_from=body.valid_from or today, valid_to=body.valid_to), now)
-    session.commit()
     org_changed(request)
     response.headers["Location"] = str(request.url_for("get_unit", unit_id=unit.id))
     return _read(unit, today)
@@ -136,7 +135,6 @@ def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: 
     today = local_date(now, settings.time_zone)
     unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
                                  today)
-    session.commit()
     org_changed(request)
     return _read(unit, today)
 
@@ -149,7 +147,6 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
     today = local_date(now, settings.time_zone)
     unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
                                today)
-    session.commit()
     org_changed(request)
     return _read(unit, today)
 
@@ -160,7 +157,6 @@ def close_unit(unit_id: RowId, body: OrgUnitClose, request: Request, session: Se
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     unit = org_units.close_unit(session, principal, unit_id, body.valid_to, now)
-    session.commit()
     org_changed(request)
     return _read(unit, local_date(now, settings.time_zone))
 
@@ -218,6 +214,5 @@ def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], reques
     rows = [ImportRow(code=u.code, name=u.name, kind=u.kind, parent_code=u.parent_code,
                       valid_from=u.valid_from or today, valid_to=u.valid_to) for u in payload.units]
     result = org_units.import_units(session, principal, rows, now)
-    session.commit()
     org_changed(request)
     return OrgImportResult(created=[_read(unit, today) for unit in result.created], unchanged=result.unchanged)

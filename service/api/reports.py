@@ -165,7 +165,6 @@ def _summary(view: reports.ReportView) -> ReportSummary:
 def submit_report(body: ReportCreate, request: Request, session: SessionDep, principal: PrincipalDep,
                   clock: ClockDep, settings: SettingsDep, org: OrgDep) -> Response:
     stored = reports.submit_report(session, principal, new_report(body), clock(), settings, org)
-    session.commit()
     receipt = _read(reports.view_of_new(principal, stored))
     # Serialised once, here: returned as a model, the receipt would be validated again first. Intake is
     # the hottest path; the model above still documents the response.

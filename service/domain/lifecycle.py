@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from service.domain.access import Permission
 from service.domain.errors import Conflict
 
 
@@ -54,6 +55,52 @@ TRANSITIONS: dict[tuple[CaseStatus, Step], CaseStatus] = {
     (S.followed_up, A.close): S.closed,
     (S.assessed, A.close): S.closed,  # only a report judged not a deviation (closing.py)
     (S.closed, A.reopen): S.assessed,
+}
+
+
+class CaseChange(StrEnum):
+    """Every way a user changes a case, one use case each (service/cases.py case_step runs them all)."""
+
+    assess = "assess"
+    start_investigation = "start_investigation"
+    add_investigation_entry = "add_investigation_entry"
+    decide_investigation = "decide_investigation"
+    create_action = "create_action"
+    mark_action_done = "mark_action_done"
+    evaluate_action = "evaluate_action"
+    draft_notification = "draft_notification"
+    edit_notification = "edit_notification"
+    send_ivo_notification = "send_ivo_notification"
+    send_imy_notification = "send_imy_notification"
+    add_supplement = "add_supplement"
+    record_authority_response = "record_authority_response"
+    record_data_subject_communication = "record_data_subject_communication"
+    follow_up = "follow_up"
+    close = "close"
+    reopen = "reopen"
+
+
+C, P = CaseChange, Permission
+# Who may take which step: the lifecycle step each change is (TRANSITIONS says when it is possible) and the
+# permission it needs on one of the case's enheter (access.py ROLE_PERMISSIONS says which roles hold it).
+STEPS: dict[CaseChange, tuple[Step, Permission]] = {
+    C.assess: (A.assess, P.assess),
+    C.start_investigation: (A.start_investigation, P.investigate),
+    C.add_investigation_entry: (A.add_investigation_entry, P.investigate),
+    C.decide_investigation: (A.decide_investigation, P.investigate),
+    C.create_action: (A.manage_actions, P.manage_actions),
+    C.mark_action_done: (A.manage_actions, P.manage_actions),
+    C.evaluate_action: (A.manage_actions, P.manage_actions),
+    C.draft_notification: (A.notify, P.draft_notification),
+    C.edit_notification: (A.notify, P.draft_notification),
+    C.send_ivo_notification: (A.notify, P.send_ivo_notification),
+    C.send_imy_notification: (A.notify, P.send_imy_notification),
+    C.add_supplement: (A.notify, P.draft_notification),
+    C.record_authority_response: (A.record_authority_response, P.draft_notification),
+    C.record_data_subject_communication: (A.notify, P.send_imy_notification),
+    C.follow_up: (A.follow_up, P.follow_up),
+    C.close: (A.close, P.close_case),
+    C.reopen: (A.reopen, P.reopen_case),
 }
 
 
