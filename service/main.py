@@ -22,11 +22,14 @@ from service.api import cases, health, investigations, meta, notifications, org_
 from service.api import audit as audit_api, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from service.api.observe import ObserveMiddleware
 from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import make_engine
+from service.metrics import app_registry
+from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
 
 API_PREFIX = "/api/v1"
@@ -88,7 +91,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if sealer is not None:
         sealer.start()
     try:
-        yield
+        async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
+            yield
     finally:
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
@@ -119,10 +123,13 @@ def create_app(
     app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
+    app.state.draining = False
+    app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds)
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        accepted_types=_accepted_body_types)
+    app.add_middleware(ObserveMiddleware, log_access=settings.access_log)  # access line and metrics
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(
