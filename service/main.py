@@ -76,7 +76,9 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
     else:
         # Short timeouts: a slow identity provider must not hold request threads for long.
         http = httpx.Client(timeout=httpx.Timeout(5.0))
-        jwks_url = settings.oidc_jwks_url or discover_jwks_url(settings.oidc_issuer, http)
+        # Discovered at the first fetch, not here: the service starts while the identity provider is down
+        # and refuses tokens (jwks_unavailable) until it can fetch the keys.
+        jwks_url = settings.oidc_jwks_url or (lambda: discover_jwks_url(settings.oidc_issuer, http))
         keys = JwksKeySource(jwks_url, http, ttl_seconds=settings.jwks_cache_seconds)
     return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                          cache_seconds=settings.token_cache_seconds,

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,34 @@ def test_devtoken_refuses_a_subject_the_service_would_refuse(capsys):
 
     assert main(["devtoken", "--role", "reporter", "--subject", "x" * 256]) == 2
     assert "--subject must be at most 255 characters" in capsys.readouterr().err
+
+
+def test_sigterm_drains_readyz_answers_503_and_a_request_in_flight_is_finished(env):
+    import socket
+
+    env = {**env, "AVV_DRAIN_SECONDS": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", "0"],
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    running = Server(process)
+    try:
+        port = int(running.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1))
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        # A request in flight: headers and half its body sent before the signal, the rest after it.
+        body = b'{"units": []}'
+        in_flight = socket.create_connection(("127.0.0.1", port), timeout=30)
+        in_flight.sendall(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        running.wait_for(r"SIGTERM: draining")
+        assert httpx.get(f"{base}/readyz").status_code == 503  # the load balancer takes the instance out
+        time.sleep(2.5)  # past the drain: the server no longer takes connections, and waits for this one
+        in_flight.sendall(body[5:])
+        answer = in_flight.recv(65536)
+        in_flight.close()
+        assert answer.startswith(b"HTTP/1.1 401 ")  # answered (no token), not cut off
+        process.wait(timeout=STARTUP_SECONDS)
+    finally:
+        running.stop()

@@ -217,9 +217,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database is down, restarting, unreachable or its pool is exhausted: nothing was committed
-        # (a commit that fails raises here too), so the client may retry. Only the error's class is
-        # logged: a driver's message may quote the statement's parameters.
+        # The database is down, restarting, unreachable or its pool is exhausted. Nothing is acknowledged:
+        # a write answers 2xx only after its commit returned. Only the error's class is logged: a
+        # driver's message may quote the statement's parameters.
         log.warning("database unavailable: %s (%s)", type(exc).__name__,
                     type(getattr(exc, "orig", None)).__name__)
         return problem_response(503, type_="database-unavailable", title="Service Unavailable",
