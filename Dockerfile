@@ -30,11 +30,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     AVV_DATA_DIR=/app/data \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    AVV_ENVIRONMENT=production
-USER app
+    AVV_ENVIRONMENT=production \
+    AVV_LOG_FORMAT=json
+# Numeric, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+USER 10001
 EXPOSE 8000
+# Prometheus metrics, when AVV_METRICS_PORT=9464 is set: publish it to the scraper's network only.
+EXPOSE 9464
 # Migrate, then hand PID 1 to uvicorn so it receives SIGTERM and drains gracefully.
 # With several replicas, run `python -m service migrate` once as a release step instead.
 # Set FORWARDED_ALLOW_IPS to the load balancer's address so X-Forwarded-* is trusted from it only.
-# The service's own log (refused tokens and why, errors) goes to stderr: service.asgi sets it up (service/logs.py).
+# The service's own log is JSON lines on stdout (service/logs.py): one access line per request, refusals
+# and why, errors; uvicorn's access log is off because it names paths as sent.
 CMD ["sh", "-c", "python -m service migrate && exec uvicorn service.asgi:app --host 0.0.0.0 --port 8000 --proxy-headers --timeout-graceful-shutdown 20 --no-access-log"]

@@ -272,6 +272,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from service.logs import configure_logging
 
+    if not args.access_log:
+        os.environ["AVV_ACCESS_LOG"] = "false"  # the service's own access line (service/api/observe.py)
     configure_logging()  # service.asgi does it again in each worker; a second call changes nothing
     settings = get_settings()
     cmd_migrate(args)
@@ -295,7 +297,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("SQLite is single-process: use PostgreSQL for more than one worker", file=sys.stderr)
         return 2
     uvicorn.run("service.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, access_log=args.access_log)
+                # uvicorn's access log names the path as sent, which may hold ids: the service logs its own.
+                log_level=args.log_level, access_log=False)
     return 0
 
 

@@ -111,6 +111,18 @@ class Settings(BaseSettings):
     # (tests seal by hand). Every instance may run it; on PostgreSQL one seals at a time, others skip.
     audit_seal_seconds: float = 5.0
 
+    # Operations (README, "Running it in production"). The log format is read by service/logs.py before
+    # the settings are: json (the default in production) or text (the default otherwise).
+    log_format: Literal["json", "text"] | None = None
+    access_log: bool = True  # one service.access line per request (not for /healthz and /readyz)
+    # Prometheus metrics on a listener of their own (unset: none), reachable from the scraper only.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    metrics_cache_seconds: float = 5.0
+    # On SIGTERM /readyz answers 503 at once; the server keeps serving this long before it stops taking
+    # connections, so that the load balancer sees the instance leave first. In-flight requests finish either way.
+    drain_seconds: float = Field(default=0.0, ge=0)
+
     max_body_bytes: int = 1_048_576
     default_page_size: int = 50
     max_page_size: int = 200

@@ -1,29 +1,132 @@
-"""The server's own log: one plain line per record on stderr (time, level, logger, message).
+"""The server's own log: JSON lines on stdout in production, plain lines on stderr in development.
 
 Called once at start by `python -m service serve` and by the ASGI entry point (service/asgi.py), so
-`scripts/serve` and the container (uvicorn service.asgi:app) log alike. What goes here: refused tokens
-(service.auth, the reason only, never the token), failed JWKS refreshes, unexpected errors.
+`scripts/serve` and the container (uvicorn service.asgi:app) log alike. AVV_LOG_FORMAT picks the format
+(`json` or `text`); unset, it is `json` when AVV_ENVIRONMENT=production and `text` otherwise.
+
+Every record made while a request is served carries that request's id, the principal's subject once the
+token is verified, and the route template (service/api/observe.py). What
+goes here: one access line per request (service.access), refused tokens and 403s with their reason
+(service.auth, never the token), failed JWKS refreshes, database outages, unexpected errors. Never a
+token, a request body or case content: tests/conftest.py greps every record of the test run for them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-_HANDLER_NAME = "service-stderr"
+_HANDLER_NAME = "service-log"
+# uvicorn's own loggers (start, stop, errors) go through the same handler, so a JSON log is JSON throughout.
+_OTHER_LOGGERS = ("uvicorn", "uvicorn.error")
+
+# The ASGI scope of the request being served (service/api/observe.py sets it), None outside a request.
+# Its state holds the request id (service/api/middleware.py) and, once the token is verified, the
+# principal's subject (service/api/deps.py); the threadpool copies the context, so sync code sees it too.
+request_scope: ContextVar[dict[str, Any] | None] = ContextVar("request_scope", default=None)
+
+# Fields of a JSON line taken from `extra=` on a log call (the access line's).
+_EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Records of the `service.*` loggers at `level` and above go to stderr. Calling it again changes nothing."""
+def route_template(scope: dict[str, Any]) -> str | None:
+    """The matched operation's path template ("/api/v1/reports/{report_id}"), never the path as sent,
+    which may hold ids or anything a client typed; None before a route matched or when none did."""
+    path_format = getattr(scope.get("route"), "path_format", None)
+    if not isinstance(path_format, str):
+        return None
+    # A route of an included router may know its path without the router's prefix, which has no
+    # parameters: take the prefix from the path as sent, as many segments as the route does not cover.
+    sent = scope.get("path", "").split("/")
+    covered = path_format.count("/")
+    return "/".join(sent[:len(sent) - covered]) + path_format if len(sent) > covered else path_format
+
+
+class RequestContextFilter(logging.Filter):
+    """Puts the current request's id, subject and route on every record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scope = request_scope.get()
+        state = scope.get("state", {}) if scope is not None else {}
+        if not hasattr(record, "request_id"):
+            record.request_id = state.get("request_id")
+        if not hasattr(record, "subject"):
+            record.subject = state.get("principal_subject")
+        if not hasattr(record, "route"):
+            record.route = route_template(scope) if scope is not None else None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, request_id, subject, and
+    route, method, status, duration_ms where known. json.dumps escapes control characters, so a value
+    cannot forge a line of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+            "subject": getattr(record, "subject", None),
+        }
+        for name in _EXTRA_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The development format: time level logger message, and the request id when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT, DATE_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{text} [request {request_id}]" if request_id and "\n" not in text else text
+
+
+def log_format() -> str:
+    """`json` or `text`, from AVV_LOG_FORMAT, else from AVV_ENVIRONMENT."""
+    chosen = os.environ.get("AVV_LOG_FORMAT", "").strip().lower()
+    if chosen in ("json", "text"):
+        return chosen
+    if chosen:
+        raise ValueError("AVV_LOG_FORMAT must be json or text")
+    return "json" if os.environ.get("AVV_ENVIRONMENT", "").strip().lower() == "production" else "text"
+
+
+def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None:
+    """Records of the `service.*` loggers at `level` and above go out in `fmt` (default: log_format()).
+    Calling it again adds no second handler, but hands uvicorn's loggers to it again in JSON: uvicorn sets
+    up its own logging after `python -m service serve` has called this, and before it imports the app."""
     logger = logging.getLogger("service")
     logger.setLevel(level)
-    if any(handler.get_name() == _HANDLER_NAME for handler in logger.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
-    logger.addHandler(handler)
-    # Not also through the root logger: Alembic's logging set-up (alembic.ini) gives it a handler of its own.
-    logger.propagate = False
+    handler = next((h for h in logger.handlers if h.get_name() == _HANDLER_NAME), None)
+    if handler is None:
+        fmt = fmt or log_format()
+        handler = logging.StreamHandler(sys.stdout if fmt == "json" else sys.stderr)
+        handler.set_name(_HANDLER_NAME)
+        handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+        handler.addFilter(RequestContextFilter())
+        logger.addHandler(handler)
+        # Not also through the root logger: Alembic's logging set-up (alembic.ini) gives it a handler of its own.
+        logger.propagate = False
+    if isinstance(handler.formatter, JsonFormatter):
+        for name in _OTHER_LOGGERS:
+            other = logging.getLogger(name)
+            other.handlers = [handler]
+            other.propagate = False

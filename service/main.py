@@ -22,6 +22,7 @@ from service.api import actions, cases, deadlines, health, investigations, meta,
 from service.api import audit as audit_api, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from service.api.observe import ObserveMiddleware
 from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
 from service.caches import TtlCache
@@ -29,6 +30,8 @@ from service.config import Settings, get_settings
 from service.db import install_session_listeners, make_engine
 from service import web
 from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
+from service.metrics import app_registry
+from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
 
 API_PREFIX = "/api/v1"
@@ -77,7 +80,9 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
     else:
         # Short timeouts: a slow identity provider must not hold request threads for long.
         http = httpx.Client(timeout=httpx.Timeout(5.0))
-        jwks_url = settings.oidc_jwks_url or discover_jwks_url(settings.oidc_issuer, http)
+        # Discovered at the first fetch, not here: the service starts while the identity provider is down
+        # and refuses tokens (jwks_unavailable) until it can fetch the keys.
+        jwks_url = settings.oidc_jwks_url or (lambda: discover_jwks_url(settings.oidc_issuer, http))
         keys = JwksKeySource(jwks_url, http, ttl_seconds=settings.jwks_cache_seconds)
     return TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                          cache_seconds=settings.token_cache_seconds,
@@ -92,7 +97,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if sealer is not None:
         sealer.start()
     try:
-        yield
+        async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
+            yield
     finally:
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
@@ -125,10 +131,13 @@ def create_app(
     app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
+    app.state.draining = False
+    app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds)
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        accepted_types=_accepted_body_types)
+    app.add_middleware(ObserveMiddleware, log_access=settings.access_log)  # access line and metrics
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
                        extra_form_action=[settings.oidc_issuer] if settings.auth_mode == "oidc" else None)

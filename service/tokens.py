@@ -99,24 +99,34 @@ class StaticKeySource:
 
 
 class JwksKeySource:
-    """The OIDC issuer's JWKS, fetched over HTTP and cached per process."""
+    """The OIDC issuer's JWKS, fetched over HTTP and cached per process.
+
+    `jwks_url` may be a function that finds the URL (OpenID discovery): it is called at the first fetch,
+    not at start, so the service starts while the identity provider is down. Until a JWKS has been
+    fetched every token is refused as `jwks_unavailable`, and a fetch is tried again at most every
+    `unavailable_retry_seconds`; once keys are held, a failed refresh keeps them.
+    """
 
     def __init__(
         self,
-        jwks_url: str,
+        jwks_url: str | Callable[[], str],
         http: httpx.Client,
         *,
         ttl_seconds: float = 600,
         min_refresh_interval_seconds: float = 30,
+        unavailable_retry_seconds: float = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = jwks_url
+        self._url: str | None = jwks_url if isinstance(jwks_url, str) else None
+        self._find_url = None if isinstance(jwks_url, str) else jwks_url
         self._http = http
         self._ttl = ttl_seconds
         self._min_interval = min_refresh_interval_seconds
+        self._retry_unavailable = unavailable_retry_seconds
         self._clock = clock
         # The lock is held during the fetch on purpose: concurrent requests wait for
         # one refresh instead of stampeding the IdP. Bound the wait with the client's timeouts.
+        # Callers run this off the event loop (service/api/deps.py), so a wait holds a worker thread only.
         self._lock = threading.Lock()
         self._keys: dict[str, dict] = {}
         self._fetched_at: float | None = None
@@ -128,22 +138,29 @@ class JwksKeySource:
             refreshed = False
             if self._fetched_at is None or now - self._fetched_at >= self._ttl:
                 refreshed = self._refresh(now)
+            if self._fetched_at is None:
+                raise TokenInvalid("jwks_unavailable")
             if kid not in self._keys and not refreshed:
                 self._refresh(now)  # possibly a rotated key; rate-limited inside
             return self._keys.get(kid)
 
     def _refresh(self, now: float) -> bool:
-        """Fetch unless one was attempted less than min_refresh_interval ago. True if attempted."""
-        if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
+        """Fetch unless one was attempted too recently. True if attempted."""
+        interval = self._min_interval if self._fetched_at is not None else self._retry_unavailable
+        if self._attempted_at is not None and now - self._attempted_at < interval:
             return False
         self._attempted_at = now
         try:
+            if self._url is None:
+                assert self._find_url is not None
+                self._url = self._find_url()
             response = self._http.get(self._url)
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
             keys = _usable_keys(response.json())
         except Exception as exc:  # any failure: keep serving the cached keys
-            log.warning("JWKS refresh from %s failed (%s); keeping %d cached keys", self._url, exc, len(self._keys))
+            log.warning("jwks_unavailable: refresh from %s failed (%s); keeping %d cached keys",
+                        self._url or "the issuer's discovery document", type(exc).__name__, len(self._keys))
             return True
         self._keys = keys
         self._fetched_at = now
@@ -219,14 +236,23 @@ class TokenVerifier:
         self._verified: OrderedDict[str, tuple[dict, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def verify(self, token: str) -> dict:
-        """Claims of a valid access token; raises TokenInvalid otherwise."""
+    def remembered(self, token: str) -> dict | None:
+        """The claims of a token verified less than `cache_seconds` ago, else None. No I/O, no RSA."""
         now = self._clock()
         with self._lock:
             remembered = self._verified.get(token)
             if remembered is not None and now < remembered[1]:
                 self._verified.move_to_end(token)
                 return dict(remembered[0])
+        return None
+
+    def verify(self, token: str) -> dict:
+        """Claims of a valid access token; raises TokenInvalid otherwise. May fetch the JWKS: call it off
+        the event loop."""
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
+        now = self._clock()
         try:
             claims = self._verify(token)
         except TokenInvalid:

@@ -6,6 +6,7 @@ names a server where a throwaway database is created for the run (scripts/test p
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from sqlmodel import SQLModel
 from service.db import install_session_listeners, make_engine
 from service.migrate import upgrade
 from service.tokens import DevKey, load_or_create_dev_key
+from tests.logcheck import LeakCatcher
 from tests.oidc import OidcProvider
 
 TEST_ISSUER = "urn:avvikelser:test"
@@ -33,6 +35,41 @@ def _backend_url() -> str:
 def pytest_report_header() -> str:
     url = _backend_url()
     return f"database: {'SQLite (temporary file)' if url == 'sqlite' else make_url(url).render_as_string()}"
+
+
+_LEAKS = LeakCatcher()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every log record of the run goes through tests/logcheck.py; the service's loggers at every level."""
+    logging.getLogger().addHandler(_LEAKS)
+    logging.getLogger("service").addHandler(_LEAKS)  # also once service/logs.py stops it propagating
+    logging.getLogger("service").setLevel(logging.DEBUG)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _LEAKS.current_test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        _LEAKS.current_test = "(between tests)"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run's log must hold no case content and no token: else the run fails, naming each record."""
+    if _LEAKS.leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _LEAKS.leaks:
+        terminalreporter.section("log check: case content or tokens in the log", red=True)
+        for leak in _LEAKS.leaks[:50]:
+            terminalreporter.line(leak)
+        terminalreporter.line(f"{len(_LEAKS.leaks)} record(s) of {_LEAKS.seen} leak")
+    else:
+        terminalreporter.line(f"log check: {_LEAKS.seen} log records, none holds case content or a token")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60  # a bound on waiting for the process, not a pause: lines are read as they come
-LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) (?P<message>.*)$")
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) (?P<message>.*?)(?: \[request [\w.-]+\])?$")
 
 
 def _b64(data: bytes) -> str:
@@ -118,8 +119,81 @@ def test_refused_tokens_are_logged_with_their_reason_and_never_the_token(server,
             assert part not in log
 
 
+def test_the_json_log_has_one_object_per_line_with_the_request_id_and_no_token(env):
+    env = {**env, "AVV_LOG_FORMAT": "json"}
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1", "--port", "0"],
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        while True:
+            line = lines.get(timeout=STARTUP_SECONDS)
+            assert line is not None, "the server stopped:\n" + "\n".join(seen)
+            seen.append(line)
+            if match := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line):
+                break
+        token = subprocess.run([sys.executable, "-m", "service", "devtoken", "--role", "investigator"], cwd=ROOT,
+                               env=env, capture_output=True, text=True, check=True).stdout.strip()
+        with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}") as http:
+            assert http.get("/api/v1/org-units", headers={"Authorization": f"Bearer {token}",
+                                                         "X-Request-ID": "json-log-test-1"}).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=STARTUP_SECONDS)
+    while (line := lines.get(timeout=STARTUP_SECONDS)) is not None:
+        seen.append(line)
+    records = [json.loads(line) for line in seen if line.startswith("{")]
+    assert len(records) == len([line for line in seen if line.strip()]), seen  # uvicorn's lines too
+    access = [r for r in records if r["logger"] == "service.access"]
+    assert access == [{**access[0], "method": "GET", "route": "/api/v1/org-units", "status": 200,
+                       "request_id": "json-log-test-1", "subject": "demo-investigator"}]
+    assert {"time", "level", "logger", "message", "duration_ms"} <= access[0].keys()
+    for part in token.split("."):
+        assert part not in "\n".join(seen)
+
+
 def test_devtoken_refuses_a_subject_the_service_would_refuse(capsys):
     from service.__main__ import main
 
     assert main(["devtoken", "--role", "reporter", "--subject", "x" * 256]) == 2
     assert "--subject must be at most 255 characters" in capsys.readouterr().err
+
+
+def test_sigterm_drains_readyz_answers_503_and_a_request_in_flight_is_finished(env):
+    import socket
+
+    env = {**env, "AVV_DRAIN_SECONDS": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", "0"],
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    running = Server(process)
+    try:
+        port = int(running.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1))
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        # A request in flight: headers and half its body sent before the signal, the rest after it.
+        body = b'{"units": []}'
+        in_flight = socket.create_connection(("127.0.0.1", port), timeout=30)
+        in_flight.sendall(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        running.wait_for(r"SIGTERM: draining")
+        assert httpx.get(f"{base}/readyz").status_code == 503  # the load balancer takes the instance out
+        time.sleep(2.5)  # past the drain: the server no longer takes connections, and waits for this one
+        in_flight.sendall(body[5:])
+        answer = in_flight.recv(65536)
+        in_flight.close()
+        assert answer.startswith(b"HTTP/1.1 401 ")  # answered (no token), not cut off
+        process.wait(timeout=STARTUP_SECONDS)
+    finally:
+        running.stop()

@@ -21,6 +21,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
+    if getattr(request.app.state, "draining", False):  # SIGTERM: let the load balancer take us out (service/ops.py)
+        return JSONResponse({"status": "draining"}, status_code=503)
     head = request.app.state.migration_head
     try:
         with request.app.state.engine.connect() as connection:

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -23,6 +25,8 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:avvikelser:problem:"
 
 log = logging.getLogger("service.errors")
+# Seconds a client is asked to wait when the database is away (503).
+RETRY_AFTER_SECONDS = 5
 
 
 class FieldError(BaseModel):
@@ -196,14 +200,31 @@ def install_problem_handlers(app: FastAPI) -> None:
                 errors = None
                 if exc.field is not None:
                     errors = [_field_error(request, exc.field, exc.detail, type_)]
+                if status == 403:  # the reason, as the client is told it (it repeats none of their input)
+                    log.info("refused 403 %s: %s", type_, exc.detail)
                 return problem_response(status, type_=type_, detail=exc.detail, instance=_instance(request),
                                         errors=errors, **exc.extensions())
         raise exc  # a DomainError subclass without a mapping is a programming error
 
     @app.exception_handler(ProblemException)
     async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
+        if exc.status in (401, 403):  # why a token was refused is logged by service.auth (deps.py)
+            log.info("refused %d %s: %s", exc.status, exc.type_, exc.detail)
         return problem_response(exc.status, type_=exc.type_, detail=exc.detail, instance=_instance(request),
                                 headers=exc.headers, **exc.extensions)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, restarting, unreachable or its pool is exhausted. Nothing is acknowledged:
+        # a write answers 2xx only after its commit returned. Only the error's class is logged: a
+        # driver's message may quote the statement's parameters.
+        log.warning("database unavailable: %s (%s)", type(exc).__name__,
+                    type(getattr(exc, "orig", None)).__name__)
+        return problem_response(503, type_="database-unavailable", title="Service Unavailable",
+                                detail="The database cannot be reached just now. Try again shortly.",
+                                instance=_instance(request), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
