@@ -292,6 +292,23 @@ class Server:
             return ""
 
 
+def print_log_tails(servers: list[Server]) -> None:
+    """After failed requests: the end of each server's log, where the reason usually is."""
+    for server in servers:
+        tail = server.log_tail()
+        if tail:
+            print(f"--- last lines of the {server.name} server's log ---\n{tail}", file=sys.stderr)
+
+
+def stop_all(servers: list[Server]) -> None:
+    """Stop every server, also when one of them fails to stop: clean-up must go on."""
+    for server in servers:
+        try:
+            server.stop()
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not stop the {server.name} server: {exc}")
+
+
 def tree_cpu_seconds(root_pid: int | None) -> float | None:
     """User+system CPU of a process, its live descendants and its reaped children (Linux /proc)."""
     if root_pid is None or not Path("/proc/self/stat").exists():
@@ -596,18 +613,11 @@ def main(argv: list[str] | None = None) -> int:
             for r in results:
                 if r.first_error:
                     print(f"  {r.target} round {r.round}: first error: {r.first_error}", file=sys.stderr)
-            for server in servers:
-                tail = server.log_tail()
-                if tail:
-                    print(f"--- last lines of the {server.name} server's log ---\n{tail}", file=sys.stderr)
+            print_log_tails(servers)
             return 1
         return 0
     finally:
-        for server in servers:
-            try:
-                server.stop()
-            except Exception as exc:  # noqa: BLE001 - clean-up must go on
-                log(f"could not stop the {server.name} server: {exc}")
+        stop_all(servers)
         if db_created and admin_url is not None:
             try:
                 execute(admin_url.set(database=db_name), "DROP TABLE IF EXISTS bench_bare")

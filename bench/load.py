@@ -64,9 +64,11 @@ from bench.intake import (  # noqa: E402
     execute,
     interrupt,
     log,
+    print_log_tails,
     remove_scratch,
     service_cli,
     service_env,
+    stop_all,
     tree_cpu_seconds,
 )
 from service.db import make_engine  # noqa: E402
@@ -610,18 +612,11 @@ def main(argv: list[str] | None = None) -> int:
                 for kind, s in phase.kinds.items():
                     if s.first_error:
                         print(f"  {phase.name} {kind}: first error: {s.first_error}", file=sys.stderr)
-            for server in servers:
-                tail = server.log_tail()
-                if tail:
-                    print(f"--- last lines of the {server.name} server's log ---\n{tail}", file=sys.stderr)
+            print_log_tails(servers)
             return 1
         return 0
     finally:
-        for server in servers:
-            try:
-                server.stop()
-            except Exception as exc:  # noqa: BLE001 - clean-up must go on
-                log(f"could not stop the {server.name} server: {exc}")
+        stop_all(servers)
         remove_scratch(admin_url if db_created else None, db_name, pg, tmp)
 
 
