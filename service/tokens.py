@@ -223,8 +223,14 @@ class TokenVerifier:
 
     def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int = 30,
                  cache_seconds: float = 0.0, clock: Callable[[], float] = time.time,
-                 access_token_types: Iterable[str] = (ACCESS_TOKEN_TYPE,)) -> None:
+                 access_token_types: Iterable[str] = (ACCESS_TOKEN_TYPE,), id_tokens: bool = False) -> None:
+        """`id_tokens=True` makes a verifier of OpenID Connect ID tokens instead (the web sign-in's: audience
+        = its client id): typed `JWT` or untyped, and carrying the `nonce` the caller then compares; never
+        an access token. Every other check is the same."""
         self._keys = keys
+        self._id_tokens = id_tokens
+        if id_tokens:
+            access_token_types = ("JWT",)
         self._types = frozenset(_normal_typ(t) for t in access_token_types)
         if not self._types:
             raise ValueError("at least one access-token typ must be accepted")
@@ -311,11 +317,15 @@ class TokenVerifier:
             raise TokenInvalid("claim_invalid")
         if "nbf" in claims and not _is_numeric_date(claims["nbf"]):
             raise TokenInvalid("claim_invalid")
-        if _ID_TOKEN_CLAIMS & claims.keys():
-            raise TokenInvalid("id_token")
-        # Keycloak marks its ID tokens in the payload (`"typ": "ID"`; access tokens say "Bearer").
-        if isinstance(claims.get("typ"), str) and claims["typ"].strip().lower() == "id":
-            raise TokenInvalid("id_token")
+        if self._id_tokens:
+            if "nonce" not in claims:  # an ID token of a sign-in carries the nonce the sign-in sent
+                raise TokenInvalid("not_an_id_token")
+        else:
+            if _ID_TOKEN_CLAIMS & claims.keys():
+                raise TokenInvalid("id_token")
+            # Keycloak marks its ID tokens in the payload (`"typ": "ID"`; access tokens say "Bearer").
+            if isinstance(claims.get("typ"), str) and claims["typ"].strip().lower() == "id":
+                raise TokenInvalid("id_token")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise TokenInvalid("claim_invalid")

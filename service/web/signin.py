@@ -74,7 +74,8 @@ def discover_provider(settings: Settings, http: httpx.Client) -> Provider:
     if doc.get("issuer") != settings.oidc_issuer:  # OIDC Discovery 1.0 section 4.3
         raise ValueError("discovery issuer mismatch")
     keys = JwksKeySource(settings.oidc_jwks_url or doc["jwks_uri"], http, ttl_seconds=settings.jwks_cache_seconds)
-    verifier = TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.client_id, cache_seconds=0)
+    verifier = TokenVerifier(keys, issuer=settings.oidc_issuer, audience=settings.client_id, cache_seconds=0,
+                             id_tokens=True)
     return Provider(doc["authorization_endpoint"], doc["token_endpoint"], doc.get("end_session_endpoint"), verifier)
 
 

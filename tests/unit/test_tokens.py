@@ -268,6 +268,19 @@ def test_id_tokens_are_refused_even_where_jwt_is_accepted(signing_key, marker):
         assert _rejected(lenient, _jwt_typed(signing_key, _claims(**marker), typ)) == "id_token"
 
 
+def test_the_web_sign_ins_verifier_takes_id_tokens_and_no_access_tokens(signing_key):
+    """The one place an ID token is wanted: the browser sign-in (service/web/signin.py), audience = its client."""
+    keys = StaticKeySource({"keys": [_public_jwk(signing_key, "k1")]})
+    id_verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, id_tokens=True)
+    assert id_verifier.verify(_jwt_typed(signing_key, _claims(nonce="n-1"), "JWT"))["nonce"] == "n-1"
+    untyped = jwt.encode(_claims(nonce="n-1"), _private_pem(signing_key), algorithm="RS256", headers={"kid": "k1"})
+    assert id_verifier.verify(untyped)["sub"] == "user-1"
+    assert _rejected(id_verifier, _sign(signing_key, _claims(nonce="n-1"))) == "typ_not_accepted"  # at+jwt
+    assert _rejected(id_verifier, _jwt_typed(signing_key, _claims(), "JWT")) == "not_an_id_token"
+    access_verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE)
+    assert _rejected(access_verifier, _jwt_typed(signing_key, _claims(nonce="n-1"), "JWT")) == "typ_not_accepted"
+
+
 def test_keycloak_bearer_payload_typ_is_an_access_token(verifier, signing_key):
     assert verifier.verify(_sign(signing_key, _claims(typ="Bearer")))["sub"] == "user-1"
 
