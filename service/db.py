@@ -13,17 +13,21 @@ _BUSY_SECONDS = 30
 
 def make_engine(database_url: str, *, pool_size: int = 20, sqlite_foreign_keys: bool = True) -> Engine:
     """`sqlite_foreign_keys=False` is for migrations only: SQLite's batch ALTER copies and drops tables
-    that other tables' rows still point at (migrations/env.py checks the keys afterwards)."""
+    that other tables' rows still point at (migrations/env.py checks the keys afterwards).
+
+    `hide_parameters`: a database error's text leaves out the statement's values, which may be case content,
+    so an error logged with its traceback cannot carry them into the logs."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": _BUSY_SECONDS}, pool_size=pool_size
+            database_url, connect_args={"check_same_thread": False, "timeout": _BUSY_SECONDS}, pool_size=pool_size,
+            hide_parameters=True,
         )
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     # FastAPI runs sync endpoints on a 40-thread pool; the pool must not be the narrower bottleneck.
     # No pre-ping: it costs a round trip per request. A connection the server dropped fails one request
     # and is discarded (SQLAlchemy invalidates the pool on disconnect errors); recycling bounds their age.
-    return create_engine(database_url, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
+    return create_engine(database_url, pool_size=pool_size, max_overflow=20, pool_recycle=1800, hide_parameters=True)
 
 
 class WriterQueue:
