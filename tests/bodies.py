@@ -33,3 +33,14 @@ def send_order(who: str = "Disa Delegat", **overrides) -> dict:
     """The body that sends a notification: who decided it, under which delegation, by which channel."""
     return {"decision_maker_name": who, "delegation_reference": "Delegationsordning punkt 4.2",
             "channel": "e_service", **overrides}
+
+
+# The made-up organisation of docs/domain.md's example (enheter A1, A2 in avdelning A, B1 in B).
+EXAMPLE_ORG = [
+    {"code": "F", "name": "Förvaltningen", "kind": "administration", "valid_from": "2020-01-01"},
+    {"code": "A", "name": "Avdelning A", "kind": "department", "parent_code": "F", "valid_from": "2020-01-01"},
+    {"code": "B", "name": "Avdelning B", "kind": "department", "parent_code": "F", "valid_from": "2020-01-01"},
+    {"code": "A1", "name": "Enhet A1", "kind": "unit", "parent_code": "A", "valid_from": "2020-01-01"},
+    {"code": "A2", "name": "Enhet A2", "kind": "unit", "parent_code": "A", "valid_from": "2020-01-01"},
+    {"code": "B1", "name": "Enhet B1", "kind": "unit", "parent_code": "B", "valid_from": "2020-01-01"},
+]

@@ -8,19 +8,11 @@ import io
 import pytest
 
 from service.domain.access import Role
-from tests.bodies import report_body as report
+from tests.bodies import EXAMPLE_ORG, report_body as report
 
 URL = "/api/v1/statistics/annual-table"
 COLUMNS = ["not_a_deviation", "lex_sarah", "personal_data_incident", "complaint", "other_deviation", "total"]
 
-EXAMPLE_ORG = [
-    {"code": "F", "name": "Förvaltningen", "kind": "administration", "valid_from": "2020-01-01"},
-    {"code": "A", "name": "Avdelning A", "kind": "department", "parent_code": "F", "valid_from": "2020-01-01"},
-    {"code": "B", "name": "Avdelning B", "kind": "department", "parent_code": "F", "valid_from": "2020-01-01"},
-    {"code": "A1", "name": "Enhet A1", "kind": "unit", "parent_code": "A", "valid_from": "2020-01-01"},
-    {"code": "A2", "name": "Enhet A2", "kind": "unit", "parent_code": "A", "valid_from": "2020-01-01"},
-    {"code": "B1", "name": "Enhet B1", "kind": "unit", "parent_code": "B", "valid_from": "2020-01-01"},
-]
 LEX_SARAH = {"type": "lex_sarah", "lex_sarah_severity": "impropriety"}
 INCIDENT = {"type": "personal_data_incident", "incident_risk": "no_risk"}
 OTHER = {"type": "other_deviation"}
