@@ -41,6 +41,8 @@ class ComplaintKind(StrEnum):
     suggestion = "suggestion"
     question = "question"
     other = "other"
+    # Older registers did not record it; history imports carry it as its own value, never as "other".
+    not_stated = "not_stated"
 
 
 class ComplaintSubmitter(StrEnum):
@@ -48,6 +50,7 @@ class ComplaintSubmitter(StrEnum):
     relative = "relative"
     staff = "staff"
     other = "other"
+    not_stated = "not_stated"
 
 
 @dataclass(frozen=True)

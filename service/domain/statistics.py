@@ -436,12 +436,14 @@ COMPLAINT_KIND_LABELS: dict[str, tuple[str, str]] = {
     "suggestion": ("Förslag", "Suggestion"),
     "question": ("Fråga", "Question"),
     "other": ("Övrigt", "Other"),
+    "not_stated": ("Ej angivet", "Not stated"),
 }
 COMPLAINT_SUBMITTER_LABELS: dict[str, tuple[str, str]] = {
     "client": ("Brukare/klient", "Client"),
     "relative": ("Närstående", "Relative"),
     "staff": ("Personal", "Staff"),
     "other": ("Övriga", "Other"),
+    "not_stated": ("Ej angivet", "Not stated"),
 }
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "reported": ("Inkommen", "Reported"),
