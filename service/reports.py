@@ -166,6 +166,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         events = [event]
         if late is not None:
             # Two records: the receipt at its real time under the receiver's name, then the registration.
+            # Both keep the registering caller's subject: the receiver need not have an account here.
             events = [{**event, "at": received_at, "actor_name": new.received_by, "kind": "received",
                        "detail": json.dumps({"changes": {**created, "channel": [None, channel.value]}},
                                             ensure_ascii=False)},
