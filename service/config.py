@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     ivo_escalate_days: int = 14
     investigation_days: int = 30
     # A report that reached us on paper, by phone or in person may be registered later as received then,
-    # at most this many days back (docs/lifecycle.md, "Registered later"); integration clients may do so
+    # at most this many days back (docs/domain.md, "Registered later"); integration clients may do so
     # only when allowed here.
     late_registration_days: int = Field(default=90, ge=1, le=3660)
     late_registration_by_clients: bool = False
