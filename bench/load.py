@@ -304,6 +304,7 @@ def seed_reports(db_url: str, count: int, reporter_subject: str) -> list[str]:
                     administration_id=admin_id, status="reported", category=("medication", "care", "other")[n % 3],
                     channel="web_form", occurred_at=received_at - timedelta(hours=5),
                     noticed_at=received_at - timedelta(hours=4), received_at=received_at, received_on=received_on,
+                    registered_at=received_at,
                     description=description, immediate_actions=actions, subject_reference=f"Seed-{n % 500}",
                     no_specific_subject=False, reporter_subject=reporter_subject, reporter_name="Demo reporter",
                     reporter_title=None, submitted_by=reporter_subject, external_reference=None,

@@ -253,7 +253,7 @@ def insert_report_sql() -> str:
                         received_at, received_on, description, immediate_actions, subject_reference,
                         no_specific_subject, reporter_subject, reporter_name, reporter_title, submitted_by,
                         external_reference, payload_sha256, reported_late, search_text, first_assessed_at,
-                        judged_serious_at, closed_at)
+                        judged_serious_at, closed_at, registered_at)
     SELECT id, case_number, {ADMINISTRATION_ID}, status, category, channel, occurred_at, noticed_at,
            received_at, received_on, description, immediate_actions, subject_reference,
            subject_reference IS NULL, reporter, 'Rapportör ' || reporter_no, title, reporter,
@@ -261,7 +261,7 @@ def insert_report_sql() -> str:
            received_at - noticed_at > interval '24 hours',
            lower(description || E'\\n' || immediate_actions), first_assessed_at,
            CASE WHEN serious THEN first_assessed_at END,
-           CASE WHEN status = 'closed' THEN first_assessed_at + interval '30 days' END
+           CASE WHEN status = 'closed' THEN first_assessed_at + interval '30 days' END, received_at
     FROM (
         SELECT g.*,
                '{ADMINISTRATION_CODE}-' || extract(year FROM received_on)::int || '-'

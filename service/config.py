@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     ivo_warn_days: int = 7
     ivo_escalate_days: int = 14
     investigation_days: int = 30
+    # A report that reached us on paper, by phone or in person may be registered later as received then,
+    # at most this many days back (docs/domain.md, "Registered later"); integration clients may do so
+    # only when allowed here.
+    late_registration_days: int = Field(default=90, ge=1, le=3660)
+    late_registration_by_clients: bool = False
     root_causes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROOT_CAUSES))
     # Small-count suppression of every statistics answer (docs/statistics.md, "Small counts"): counts from 1
     # to this minus one are hidden, by default and at the least; callers may ask for more (suppress_below),

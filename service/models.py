@@ -101,6 +101,12 @@ class Report(SQLModel, table=True):
     noticed_at: datetime
     received_at: datetime
     received_on: date = Field(index=True)  # the local calendar day of received_at: what periods count by
+    # When the report was stored here. Equal to received_at, except for a report that reached the
+    # organisation on paper, by phone or in person and was registered later: received_at is then the real
+    # receipt, which everything counts from, and registered_by and received_by name the two people.
+    registered_at: datetime
+    registered_by: str | None = Field(default=None, max_length=200)
+    received_by: str | None = Field(default=None, max_length=200)
     description: str = Field(sa_column=Column(Text, nullable=False))
     immediate_actions: str = Field(sa_column=Column(Text, nullable=False))
     subject_reference: str | None = Field(default=None, max_length=100)

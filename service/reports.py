@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.domain.late_registration import LateRegistrationPolicy, check_may_register_late, check_received
 from service.domain.lifecycle import CaseStatus
 from service.domain.org import OrgKind
 from service.domain.reports import (
@@ -56,8 +57,12 @@ class NewReport:
     category: str
     channel: Channel | None
     external_reference: str | None
-    reporter: Reporter | None  # only integration clients name the reporter; people report as themselves
+    reporter: Reporter | None  # integration clients name the reporter, and handlers registering a report later
     fingerprint: str  # SHA-256 of the canonical request body
+    # A report that reached the organisation earlier (paper, phone, in person) and is registered now: when it
+    # was received and by whom (service/domain/late_registration.py). None: received now, through the service.
+    received_at: datetime | None = None
+    received_by: str | None = None
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -81,13 +86,16 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
     the förvaltning's counter row is then locked only while the database executes it, never while this
     process waits for its turn to send COMMIT, which under load is what limited intake throughput.
     """
-    autocommit = session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
+    # A report registered later writes two timeline records: not the one-statement intake (below).
+    autocommit = (session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
+                  and new.received_at is None)
     if autocommit:
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
         stored = _submit(session, principal, new, now, settings, org, autocommit=autocommit)
-    except Forbidden:  # an enhet outside the caller's grants
-        audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail="enhet outside grants")
+    except Forbidden as refused:  # an enhet outside the caller's grants, or no right to register later
+        detail = "no right to register later" if refused.field == "received_at" else "enhet outside grants"
+        audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail=detail)
         raise
     if not stored.created:
         audit.record(session, principal, "submit_report_replay", report_id=stored.report.id,
@@ -98,9 +106,14 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
 def _submit(session: Session, principal: Principal, new: NewReport, now: datetime,
             settings: Settings, org: OrgSnapshot, *, autocommit: bool) -> StoredReport:
     check_times(new.occurred_at, new.noticed_at, now)
+    late = late_registration_policy(settings) if new.received_at is not None else None
+    if late is not None and new.received_at is not None:
+        if principal.is_integration:  # a client is refused before anything else about its stated receipt
+            check_may_register_late(principal, (), late)
+        check_received(new.received_at, new.received_by, new.channel, new.occurred_at, new.noticed_at, now, late)
     check_subject(new.subject_reference, new.no_specific_subject)
     check_category(new.category, settings)
-    reporter = _reporter_for(principal, new.reporter)
+    reporter = _reporter_for(principal, new.reporter, registering_later=late is not None)
 
     if new.external_reference is not None:
         earlier = _by_external_reference(session, principal.subject, new.external_reference)
@@ -108,8 +121,13 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
             return _replay(session, earlier, new)
 
     units = _units_for_report(org, principal, new, settings)
+    if late is not None:
+        check_may_register_late(principal, (unit.path for unit in units), late)
     administration = org.by_id[int(units[0].path.split("/")[1])]
-    received_on = local_date(now, settings.time_zone)
+    # The real receipt: the case number's year, the statistics' day, the "genast" flag and every deadline
+    # count from it, not from when the report was typed in.
+    received_at = new.received_at.astimezone(UTC) if new.received_at is not None else now
+    received_on = local_date(received_at, settings.time_zone)
     year = received_on.year
     channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
     report_id = uuid.uuid4()
@@ -117,20 +135,23 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         id=report_id, case_number=f"pending-{report_id.hex}", administration_id=administration.id,
         status=CaseStatus.reported.value, category=new.category, channel=channel.value,
         occurred_at=new.occurred_at, noticed_at=new.noticed_at,
-        received_at=now, received_on=received_on,
+        received_at=received_at, received_on=received_on, registered_at=now,
+        registered_by=principal.display_name if late is not None else None,
+        received_by=new.received_by if late is not None else None,
         description=new.description, immediate_actions=new.immediate_actions,
         subject_reference=new.subject_reference, no_specific_subject=new.no_specific_subject,
         reporter_subject=reporter.subject, reporter_name=reporter.name, reporter_title=reporter.title,
         submitted_by=principal.subject, external_reference=new.external_reference, payload_sha256=new.fingerprint,
-        reported_late=is_late_report(new.noticed_at, now, timedelta(hours=settings.late_report_hours)),
+        reported_late=is_late_report(new.noticed_at, received_at, timedelta(hours=settings.late_report_hours)),
         search_text=_search_text(new.description, new.immediate_actions),
     )
     units = sorted(units, key=lambda unit: unit.code)
     # The case's first deadline (its first assessment), stored with the report: nothing else would store it.
-    first = first_assessment_deadline(now, Policy(first_assessment_hours=settings.first_assessment_hours))
+    first = first_assessment_deadline(received_at, Policy(first_assessment_hours=settings.first_assessment_hours))
     deadline = {"report_id": report_id, "kind": first.kind.value, "due_at": first.due_at}
     access = audit.entry(principal, "submit_report", report_id=report_id,
-                         roles=audit.roles_on(principal, (unit.path for unit in units)))
+                         roles=audit.roles_on(principal, (unit.path for unit in units)),
+                         detail="registered later" if late is not None else None)
 
     def write() -> str:
         """Insert the report, its enheter, its timeline event and its access record; the case number."""
@@ -138,23 +159,35 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         # session's connection, not ORM flushes. The access record is written here, not at commit, so
         # that a lost race on the external reference (below) takes it back with the report.
         connection = session.connection()
+        created = {"status": [None, row["status"]], "units": [None, [unit.code for unit in units]]}
         event = {"report_id": report_id, "at": now, "actor_subject": principal.subject,
                  "actor_name": principal.display_name, "kind": "reported",
-                 "detail": json.dumps({"changes": {"status": [None, row["status"]],
-                                                   "units": [None, [unit.code for unit in units]]}})}
-        if connection.dialect.name == "postgresql":
+                 "detail": json.dumps({"changes": created})}
+        events = [event]
+        if late is not None:
+            # Two records: the receipt at its real time under the receiver's name, then the registration.
+            # Both keep the registering caller's subject: the receiver need not have an account here.
+            events = [{**event, "at": received_at, "actor_name": new.received_by, "kind": "received",
+                       "detail": json.dumps({"changes": {**created, "channel": [None, channel.value]}},
+                                            ensure_ascii=False)},
+                      {**event, "kind": "registered",
+                       "detail": json.dumps({"changes": {"received_at": [None, received_at.isoformat()],
+                                                         "received_by": [None, new.received_by]}},
+                                            ensure_ascii=False)}]
+        if connection.dialect.name == "postgresql" and late is None:
             return connection.execute(_PG_INTAKE, {
                 **row, **{f"event_{key}": value for key, value in event.items()},
                 **{f"audit_{key}": value for key, value in access.items()},
                 "deadline_kind": deadline["kind"], "deadline_due_at": deadline["due_at"],
                 "unit_ids": [unit.id for unit in units], "year": year,
                 "prefix": case_number_prefix(administration.code)}).scalar_one()
-        # SQLite: statement by statement in the request's transaction, which holds the database's one
-        # write lock from its first statement (BEGIN IMMEDIATE) to the commit.
+        # SQLite (and a report registered later, on either database): statement by statement in the
+        # request's transaction; on SQLite it holds the database's one write lock from its first statement
+        # (BEGIN IMMEDIATE) to the commit, on PostgreSQL the counter row is locked until the commit.
         connection.execute(_INSERT_REPORT, row)
         connection.execute(_INSERT_REPORT_UNIT, [{"report_id": report_id, "unit_id": unit.id,
                                                   "received_on": received_on} for unit in units])
-        connection.execute(_INSERT_CASE_EVENT, event)
+        connection.execute(_INSERT_CASE_EVENT, events)
         connection.execute(_INSERT_CASE_DEADLINE, deadline)
         number = case_number(administration.code, year, _next_case_number(session, administration.id, year))
         connection.execute(_SET_CASE_NUMBER, {"report_id": report_id, "number": number})
@@ -237,10 +270,17 @@ def check_category(category: str, settings: Settings) -> None:
                            field="category", reason="unknown_category")
 
 
-def _reporter_for(principal: Principal, named: Reporter | None) -> Reporter:
+def late_registration_policy(settings: Settings) -> LateRegistrationPolicy:
+    return LateRegistrationPolicy(window_days=settings.late_registration_days,
+                                  by_clients=settings.late_registration_by_clients)
+
+
+def _reporter_for(principal: Principal, named: Reporter | None, *, registering_later: bool = False) -> Reporter:
     if principal.is_integration:
         if named is None:
             raise InvalidInput("An integration client must name the reporter.", field="reporter")
+        return named
+    if registering_later and named is not None:  # a handler typing in someone else's paper or phone report
         return named
     if named is not None:
         raise InvalidInput("The reporter is the signed-in person; leave reporter out.", field="reporter")

@@ -171,3 +171,32 @@ def test_unassessed_reports_get_their_first_assessment_deadline(fresh_database):
             assert connection.execute(text("SELECT count(*) FROM case_deadline")).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_reports_stored_before_0010_were_registered_when_received(fresh_database):
+    url = fresh_database()
+    upgrade(url, "0009")
+    engine = make_engine(url)
+    report_id = ("3d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b" if engine.dialect.name == "sqlite"
+                 else "3d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+            connection.execute(text(
+                "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
+                "noticed_at, received_at, received_on, description, immediate_actions, no_specific_subject, "
+                "reporter_subject, reporter_name, submitted_by, payload_sha256, reported_late, search_text) "
+                "VALUES (:id, 'SOC-2026-00001', 1, 'reported', 'other', 'web_form', :t, :t, :t, '2026-03-10', "
+                "'x', '', :f, 's', 'n', 's', 'h', :f, 'x')"),
+                {"id": report_id, "t": "2026-03-10 09:00:00+00:00", "f": False})
+        upgrade(url)
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT received_at, registered_at, registered_by, received_by FROM report")).one()
+        assert row[0] == row[1] and row[2] is None and row[3] is None
+        downgrade(url, "0009")
+        assert "registered_at" not in {column["name"] for column in inspect(engine).get_columns("report")}
+    finally:
+        engine.dispose()

@@ -85,6 +85,12 @@ class CaseRead(BaseModel):
     closing_blockers: list[str] = Field(description="What must happen before the case can close.")
     deadlines: list[DeadlineOut] = Field(description="Open deadlines, soonest first.")
     linked_cases: list[LinkedCase]
+    received_at: datetime = Field(description="When the report reached the organisation; deadlines count from it.")
+    registered_at: datetime = Field(description="When it was registered here (later than received_at only for a "
+                                                "report registered later).")
+    registered_by: str | None = Field(description="Who registered it later; null for a report registered "
+                                                  "when received.")
+    received_by: str | None = Field(description="Who received it, for a report registered later.")
     first_assessed_at: datetime | None
     judged_serious_at: datetime | None
     incident_aware_at: datetime | None = Field(
@@ -136,6 +142,8 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
         deadlines=[DeadlineOut(kind=d.kind, due_at=d.due_at, overdue=d.due_at < now, action_id=d.action_id)
                    for d in view.deadlines],
         linked_cases=[LinkedCase(id=i, case_number=n) for i, n in view.linked_cases],
+        received_at=report.received_at, registered_at=report.registered_at, registered_by=report.registered_by,
+        received_by=report.received_by,
         first_assessed_at=report.first_assessed_at, judged_serious_at=report.judged_serious_at,
         incident_aware_at=facts.incident_aware_at, closed_at=report.closed_at,
     )

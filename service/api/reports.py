@@ -45,7 +45,18 @@ class ReportCreate(Input):
     external_reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
         default=None,
         description="Your own id for the report; sending it again returns the first receipt, never a copy.")
-    reporter: ReporterIn | None = Field(default=None, description="Integration clients only.")
+    reporter: ReporterIn | None = Field(
+        default=None, description="Integration clients; and handlers registering someone's report later. "
+                                  "People reporting for themselves leave it out.")
+    received_at: Timestamp | None = Field(
+        default=None,
+        description="Only for a report that reached you earlier on paper, by phone or in person and is registered "
+                    "now, by someone who handles cases on its enheter (integration clients only where the service "
+                    "allows it): when it was really received. Not in the future, not before noticed_at, at most "
+                    "AVV_LATE_REGISTRATION_DAYS back. The case number's year, the statistics, reported_late and "
+                    "every deadline count from it. Leave out for a report received now.")
+    received_by: Name() | None = Field(  # type: ignore[valid-type]
+        default=None, description="With received_at: who received the report (name, and title if useful).")
 
     @field_validator("units")
     @classmethod
@@ -90,6 +101,11 @@ class ReportRead(ReportReceipt):
     no_specific_subject: bool | None = None
     reporter_name: str | None = Field(default=None, description="Shown only to roles that handle the case.")
     reporter_title: str | None = None
+    registered_at: datetime | None = Field(
+        default=None, description="When the report was registered here: received_at, unless it was registered "
+                                  "later than it was received.")
+    registered_by: str | None = Field(default=None, description="Who registered it later; null otherwise.")
+    received_by: str | None = Field(default=None, description="Who received it, for a report registered later.")
 
 
 class ReportSummary(ReportReceipt):
@@ -113,6 +129,7 @@ def new_report(body: ReportCreate) -> reports.NewReport:
         subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
         category=body.category, channel=body.channel, external_reference=body.external_reference,
         reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
+        received_at=body.received_at, received_by=body.received_by,
     )
 
 
@@ -145,6 +162,7 @@ def _read(view: reports.ReportView) -> ReportRead:
         subject_reference=report.subject_reference, no_specific_subject=report.no_specific_subject,
         reporter_name=report.reporter_name if view.reporter_visible else None,
         reporter_title=report.reporter_title if view.reporter_visible else None,
+        registered_at=report.registered_at, registered_by=report.registered_by, received_by=report.received_by,
     )
 
 

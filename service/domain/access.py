@@ -23,6 +23,8 @@ class Permission(StrEnum):
     submit_report = "submit_report"
     read_case = "read_case"  # case content: description, assessment, investigation, timeline
     read_reporter_identity = "read_reporter_identity"
+    # State when a report reached the organisation outside the service (paper, phone, in person)
+    register_late_report = "register_late_report"
     assess = "assess"
     investigate = "investigate"
     manage_actions = "manage_actions"
@@ -39,7 +41,8 @@ class Permission(StrEnum):
 
 
 _P = Permission
-_HANDLING = frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics})
+_HANDLING = frozenset({_P.submit_report, _P.read_case, _P.read_reporter_identity, _P.read_statistics,
+                       _P.register_late_report})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.reporter: frozenset({_P.submit_report}),
     Role.unit_manager: _HANDLING | {_P.assess, _P.investigate, _P.manage_actions, _P.follow_up, _P.close_case},

@@ -193,7 +193,7 @@ def _load_reports(engine, scenario: Scenario, ids: dict[str, int]) -> None:  # t
             "id": report_id, "case_number": f"F-{fact.received_on.year}-{index + 1:05d}",
             "administration_id": ids["F"], "status": "assessed" if fact.types else "reported",
             "category": "other", "channel": "web_form", "occurred_at": received_at - timedelta(days=1),
-            "noticed_at": received_at - timedelta(hours=1), "received_at": received_at,
+            "noticed_at": received_at - timedelta(hours=1), "received_at": received_at, "registered_at": received_at,
             "received_on": fact.received_on, "description": "Genererad", "immediate_actions": "Inga",
             "subject_reference": None, "no_specific_subject": True, "reporter_subject": "rita",
             "reporter_name": "Rita", "reporter_title": None, "submitted_by": "rita", "external_reference": None,
