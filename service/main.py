@@ -25,6 +25,7 @@ from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
 from service.audit import Sealer
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import install_session_listeners, make_engine
@@ -96,12 +97,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sealer = Sealer(app.state.engine, seconds) if seconds > 0 else None
     if sealer is not None:
         sealer.start()
+    # On PostgreSQL, other instances' grant and org changes clear this process's caches at once.
+    listener = None
+    if app.state.engine.dialect.name == "postgresql":
+        listener = CacheListener(app.state.engine, lambda: _forget_grants_and_org(app))
+        listener.start()
+    app.state.cache_listener = listener
     try:
         async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
             yield
     finally:
+        if listener is not None:
+            await run_in_threadpool(listener.stop)
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
+
+
+def _forget_grants_and_org(app: FastAPI) -> None:
+    app.state.org_cache.clear()
+    app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
 
 
 def create_app(
@@ -132,6 +146,7 @@ def create_app(
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
     app.state.draining = False
+    app.state.cache_listener = None  # started with the app on PostgreSQL (_lifespan)
     app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds)
 
     install_problem_handlers(app)

@@ -1,0 +1,109 @@
+"""Tells the other instances on the same PostgreSQL database that grants or the org tree changed.
+
+Each process caches the org tree and subjects' grants (service/caches.py). A transaction that writes a
+grant, a unit or a placement sends `NOTIFY avv_caches` on its own connection; PostgreSQL delivers it when,
+and only if, that transaction commits. Every process listens on a dedicated connection in a background
+thread and clears both caches when a notice arrives, so a revoked grant is refused by every instance a
+moment after the revoking request returned, not after the cache's TTL. Were the listening connection lost,
+the thread reconnects and clears the caches then too (notices sent in between are lost); until it is back
+the TTLs bound how stale a cache can be. SQLite serves from one process, which clears its own caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Delete, Engine, Update, event
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
+
+from service.models import OrgUnit, OrgUnitPlacement, RoleGrant
+
+log = logging.getLogger("service.caches")
+
+CHANNEL = "avv_caches"
+_WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement)
+_WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)  # type: ignore[attr-defined]
+# How long the listener waits for a notice before it looks whether it is asked to stop, and how long it
+# waits before connecting again after losing its connection.
+_POLL_SECONDS = 0.5
+_RECONNECT_SECONDS = 2.0
+
+
+def _notify(session: OrmSession) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Several in one transaction are delivered once: PostgreSQL folds identical notices.
+        connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+
+def _after_flush(session: OrmSession, _flush_context: Any) -> None:
+    if any(isinstance(instance, _WATCHED) for changed in (session.new, session.dirty, session.deleted)
+           for instance in changed):
+        _notify(session)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if isinstance(statement, (Update, Delete)) and getattr(statement.table, "name", None) in _WATCHED_TABLES:
+        _notify(state.session)
+
+
+_LISTENERS = (("after_flush", _after_flush), ("do_orm_execute", _on_execute))
+
+
+def install_listeners() -> None:
+    """Make sessions announce grant and org changes (service/db.py install_session_listeners calls it)."""
+    for name, listener in _LISTENERS:
+        if not event.contains(OrmSession, name, listener):
+            event.listen(OrmSession, name, listener)
+
+
+class CacheListener:
+    """Listens for other processes' notices on a connection of its own; the app's lifespan starts and stops it.
+
+    `on_change` runs in the listener's thread, for every notice and after every (re)connection.
+    """
+
+    def __init__(self, engine: Engine, on_change: Callable[[], None]) -> None:
+        self.engine, self.on_change = engine, on_change
+        self.listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cache-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _connect(self) -> Any:
+        # Not from the engine's pool: the connection stays checked out for the life of the process.
+        import psycopg
+
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        return psycopg.connect(*args, **{**kwargs, "autocommit": True, "connect_timeout": 5})
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self.on_change()  # what changed while nobody listened is unknown: forget it all
+                    self.listening.set()
+                    log.info("listening for grant and org changes of other instances")
+                    while not self._stop.is_set():
+                        for _notice in connection.notifies(timeout=_POLL_SECONDS):
+                            self.on_change()
+            except psycopg.Error as exc:  # the database is away: the caches' TTLs apply until it is back
+                self.listening.clear()
+                log.warning("listening for grant and org changes failed (%s); reconnecting in %s s",
+                            type(exc).__name__, _RECONNECT_SECONDS)
+                self._stop.wait(_RECONNECT_SECONDS)
+        self.listening.clear()
