@@ -20,6 +20,7 @@ from starlette.routing import Match
 from service.domain.closing import CannotClose
 from service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.domain.lifecycle import InvalidTransition
+from service.logs import database_error_summary, safe_traceback
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:avvikelser:problem:"
@@ -228,7 +229,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if database_error_summary(exc) is not None:
+            # A constraint the checks before it missed, say: PostgreSQL's message and DETAIL can quote the
+            # failing row, so only the SQLSTATE, the names involved and the frames are logged.
+            log.error("unhandled database error on %s %s\n%s", request.method, request.url.path, safe_traceback(exc))
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, detail="An unexpected error occurred. It has been logged.",
                                 instance=_instance(request))
 
