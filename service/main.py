@@ -24,7 +24,8 @@ from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
 from service.audit import Sealer
-from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.api.problems import (DATABASE_UNAVAILABLE, FieldError, Problem, ProblemException,
+                                  database_unavailable_response, install_problem_handlers, problem_responses)
 from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
@@ -198,7 +199,8 @@ def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error response pointing at the one Problem schema, the schemas of the
-    bodies routes read themselves, and 413/415 on the operations that take a body."""
+    bodies routes read themselves, 413/415 on the operations that take a body, and the shared 503 (database
+    unavailable) on every operation, by reference."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
@@ -221,7 +223,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
                     response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            responses["503"] = {"$ref": f"#/components/responses/{DATABASE_UNAVAILABLE}"}
             operation.setdefault("security", [{"bearer": []}])
+    spec["components"]["responses"] = {DATABASE_UNAVAILABLE: database_unavailable_response()}
     spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     app.openapi_schema = spec
     return spec

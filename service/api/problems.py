@@ -239,6 +239,23 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 instance=_instance(request))
 
 
+DATABASE_UNAVAILABLE = "DatabaseUnavailable"  # the name of the shared 503 in components/responses
+
+
+def database_unavailable_response() -> dict[str, Any]:
+    """The 503 every operation may answer (each touches the database: grants, the org tree, the access log),
+    declared once under components/responses and referred to by every operation (service/main.py)."""
+    return {
+        "description": "The database cannot be reached just now (down, restarting, or all its connections "
+                       "busy). The request was not acknowledged: send it again after `Retry-After` seconds. A "
+                       "write cut off by the outage may have landed all the same, so look before resending it "
+                       "(a report with an `external_reference` can simply be sent again).",
+        "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                    "schema": {"type": "integer", "minimum": 1, "examples": [RETRY_AFTER_SECONDS]}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the listed statuses, all documented as problem+json."""
     return {
