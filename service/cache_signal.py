@@ -27,29 +27,30 @@ log = logging.getLogger("service.caches")
 CHANNEL = "avv_caches"
 _WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement)
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)  # type: ignore[attr-defined]
-# How long the listener waits for a notice before it looks whether it is asked to stop, and how long it
-# waits before connecting again after losing its connection.
+# How long the listener waits for a notice before it looks whether it is asked to stop.
 _POLL_SECONDS = 0.5
-_RECONNECT_SECONDS = 2.0
 
 
-def _notify(session: OrmSession) -> None:
+def _notify(session: OrmSession, tables: set[str]) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        # Several in one transaction are delivered once: PostgreSQL folds identical notices.
-        connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+        # The payload names the table (one of _WATCHED_TABLES, never data). Identical notices of one
+        # transaction are delivered once: PostgreSQL folds them.
+        for table in sorted(tables):
+            connection.exec_driver_sql(f"NOTIFY {CHANNEL}, '{table}'")
 
 
 def _after_flush(session: OrmSession, _flush_context: Any) -> None:
-    if any(isinstance(instance, _WATCHED) for changed in (session.new, session.dirty, session.deleted)
-           for instance in changed):
-        _notify(session)
+    tables = {type(instance).__tablename__ for changed in (session.new, session.dirty, session.deleted)
+              for instance in changed if isinstance(instance, _WATCHED)}
+    if tables:
+        _notify(session, tables)
 
 
 def _on_execute(state: ORMExecuteState) -> None:
     statement = state.statement
-    if isinstance(statement, (Update, Delete)) and getattr(statement.table, "name", None) in _WATCHED_TABLES:
-        _notify(state.session)
+    if isinstance(statement, (Update, Delete)) and (table := getattr(statement.table, "name", None)) in _WATCHED_TABLES:
+        _notify(state.session, {table})
 
 
 _LISTENERS = (("after_flush", _after_flush), ("do_orm_execute", _on_execute))
@@ -65,11 +66,13 @@ def install_listeners() -> None:
 class CacheListener:
     """Listens for other processes' notices on a connection of its own; the app's lifespan starts and stops it.
 
-    `on_change` runs in the listener's thread, for every notice and after every (re)connection.
+    `on_change` runs in the listener's thread: with the changed table's name for every notice, and with None
+    after every (re)connection, when anything may have changed unheard.
     """
 
-    def __init__(self, engine: Engine, on_change: Callable[[], None]) -> None:
-        self.engine, self.on_change = engine, on_change
+    def __init__(self, engine: Engine, on_change: Callable[[str | None], None], *,
+                 reconnect_seconds: float = 2.0) -> None:
+        self.engine, self.on_change, self.reconnect_seconds = engine, on_change, reconnect_seconds
         self.listening = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cache-listener", daemon=True)
@@ -95,15 +98,15 @@ class CacheListener:
             try:
                 with self._connect() as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    self.on_change()  # what changed while nobody listened is unknown: forget it all
+                    self.on_change(None)  # what changed while nobody listened is unknown: forget it all
                     self.listening.set()
                     log.info("listening for grant and org changes of other instances")
                     while not self._stop.is_set():
-                        for _notice in connection.notifies(timeout=_POLL_SECONDS):
-                            self.on_change()
+                        for notice in connection.notifies(timeout=_POLL_SECONDS):
+                            self.on_change(notice.payload)
             except psycopg.Error as exc:  # the database is away: the caches' TTLs apply until it is back
                 self.listening.clear()
                 log.warning("listening for grant and org changes failed (%s); reconnecting in %s s",
-                            type(exc).__name__, _RECONNECT_SECONDS)
-                self._stop.wait(_RECONNECT_SECONDS)
+                            type(exc).__name__, self.reconnect_seconds)
+                self._stop.wait(self.reconnect_seconds)
         self.listening.clear()

@@ -101,7 +101,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # On PostgreSQL, other instances' grant and org changes clear this process's caches at once.
     listener = None
     if app.state.engine.dialect.name == "postgresql":
-        listener = CacheListener(app.state.engine, lambda: _forget_grants_and_org(app))
+        listener = CacheListener(app.state.engine, lambda _table: _forget_grants_and_org(app))
         listener.start()
     app.state.cache_listener = listener
     try:
