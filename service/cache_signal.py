@@ -12,6 +12,8 @@ the TTLs bound how stale a cache can be. SQLite serves from one process, which c
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,9 +29,6 @@ log = logging.getLogger("service.caches")
 CHANNEL = "avv_caches"
 _WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement)
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)  # type: ignore[attr-defined]
-# How long the listener waits for a notice before it looks whether it is asked to stop.
-_POLL_SECONDS = 0.5
-
 
 def _notify(session: OrmSession, tables: set[str]) -> None:
     connection = session.connection()
@@ -75,6 +74,8 @@ class CacheListener:
         self.engine, self.on_change, self.reconnect_seconds = engine, on_change, reconnect_seconds
         self.listening = threading.Event()
         self._stop = threading.Event()
+        # stop() writes a byte here, so the thread waiting for the database's socket wakes at once.
+        self._wake_read, self._wake_write = socket.socketpair()
         self._thread = threading.Thread(target=self._run, name="cache-listener", daemon=True)
 
     def start(self) -> None:
@@ -82,14 +83,19 @@ class CacheListener:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake_write.send(b"x")
         self._thread.join(timeout=10)
+        self._wake_read.close()
+        self._wake_write.close()
 
     def _connect(self) -> Any:
-        # Not from the engine's pool: the connection stays checked out for the life of the process.
+        # Not from the engine's pool: the connection stays checked out for the life of the process. It only
+        # ever waits to read, so TCP keepalives are what notice a peer that vanished without closing it.
         import psycopg
 
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        return psycopg.connect(*args, **{**kwargs, "autocommit": True, "connect_timeout": 5})
+        return psycopg.connect(*args, **{"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                                         "keepalives_count": 3, **kwargs, "autocommit": True, "connect_timeout": 5})
 
     def _run(self) -> None:
         import psycopg
@@ -102,10 +108,14 @@ class CacheListener:
                     self.listening.set()
                     log.info("listening for grant and org changes of other instances")
                     while not self._stop.is_set():
-                        for notice in connection.notifies(timeout=_POLL_SECONDS):
+                        # What has arrived (or was read with LISTEN's answer), then wait for more or for stop().
+                        for notice in connection.notifies(timeout=0):
                             self.on_change(notice.payload)
-            except psycopg.Error as exc:  # the database is away: the caches' TTLs apply until it is back
+                        select.select([connection.fileno(), self._wake_read], [], [])
+            except (psycopg.Error, OSError) as exc:  # the database is away: the caches' TTLs apply until it is back
                 self.listening.clear()
+                if self._stop.is_set():
+                    break
                 log.warning("listening for grant and org changes failed (%s); reconnecting in %s s",
                             type(exc).__name__, self.reconnect_seconds)
                 self._stop.wait(self.reconnect_seconds)
