@@ -51,9 +51,9 @@ def route_template(scope: dict[str, Any]) -> str | None:
     return "/".join(sent[:len(sent) - covered]) + path_format if len(sent) > covered else path_format
 
 
-# What PostgreSQL says about a failed statement that names the schema, never the data: a DETAIL line
-# ("Failing row contains (…)", "Key (code)=(…) already exists"), a primary message ("invalid input syntax
-# for type integer: …") and the statement's parameters can all quote case content.
+# The fields of a PostgreSQL error that name the schema, never the data. Its other parts can quote case
+# content: the DETAIL line ("Failing row contains (…)", "Key (code)=(…) already exists"), the primary
+# message ("invalid input syntax for type integer: …"), and the statement's parameters.
 _DIAGNOSTIC_NAMES = ("sqlstate", "constraint_name", "table_name", "column_name", "datatype_name")
 
 

@@ -103,7 +103,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.engine.dialect.name == "postgresql":
         listener = CacheListener(app.state.engine, lambda _table: _forget_grants_and_org(app))
         listener.start()
-    app.state.cache_listener = listener
     try:
         async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
             yield
@@ -147,7 +146,6 @@ def create_app(
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
     app.state.draining = False
-    app.state.cache_listener = None  # started with the app on PostgreSQL (_lifespan)
     app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds)
 
     install_problem_handlers(app)
