@@ -1,7 +1,8 @@
 """Two real service processes on one PostgreSQL database behave as one service (README, "Several instances").
 
-Instances A and B (uvicorn, two ports) share the settings the README lists; C differs from them only in its
-cursor secret. The grant and org caches are given an hour here, so that anything B sees of A's changes
+Instances A and B (uvicorn, two ports) share the settings the README lists. C, the app in this process on
+the same database (a third process would only cost start-up time), differs from them in its cursor secret.
+The grant and org caches are given an hour here, so that anything B sees of A's changes
 within the test came through the database's notices (service/cache_signal.py), not through a cache expiring.
 """
 
@@ -15,7 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,20 +29,26 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from service.config import Settings
 from service.db import install_session_listeners, make_engine
+from service.main import create_app
 from service.demo import ensure_grant, load_demo_organisation
 from service.domain.access import Role
 from service.migrate import upgrade
-from service.tokens import DevKey, load_or_create_dev_key
+from service.tokens import DevKey, StaticKeySource, TokenVerifier, load_or_create_dev_key
 from tests.bodies import report_body
 from tests.conftest import TEST_AUDIENCE, TEST_ISSUER
 from tests.logcheck import offence
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # as in tests/api/conftest.py
+    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = "/api/v1/reports"
-STARTUP_SECONDS = 60  # a bound on waiting for a process, not a pause: its lines are read as they come
+STARTUP_SECONDS = 120  # a bound on waiting for a process, not a pause: its lines are read as they come
 # How long B may take to see A's committed grant or org change. The caches' TTL is an hour: only the
 # notice can make it, and it takes milliseconds; the bound leaves room for a loaded test machine.
 NOTICE_SECONDS = 3.0
@@ -114,7 +123,7 @@ class Instance:
 class Service:
     a: httpx.Client
     b: httpx.Client
-    c: httpx.Client  # A's settings with another cursor secret
+    c: httpx.Client  # the same database, another cursor secret
     engine: Engine
     key: DevKey
     instances: list[Instance]
@@ -154,18 +163,19 @@ def service(fresh_database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                   AVV_GRANT_CACHE_SECONDS="3600", AVV_ORG_CACHE_SECONDS="3600", AVV_LOG_FORMAT="text",
                   PYTHONUNBUFFERED="1")
     started = time.monotonic()
-    instances = [_start("A", shared), _start("B", shared), _start("C", {**shared, "AVV_CURSOR_SECRET": "other"})]
-    clients: list[httpx.Client] = []
+    instances = [_start("A", shared), _start("B", shared)]
+    other_secret = Settings(database_url=url, oidc_issuer=TEST_ISSUER, oidc_audience=TEST_AUDIENCE,
+                            dev_key_path=folder / "key.pem", cursor_secret="another-secret", audit_seal_seconds=0)
+    verifier = TokenVerifier(StaticKeySource(key.public_jwks()), issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
     try:
-        deadline = started + STARTUP_SECONDS
-        for instance in instances:
-            instance.wait_until_ready(deadline)
-        print(f"three instances ready in {time.monotonic() - started:.1f} s")
-        clients = [httpx.Client(base_url=instance.base, timeout=30) for instance in instances]
-        yield Service(*clients, engine=engine, key=key, instances=instances)
+        with ExitStack() as clients:
+            for instance in instances:
+                instance.wait_until_ready(started + STARTUP_SECONDS)
+            print(f"two instances ready in {time.monotonic() - started:.1f} s")
+            a, b = (clients.enter_context(httpx.Client(base_url=instance.base, timeout=30)) for instance in instances)
+            c = clients.enter_context(TestClient(create_app(other_secret, token_verifier=verifier)))
+            yield Service(a, b, c, engine=engine, key=key, instances=instances)
     finally:
-        for client in clients:
-            client.close()
         for instance in instances:
             instance.stop()
         engine.dispose()
