@@ -165,7 +165,8 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei: Any) -> str:
+        """A database error without its text (safe_traceback); any other exception as usual."""
         return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
 
 
@@ -180,7 +181,8 @@ class TextFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None)
         return f"{text} [request {request_id}]" if request_id and "\n" not in text else text
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei: Any) -> str:
+        """A database error without its text (safe_traceback); any other exception as usual."""
         return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
 
 
