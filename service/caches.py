@@ -2,9 +2,11 @@
 
 What they hold is defined beside its own code (the org snapshot: service/org_units.py).
 
-Both expire after a configured number of seconds (changes made by other instances show up within
-that time) and are cleared at once when this process changes what they hold, and when a new day begins
-(org changes dated that day then take effect: service/api/deps.py keep_org_current).
+Both are cleared at once when this process changes what they hold, when another instance on the same
+PostgreSQL database does (its notice: service/cache_signal.py), and when a new day begins (org changes dated
+that day then take effect: service/api/deps.py keep_org_current). They also expire after a configured number
+of seconds, which bounds how stale they can be while notices cannot arrive (SQLite has none to send; a lost
+listening connection).
 """
 
 from __future__ import annotations

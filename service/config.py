@@ -98,11 +98,12 @@ class Settings(BaseSettings):
     # their claims (service/tokens.py). Comma-separated or a JSON list.
     oidc_access_token_types: Annotated[tuple[str, ...], NoDecode] = ("at+jwt",)
     jwks_cache_seconds: int = 600
-    # How long a verified token, and a subject's stored grants, are remembered by one process.
-    # A revoked grant or a withdrawn signing key takes effect within this time.
+    # How long a verified token, and a subject's stored grants, are remembered by one process. A withdrawn
+    # signing key takes effect within the first; a grant or org change clears the other two at once, on
+    # every instance of a PostgreSQL database too (service/cache_signal.py): they bound staleness otherwise.
     token_cache_seconds: float = 30.0
     grant_cache_seconds: float = 5.0
-    org_cache_seconds: float = 5.0  # the org tree as intake sees it; this process's own changes clear it
+    org_cache_seconds: float = 5.0  # the org tree as intake sees it
     dev_key_path: Path = Field(default_factory=lambda data: data["data_dir"] / "dev-signing-key.pem")
     # Where role grants come from: the service's own grant table, or the token's `grants` claim.
     grant_source: Literal["service", "token"] = "service"

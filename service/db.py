@@ -132,11 +132,13 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 def install_session_listeners() -> None:
     """Every session listener the service relies on; the app factory, the command line and the tests call it.
 
-    The access log's (service/audit.py: records written with the commit, or alone after a rollback) and the
-    case-step guard (service/cases.py: timeline records and status changes only through case_step).
+    The access log's (service/audit.py: records written with the commit, or alone after a rollback), the
+    case-step guard (service/cases.py: timeline records and status changes only through case_step) and the
+    notice to other instances that grants or the org tree changed (service/cache_signal.py).
     Calling it again does nothing.
     """
-    from service import audit, cases
+    from service import audit, cache_signal, cases
 
     audit.install_listeners()
     cases.install_step_guard()
+    cache_signal.install_listeners()

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
+import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,83 @@ def route_template(scope: dict[str, Any]) -> str | None:
     sent = scope.get("path", "").split("/")
     covered = path_format.count("/")
     return "/".join(sent[:len(sent) - covered]) + path_format if len(sent) > covered else path_format
+
+
+# The fields of a PostgreSQL error that name the schema, never the data. Its other parts can quote case
+# content: the DETAIL line ("Failing row contains (…)", "Key (code)=(…) already exists"), the primary
+# message ("invalid input syntax for type integer: …"), and the statement's parameters.
+_DIAGNOSTIC_NAMES = ("sqlstate", "constraint_name", "table_name", "column_name", "datatype_name")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or while handling, outermost first."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not other for other in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import StatementError
+
+    if isinstance(exc, (StatementError, sqlite3.Error)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installations
+        return False
+    return isinstance(exc, psycopg.Error)
+
+
+def database_error_summary(exc: BaseException) -> str | None:
+    """For an exception that is, or arose from, a database error: the classes, the SQLSTATE and the names
+    of the constraint, table, column and type involved, e.g. `IntegrityError (CheckViolation) sqlstate=23514
+    constraint=ck_report_x table=report`. Never the driver's message, its DETAIL or the parameters.
+    None for any other exception."""
+    chain = _chain(exc)
+    errors = [error for error in chain if _is_database_error(error)]
+    if not errors:
+        return None
+    names = []
+    for error in (chain[0], *errors, getattr(errors[0], "orig", None)):
+        if error is not None and type(error).__name__ not in names:
+            names.append(type(error).__name__)
+    parts = [names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else "")]
+    for error in errors + [getattr(errors[0], "orig", None)]:
+        diag = getattr(error, "diag", None)
+        if diag is not None:  # psycopg
+            parts += [f"{name.removesuffix('_name')}={value}" for name in _DIAGNOSTIC_NAMES
+                      if (value := getattr(diag, name, None))]
+            break
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorname", None):
+            parts.append(f"sqlite={error.sqlite_errorname}")
+            break
+    return " ".join(parts)
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The exception's traceback; for a database error only its frames and its summary, no message."""
+    summary = database_error_summary(exc)
+    if summary is None:
+        return "".join(traceback.format_exception(exc)).rstrip("\n")
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}database error: {summary}"
+
+
+class SafeDatabaseErrors(logging.Filter):
+    """Rewrites a record carrying a database error (uvicorn's "Exception in ASGI application", a background
+    thread's log.exception) so that the error appears only as safe_traceback gives it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and database_error_summary(exc) is not None:
+            record.msg = f"{record.getMessage()}\n{safe_traceback(exc)}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class RequestContextFilter(logging.Filter):
@@ -86,6 +165,10 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
+    def formatException(self, ei: Any) -> str:
+        """A database error without its text (safe_traceback); any other exception as usual."""
+        return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
+
 
 class TextFormatter(logging.Formatter):
     """The development format: time level logger message, and the request id when there is one."""
@@ -97,6 +180,10 @@ class TextFormatter(logging.Formatter):
         text = super().format(record)
         request_id = getattr(record, "request_id", None)
         return f"{text} [request {request_id}]" if request_id and "\n" not in text else text
+
+    def formatException(self, ei: Any) -> str:
+        """A database error without its text (safe_traceback); any other exception as usual."""
+        return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
 
 
 def log_format() -> str:
@@ -122,9 +209,14 @@ def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
         handler.addFilter(RequestContextFilter())
+        handler.addFilter(SafeDatabaseErrors())
         logger.addHandler(handler)
         # Not also through the root logger: Alembic's logging set-up (alembic.ini) gives it a handler of its own.
         logger.propagate = False
+    for name in _OTHER_LOGGERS:  # uvicorn logs what escapes the app, a database error too, in either format
+        other = logging.getLogger(name)
+        if not any(isinstance(existing, SafeDatabaseErrors) for existing in other.filters):
+            other.addFilter(SafeDatabaseErrors())
     if isinstance(handler.formatter, JsonFormatter):
         for name in _OTHER_LOGGERS:
             other = logging.getLogger(name)

@@ -24,7 +24,9 @@ from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
 from service.audit import Sealer
-from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.api.problems import (DATABASE_UNAVAILABLE, FieldError, Problem, ProblemException,
+                                  database_unavailable_response, install_problem_handlers, problem_responses)
+from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import install_session_listeners, make_engine
@@ -96,12 +98,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sealer = Sealer(app.state.engine, seconds) if seconds > 0 else None
     if sealer is not None:
         sealer.start()
+    # On PostgreSQL, other instances' grant and org changes clear this process's caches at once.
+    listener = None
+    if app.state.engine.dialect.name == "postgresql":
+        listener = CacheListener(app.state.engine, lambda _table: _forget_grants_and_org(app))
+        listener.start()
     try:
         async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
             yield
     finally:
+        if listener is not None:
+            await run_in_threadpool(listener.stop)
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
+
+
+def _forget_grants_and_org(app: FastAPI) -> None:
+    app.state.org_cache.clear()
+    app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
 
 
 def create_app(
@@ -183,7 +197,8 @@ def _add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> None:
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error response pointing at the one Problem schema, the schemas of the
-    bodies routes read themselves, and 413/415 on the operations that take a body."""
+    bodies routes read themselves, 413/415 on the operations that take a body, and the shared 503 (database
+    unavailable) on every operation, by reference."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
@@ -206,7 +221,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
                     response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            responses["503"] = {"$ref": f"#/components/responses/{DATABASE_UNAVAILABLE}"}
             operation.setdefault("security", [{"bearer": []}])
+    spec["components"]["responses"] = {DATABASE_UNAVAILABLE: database_unavailable_response()}
     spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     app.openapi_schema = spec
     return spec

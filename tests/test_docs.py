@@ -59,3 +59,21 @@ def test_no_tracked_file_points_outside_the_repository():
         if any(citation in text for citation in _OUTSIDE_CITATIONS):
             offending.append(name)
     assert not offending, f"cite the project's own docs/ instead: {offending}"
+
+
+def test_running_several_instances_says_of_every_setting_whether_it_must_be_equal():
+    """README "Running several instances" names each setting of service/config.py once: equal, or per process."""
+    from service.config import Settings
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Running several instances"):]
+    section = section[:section.index("\n## ", 1)]
+    equal = section[section.index("**Settings that must be equal"):section.index("**Per process**")]
+    per_process = section[section.index("**Per process**"):section.index("Each process holds")]
+    settings = {f"AVV_{name.upper()}" for name in Settings.model_fields}
+    named_equal = set(re.findall(r"`(AVV_[A-Z_]+)`", equal))
+    named_per_process = set(re.findall(r"`(AVV_[A-Z_]+)`", per_process))
+    assert named_equal & named_per_process == set()
+    assert named_equal | named_per_process == settings, (
+        f"not named: {sorted(settings - named_equal - named_per_process)}; "
+        f"not settings: {sorted((named_equal | named_per_process) - settings)}")

@@ -50,15 +50,26 @@ def test_committed_openapi_matches_the_app():
 
 
 def test_every_operation_declares_problem_responses_and_security(spec):
+    shared = spec["components"]["responses"]
     for method, path, operation in _operations(spec):
         responses = operation["responses"]
-        for status in ("401", "422", "500"):
+        for status in ("401", "422", "500", "503"):
             assert status in responses, (method, path, status)
         for status, response in responses.items():
+            if "$ref" in response:
+                response = shared[response["$ref"].removeprefix("#/components/responses/")]
             if status.startswith(("4", "5")):
                 assert list(response["content"]) == ["application/problem+json"], (method, path, status)
         assert operation["security"] == [{"bearer": []}], (method, path)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_the_database_unavailable_answer_is_declared_once_and_referred_to_by_every_operation(spec):
+    # Every operation reads the database (grants, the org tree, the access log), so every one may answer 503.
+    (name,) = spec["components"]["responses"]
+    for method, path, operation in _operations(spec):
+        assert operation["responses"]["503"] == {"$ref": f"#/components/responses/{name}"}, (method, path)
+    assert spec["components"]["responses"][name]["headers"]["Retry-After"]["schema"]["type"] == "integer"
 
 
 def test_every_ref_resolves(spec):

@@ -168,7 +168,7 @@ async def get_org(request: Request) -> OrgSnapshot:
 
 def org_changed(request: Request) -> None:
     """Call when the request changes the org tree: once that is committed, this process sees it at once,
-    others within the TTL."""
+    others when the transaction's notice reaches them (service/cache_signal.py), at the latest within the TTL."""
     def clear() -> None:
         request.app.state.org_cache.clear()
         request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes

@@ -61,7 +61,8 @@ def _read(view: core_grants.GrantView) -> GrantRead:
 
 
 def _changed(request: Request) -> None:
-    """Once the change is committed this process sees it at once; other instances within AVV_GRANT_CACHE_SECONDS."""
+    """Once the change is committed this process sees it at once; other instances on PostgreSQL as soon as
+    the transaction's notice reaches them (service/cache_signal.py), else within AVV_GRANT_CACHE_SECONDS."""
     after_commit(request, request.app.state.grant_cache.clear)
 
 

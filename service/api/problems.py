@@ -20,6 +20,7 @@ from starlette.routing import Match
 from service.domain.closing import CannotClose
 from service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.domain.lifecycle import InvalidTransition
+from service.logs import database_error_summary, safe_traceback
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:avvikelser:problem:"
@@ -228,9 +229,31 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if database_error_summary(exc) is not None:
+            # A constraint the checks before it missed, say: PostgreSQL's message and DETAIL can quote the
+            # failing row, so only the SQLSTATE, the names involved and the frames are logged.
+            log.error("unhandled database error on %s %s\n%s", request.method, request.url.path, safe_traceback(exc))
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, detail="An unexpected error occurred. It has been logged.",
                                 instance=_instance(request))
+
+
+DATABASE_UNAVAILABLE = "DatabaseUnavailable"  # the name of the shared 503 in components/responses
+
+
+def database_unavailable_response() -> dict[str, Any]:
+    """The 503 every operation may answer (each touches the database: grants, the org tree, the access log),
+    declared once under components/responses and referred to by every operation (service/main.py)."""
+    return {
+        "description": "The database cannot be reached just now (down, restarting, or all its connections "
+                       "busy). The request was not acknowledged: send it again after `Retry-After` seconds. A "
+                       "write cut off by the outage may have landed all the same, so look before resending it "
+                       "(a report with an `external_reference` can simply be sent again).",
+        "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                    "schema": {"type": "integer", "minimum": 1, "examples": [RETRY_AFTER_SECONDS]}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

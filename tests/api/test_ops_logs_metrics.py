@@ -120,3 +120,38 @@ def test_metrics_are_served_on_their_own_port_only(settings, db, clock):
         assert 'avv_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in text
         assert "avv_db_up 1.0" in text
         assert client.get("/metrics").status_code == 404  # never on the API's listener
+
+
+def test_a_database_error_is_logged_with_its_sqlstate_and_names_never_the_failing_row(client, staff, db, caplog):
+    # A rule the database holds and the checks before it missed (one made up for the test): PostgreSQL's DETAIL
+    # quotes the failing row. SQLite's messages name columns only (its RAISE takes no expression).
+    description = report_body()["description"]
+    if db.dialect.name == "postgresql":
+        add = "ALTER TABLE report ADD CONSTRAINT ck_report_test_refuse CHECK (strpos(description, 'kvällsbesöket') = 0)"
+        drop = "ALTER TABLE report DROP CONSTRAINT ck_report_test_refuse"
+    else:
+        add = ("CREATE TRIGGER test_refuse BEFORE INSERT ON report WHEN instr(NEW.description, 'kvällsbesöket') > 0 "
+               "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        drop = "DROP TRIGGER test_refuse"
+    with db.begin() as connection:
+        connection.exec_driver_sql(add)
+    try:
+        caplog.set_level(logging.INFO, logger="service")
+        refused = client.post("/api/v1/reports", json=report_body(), headers=staff)
+    finally:
+        with db.begin() as connection:
+            connection.exec_driver_sql(drop)
+    assert refused.status_code == 500
+    assert refused.headers["content-type"] == "application/problem+json"
+    (record,) = [record for record in caplog.records if record.name == "service.errors"]
+    assert record.exc_info is None  # no handler of the log can print the driver's message from it
+    line = json.dumps(_json_lines(caplog), ensure_ascii=False)
+    assert description not in line and "kvällsbesöket" not in line
+    assert offence(line) is None
+    message = record.getMessage()
+    assert message.startswith("unhandled database error on POST /api/v1/reports\nTraceback")
+    if db.dialect.name == "postgresql":
+        assert message.endswith("database error: IntegrityError (CheckViolation) sqlstate=23514 "
+                                "constraint=ck_report_test_refuse table=report"), message
+    else:
+        assert message.endswith("database error: IntegrityError sqlite=SQLITE_CONSTRAINT_TRIGGER"), message

@@ -80,7 +80,8 @@ def test_a_failed_transaction_and_a_closed_connection_free_the_queue(tmp_path):
 
 def test_database_errors_do_not_list_the_statements_values(engine):
     """An error logged with its traceback (a 500) must not write the values it was sent into the logs.
-    (PostgreSQL's own DETAIL of a NOT NULL violation still shows the failing row: not covered here.)"""
+    (PostgreSQL's own DETAIL of a NOT NULL violation still shows the failing row in the error's text: the log
+    leaves that text out, tests/unit/test_log_database_errors.py and tests/test_instances.py.)"""
     secret = "Brukaren X föll i badrummet"
     with pytest.raises(Exception) as info, engine.begin() as connection:
         connection.execute(text("INSERT INTO report (id, description) VALUES (:id, :description)"),
