@@ -23,31 +23,17 @@ from service.domain.statistics import (
     CROSSTAB_NOTE_EN,
     CROSSTAB_NOTE_SV,
     DIMENSION_LABELS,
-    LEAD_TIMES,
     LEVEL_LABELS,
-    MEDIAN,
     OPEN_COLUMNS,
     OPEN_NOTE_EN,
     OPEN_NOTE_SV,
-    ORG_DIMENSIONS,
-    P90,
-    PERIOD_DIMENSIONS,
     TABLE_COLUMNS,
     TYPE_LABELS,
     Dimension,
-    Member,
     SUPPRESSED_MARK,
     Period,
-    check_dimensions,
-    coded_members,
-    hours,
-    is_small,
-    period_members,
-    suppressed_cells,
     suppression_note,
     suppression_threshold,
-    table_groups,
-    unknown_member,
 )
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
@@ -263,69 +249,22 @@ def _dimension_out(dimension: Dimension) -> DimensionOut:
     return DimensionOut(key=dimension.value, label_sv=sv, label_en=en)
 
 
-def _members(session, root, period: Period, dimension: Dimension, settings: Settings,  # type: ignore[no-untyped-def]
-             seen: set[tuple]) -> dict[tuple, Member]:
-    """Every value of the dimension in table order (zeros included), then any other value the counts hold."""
-    if dimension in PERIOD_DIMENSIONS:
-        known = period_members(dimension, period)
-    elif dimension in ORG_DIMENSIONS:
-        ids = {values[0] for values in seen if values[0] is not None}
-        known = core_statistics.org_members(session, root, period, dimension, ids)
-    else:
-        known = [((member.key,), member)
-                 for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
-    members = dict(known)
-    for values in sorted(seen - set(members), key=lambda v: (v[0] is None, str(v))):
-        members[values] = unknown_member(dimension, values[0])
-    return members
-
-
 def build_crosstab(session, principal, settings: Settings, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
                    types: list[str], rows: Dimension, columns: Dimension | None,
                    threshold: int | None) -> CrossTab:
-    check_dimensions(rows, columns)
-    root = core_statistics.statistics_root(session, principal, unit_id)
-    counts = core_statistics.crosstab_counts(session, root, period, types, rows, columns)
-    row_members = _members(session, root, period, rows, settings, {c.row for c in counts if c.row is not None})
-    column_members = (_members(session, root, period, columns, settings,
-                               {c.column for c in counts if c.column is not None}) if columns else {})
-
-    cells = {(c.row, c.column): c.count for c in counts if c.level == "cell"}
-    cells |= {(c.row, _TOTAL): c.count for c in counts if c.level == "row"}
-    cells |= {(_TOTAL, c.column): c.count for c in counts if c.level == "column"}
-    cells[(_TOTAL, _TOTAL)] = next((c.count for c in counts if c.level == "total"), 0)
-    row_ids = [*row_members, _TOTAL]
-    column_ids = [*column_members, _TOTAL]
-    values = {(row, column): cells.get((row, column), 0) for row in row_ids for column in column_ids}
-    hidden = suppressed_cells(values, table_groups(row_ids, column_ids, {_TOTAL: list(row_members)}), threshold)
-
-    def shown(row, column) -> int | None:  # type: ignore[no-untyped-def]
-        return None if (row, column) in hidden else values[(row, column)]
-
-    table_rows = [
-        CrossTabRow(**vars(member),
-                    counts={column.key: shown(row_values, column_values)
-                            for column_values, column in column_members.items()},
-                    suppressed=[column.key for column_values, column in column_members.items()
-                                if (row_values, column_values) in hidden],
-                    total=shown(row_values, _TOTAL), total_suppressed=(row_values, _TOTAL) in hidden)
-        for row_values, member in row_members.items()
-    ]
+    table = core_statistics.crosstab(session, principal, settings, unit_id, period, types, rows, columns, threshold)
+    root = table.root
     return CrossTab(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
         unit_name=root.name, types=types, rows_dimension=_dimension_out(rows),
         columns_dimension=_dimension_out(columns) if columns else None,
-        columns=[MemberOut(**vars(member)) for member in column_members.values()], rows=table_rows,
-        column_totals={member.key: shown(_TOTAL, column_values) for column_values, member in column_members.items()},
-        column_totals_suppressed=[member.key for column_values, member in column_members.items()
-                                  if (_TOTAL, column_values) in hidden],
-        total=shown(_TOTAL, _TOTAL), total_suppressed=(_TOTAL, _TOTAL) in hidden,
+        columns=[MemberOut(**vars(member)) for member in table.columns],
+        rows=[CrossTabRow(**vars(line.member), counts=line.counts, suppressed=line.suppressed, total=line.total,
+                          total_suppressed=line.total_suppressed) for line in table.rows],
+        column_totals=table.column_totals, column_totals_suppressed=table.column_totals_suppressed,
+        total=table.total, total_suppressed=table.total_suppressed,
         suppressed_below=threshold, note_sv=CROSSTAB_NOTE_SV, note_en=CROSSTAB_NOTE_EN,
     )
-
-
-# The total row and column of a cross-tabulation among its cells: no dimension's values are this tuple.
-_TOTAL = ("\x00total",)
 
 
 @router.get(
@@ -431,19 +370,9 @@ def lead_times(
     threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
     types = sorted({value.value for value in type or []}, key=_TYPE_ORDER.index)
-    root = core_statistics.statistics_root(session, principal, unit_id)
-    found = core_statistics.lead_times(session, root, period, types)
-    items = []
-    for lead in LEAD_TIMES:
-        counts = found[lead.key]
-        # Each measure stands alone (no totals relate them), so only its own small n hides it.
-        if is_small(counts.n, threshold):
-            items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=None,
-                                     median_hours=None, p90_hours=None, suppressed=True))
-            continue
-        items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=counts.n,
-                                 median_hours=hours(counts.median_scaled, MEDIAN[1]),
-                                 p90_hours=hours(counts.p90_scaled, P90[1])))
+    found = core_statistics.lead_time_table(session, principal, unit_id, period, types, threshold)
+    root = found.root
+    items = [LeadTimeOut(**vars(figure)) for figure in found.lead_times]
     table = LeadTimes(period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
                       unit_name=root.name, types=types, lead_times=items, suppressed_below=threshold,
                       note_sv=LEAD_TIME_NOTE_SV, note_en=LEAD_TIME_NOTE_EN)
