@@ -690,7 +690,10 @@ class OrgTable:
 def annual_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
                  threshold: int | None) -> OrgTable:
     """The annual table: reports per avdelning and enhet and type, suppressed, with the shares the text cites."""
-    root = statistics_root(session, principal, unit_id)
+    return _annual_table_of(session, statistics_root(session, principal, unit_id), period, threshold)
+
+
+def _annual_table_of(session: Session, root: OrgUnit, period: Period, threshold: int | None) -> OrgTable:
     counts = annual_counts(session, root, period)
     units = units_in_period(session, root, period)
     keys = [column.key for column in TABLE_COLUMNS]
@@ -711,6 +714,67 @@ def annual_table(session: Session, principal: Principal, unit_id: int | None, pe
 
     return OrgTable(root=root, rows=_table_rows(layout, keys, hidden),
                     shares=[share_figure(share) for share in shares(share_counts_of(total))])
+
+
+@dataclass(frozen=True)
+class YearCells:
+    counts: dict[str, int | None]  # column key → distinct reports; None when suppressed
+    suppressed: list[str]
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    level: str  # department, unit or total
+    unit_id: int | None
+    code: str | None
+    name: str  # as in the latest year the row stood
+    department_id: int | None
+    years: dict[int, YearCells | None]  # None: the row did not stand in the organisation that year
+
+
+@dataclass(frozen=True)
+class TrendTable:
+    root: OrgUnit
+    years: list[int]
+    rows: list[TrendRow]
+    shares: dict[int, list[ShareFigure]]
+
+
+def annual_trend(session: Session, principal: Principal, unit_id: int | None, years: Sequence[int],
+                 threshold: int | None) -> TrendTable:
+    """The annual table of each year side by side: each year exactly its own annual table (organisation of that
+    year, suppressed on its own), one SQL query per year, rows matched by (level, unit, avdelning)."""
+    root = statistics_root(session, principal, unit_id)
+    tables = {year: _annual_table_of(session, root, Period(date(year, 1, 1), date(year, 12, 31)), threshold)
+              for year in years}
+    return TrendTable(root=root, years=list(years), rows=trend_rows(tables),
+                      shares={year: table.shares for year, table in tables.items()})
+
+
+def trend_rows(tables: dict[int, OrgTable]) -> list[TrendRow]:
+    """One row per avdelning, enhet-under-avdelning and the total found in any year's table, in the annual
+    table's order (avdelningar by code, each with its enheter by code, the total last); a year whose table
+    lacks the row gives None. An enhet that moved between avdelningar has a row under each."""
+    found: dict[tuple, TableRow] = {}
+    cells: dict[tuple, dict[int, YearCells]] = {}
+    for year in sorted(tables):
+        for row in tables[year].rows:
+            key = (row.level, row.unit_id, row.department_id)
+            found[key] = row  # the latest year's name wins
+            cells.setdefault(key, {})[year] = YearCells(counts=row.counts, suppressed=row.suppressed)
+    departments = sorted((key for key, row in found.items() if row.level == "department"),
+                         key=lambda key: found[key].code or "")
+    units = [key for key, row in found.items() if row.level == "unit"]
+    ordered: list[tuple] = []
+    for department in departments:
+        ordered.append(department)
+        ordered += sorted((key for key in units if key[2] == department[1]), key=lambda key: found[key].code or "")
+    ordered += [key for key in units if key not in ordered]  # an enhet asked for alone: no avdelning rows
+    ordered += [key for key, row in found.items() if row.level == "total"]
+    return [TrendRow(level=found[key].level, unit_id=found[key].unit_id, code=found[key].code, name=found[key].name,
+                     department_id=found[key].department_id,
+                     years={year: cells[key].get(year) for year in sorted(tables)})
+            for key in ordered]
 
 
 def open_and_overdue_table(session: Session, principal: Principal, unit_id: int | None, at: datetime,
