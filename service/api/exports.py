@@ -14,7 +14,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -101,7 +101,7 @@ class Workbook:
     title: str  # the heading in A1 and the document's title
     subject: str  # e.g. the period
     keywords: Sequence[str]
-    created: datetime
+    created: datetime  # aware; Excel shows it as UTC
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ def xlsx_response(book: Workbook, subtitle: str, header: Sequence[str], rows: Se
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                             "strings_to_urls": False})
     workbook.set_properties({"title": book.title, "subject": book.subject, "author": AUTHOR,
-                             "keywords": ", ".join(book.keywords), "created": book.created.replace(tzinfo=None),
-                             "comments": note or ""})
+                             "keywords": ", ".join(book.keywords), "comments": note or "",
+                             "created": book.created.astimezone(UTC).replace(tzinfo=None)})
     sheet = workbook.add_worksheet(sheet_name(book.sheet))
     title_format = workbook.add_format({"bold": True, "font_size": 14})
     header_format = workbook.add_format({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"})
