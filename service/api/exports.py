@@ -113,13 +113,25 @@ class HeaderGroup:
     last_column: int
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """A further sheet of a workbook, beside the table (e.g. the annual table's shares)."""
+
+    name: str
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    note: str | None = None
+
+
 def xlsx_response(book: Workbook, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], *,
                   bold_rows: set[int], indented_rows: set[int], filename: str, note: str | None = None,
-                  label_columns: int = 1, header_groups: Sequence[HeaderGroup] = ()) -> Response:
+                  label_columns: int = 1, header_groups: Sequence[HeaderGroup] = (),
+                  more_sheets: Sequence[Sheet] = ()) -> Response:
     """A sheet laid out like the table in a kvalitetsberättelse: title, period, header, rows, total in bold.
 
     The first `label_columns` columns are labels (level, code, name); the last of them is the name, indented
-    for enheter, and stays in view when scrolling right.
+    for enheter, and stays in view when scrolling right. `more_sheets` follow it, laid out and printed alike.
     """
     import xlsxwriter  # imported here: only XLSX requests need it
 
@@ -129,35 +141,51 @@ def xlsx_response(book: Workbook, subtitle: str, header: Sequence[str], rows: Se
     workbook.set_properties({"title": book.title, "subject": book.subject, "author": AUTHOR,
                              "keywords": ", ".join(book.keywords), "comments": note or "",
                              "created": book.created.astimezone(UTC).replace(tzinfo=None)})
-    sheet = workbook.add_worksheet(sheet_name(book.sheet))
-    title_format = workbook.add_format({"bold": True, "font_size": 14})
-    header_format = workbook.add_format({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"})
-    group_format = workbook.add_format({"bold": True, "align": "center", "bottom": 1})
-    note_format = workbook.add_format({"text_wrap": True, "valign": "top"})
-    bold = workbook.add_format({"bold": True})
-    indented = workbook.add_format({"indent": 1})
+    formats = {
+        "title": workbook.add_format({"bold": True, "font_size": 14}),
+        "header": workbook.add_format({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"}),
+        "group": workbook.add_format({"bold": True, "align": "center", "bottom": 1}),
+        "note": workbook.add_format({"text_wrap": True, "valign": "top"}),
+        "bold": workbook.add_format({"bold": True}),
+        "indented": workbook.add_format({"indent": 1}),
+    }
+    _write_sheet(workbook.add_worksheet(sheet_name(book.sheet)), formats, book.title, subtitle, header, rows,
+                 bold_rows=bold_rows, indented_rows=indented_rows, note=note, label_columns=label_columns,
+                 header_groups=header_groups)
+    for extra in more_sheets:
+        _write_sheet(workbook.add_worksheet(sheet_name(extra.name)), formats, extra.title, subtitle, extra.header,
+                     extra.rows, bold_rows=set(), indented_rows=set(), note=extra.note, label_columns=1,
+                     header_groups=())
+    workbook.close()
+    return Response(buffer.getvalue(), media_type=XLSX_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
+
+
+def _write_sheet(sheet: Any, formats: dict[str, Any], title: str, subtitle: str, header: Sequence[str],
+                 rows: Sequence[Sequence[Cell]], *, bold_rows: set[int], indented_rows: set[int], note: str | None,
+                 label_columns: int, header_groups: Sequence[HeaderGroup]) -> None:
     name_column = label_columns - 1
     last_column = len(header) - 1
-    sheet.write_string(0, 0, book.title, title_format)
+    sheet.write_string(0, 0, title, formats["title"])
     sheet.write_string(1, 0, subtitle)
     first_header_row = 3
     if header_groups:
         for group in header_groups:
             if group.first_column == group.last_column:
-                sheet.write_string(first_header_row, group.first_column, group.label, group_format)
+                sheet.write_string(first_header_row, group.first_column, group.label, formats["group"])
             else:
                 sheet.merge_range(first_header_row, group.first_column, first_header_row, group.last_column,
-                                  group.label, group_format)
+                                  group.label, formats["group"])
         header_row = first_header_row + 1
     else:
         header_row = first_header_row
     for column, text in enumerate(header):
-        sheet.write_string(header_row, column, text, header_format)
+        sheet.write_string(header_row, column, text, formats["header"])
     first_body_row = header_row + 1
     for index, row in enumerate(rows):
-        row_format = bold if index in bold_rows else None
+        row_format = formats["bold"] if index in bold_rows else None
         for column, value in enumerate(row):
-            cell_format = indented if column == name_column and index in indented_rows else row_format
+            cell_format = formats["indented"] if column == name_column and index in indented_rows else row_format
             if isinstance(value, (int, float)):
                 sheet.write_number(first_body_row + index, column, value, cell_format)
             elif value is None:
@@ -177,15 +205,12 @@ def xlsx_response(book: Workbook, subtitle: str, header: Sequence[str], rows: Se
         lines = sum(max(1, math.ceil(len(part) / max(1, merged_width - 2))) for part in note.split("\n"))
         sheet.set_row(note_row, 15 * lines + 3)
         if last_column > 0:
-            sheet.merge_range(note_row, 0, note_row, last_column, note, note_format)
+            sheet.merge_range(note_row, 0, note_row, last_column, note, formats["note"])
         else:
-            sheet.write_string(note_row, 0, note, note_format)
+            sheet.write_string(note_row, 0, note, formats["note"])
     sheet.freeze_panes(first_body_row, label_columns)
     sheet.set_landscape()
     sheet.set_paper(9)  # A4
     sheet.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
     sheet.repeat_rows(first_header_row, header_row)
     sheet.set_footer("&L&F&R&P / &N")
-    workbook.close()
-    return Response(buffer.getvalue(), media_type=XLSX_MEDIA_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})

@@ -17,6 +17,7 @@ from service.api.exports import (
     Cell,
     Delimiter,
     HeaderGroup,
+    Sheet,
     Workbook,
     csv_response,
     xlsx_response,
@@ -172,7 +173,22 @@ def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter,
                  note=_with_suppression(table.note_sv if sv else table.note_en, table.suppressed_below, sv),
                  bold_rows={i for i, row in enumerate(table.rows) if row.level in ("department", "total")},
                  indented_rows={i for i, row in enumerate(table.rows) if row.level == "unit"},
-                 label_columns=len(_org_label_header(sv)))
+                 label_columns=len(_org_label_header(sv)), more_sheets=[_shares_sheet(table.shares, sv)])
+
+
+def _shares_sheet(shares: list[ShareOut], sv: bool) -> Sheet:
+    """The shares the kvalitetsberättelse's text cites, on a sheet of their own (XLSX only: a CSV is one table)."""
+    def figures(share: ShareOut) -> list[Cell]:
+        if share.suppressed:
+            return [SUPPRESSED_MARK] * 3
+        return [share.numerator, share.denominator, share.percent]  # no percent of nothing: an empty cell
+
+    return Sheet(name="Andelar" if sv else "Shares", title="Andelar" if sv else "Shares",
+                 header=(["Andel", "Täljare", "Nämnare", "Procent"] if sv
+                         else ["Share", "Numerator", "Denominator", "Percent"]),
+                 rows=[[share.label_sv if sv else share.label_en, *figures(share)] for share in shares],
+                 note=("Procent med en decimal, av totalraden i årstabellen. Tom: nämnaren är 0." if sv
+                       else "Percent to one decimal, of the annual table's total row. Empty: the denominator is 0."))
 
 
 def _org_label_header(sv: bool) -> list[str]:
@@ -193,12 +209,12 @@ def _keywords(sv: bool, what: str) -> list[str]:
 def _file(format: OutputFormat, delimiter: Delimiter, header: list[str], body: list[list[Cell]], *,  # noqa: A002
           book: Workbook, subtitle: str, filename: str, note: str, bold_rows: set[int] | None = None,
           indented_rows: set[int] | None = None, label_columns: int = 1,
-          header_groups: list[HeaderGroup] | None = None) -> Response:
+          header_groups: list[HeaderGroup] | None = None, more_sheets: list[Sheet] | None = None) -> Response:
     if format is OutputFormat.csv:
         return csv_response(header, body, delimiter=delimiter, filename=filename)
     return xlsx_response(book, subtitle, header, body, filename=filename, bold_rows=bold_rows or set(),
                          indented_rows=indented_rows or set(), note=note, label_columns=label_columns,
-                         header_groups=header_groups or [])
+                         header_groups=header_groups or [], more_sheets=more_sheets or [])
 
 
 def _shown(value: Cell) -> Cell:

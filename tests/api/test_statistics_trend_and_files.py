@@ -217,6 +217,8 @@ class _Book:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             self.workbook = archive.read("xl/workbook.xml").decode()
             self.sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+            self.sheets = [archive.read(name).decode() for name in sorted(archive.namelist())
+                           if name.startswith("xl/worksheets/sheet")]
             self.core = archive.read("docProps/core.xml").decode()
             self.strings = archive.read("xl/sharedStrings.xml").decode()
         self.sheet_names = re.findall(r'<sheet name="([^"]*)"', self.workbook)
@@ -236,7 +238,7 @@ def _xlsx(content: bytes) -> _Book:
 
 def test_xlsx_prints_one_page_wide_with_header_rows_and_says_what_it_is(client, years):
     book = _xlsx(_get(client, years, ANNUAL, year=2025, format="xlsx").content)
-    assert book.sheet_names == ["Årstabell"]
+    assert book.sheet_names == ["Årstabell", "Andelar"]
     assert 'orientation="landscape"' in book.sheet and 'fitToHeight="0"' in book.sheet
     assert '<pageSetUpPr fitToPage="1"/>' in book.sheet and 'paperSize="9"' in book.sheet
     assert book.print_titles == "$4:$4"
@@ -250,8 +252,13 @@ def test_xlsx_prints_one_page_wide_with_header_rows_and_says_what_it_is(client, 
     assert book.core_property("dc:creator") == AUTHOR
     assert "kvalitetsberättelse" in book.core_property("cp:keywords")
     assert book.core_property("dcterms:created") == "2026-03-10T09:00:00Z"  # the service's clock
+    # The shares on their own sheet, printed alike: 4 lex Sarah of 8 deviations in 2025.
+    shares = book.sheets[1]
+    assert "Andel lex Sarah av avvikelserna" in book.strings
+    assert re.search(r'<c r="B5"[^>]*><v>4</v></c><c r="C5"[^>]*><v>8</v></c><c r="D5"[^>]*><v>50</v></c>', shares)
+    assert 'orientation="landscape"' in shares
     english = _xlsx(_get(client, years, ANNUAL, year=2025, format="xlsx", lang="en").content)
-    assert english.sheet_names == ["Annual table"]
+    assert english.sheet_names == ["Annual table", "Shares"]
 
 
 @pytest.mark.parametrize(("url", "params", "sv", "en"), [
@@ -267,3 +274,16 @@ def test_every_sheet_has_a_whole_name(client, years, url, params, sv, en):
         book = _xlsx(_get(client, years, url, format="xlsx", lang=lang, **params).content)
         assert book.sheet_names == [name]
         assert 'orientation="landscape"' in book.sheet and book.print_titles == "$4:$4"
+
+
+def test_the_trend_of_one_enhet_has_a_row_per_avdelning_it_stood_under(client, years, admin):
+    ids = {u["code"]: u["id"] for u in client.get("/api/v1/org-units", headers=admin).json()}
+    trend = _get(client, years, TREND, unit_id=ids["A2"], from_year=2024, to_year=2026).json()
+    for year in YEARS:
+        single = _get(client, years, ANNUAL, unit_id=ids["A2"], year=year).json()
+        in_year = [row for row in trend["rows"] if row["years"][str(year)] is not None]
+        assert [_key(row) for row in in_year] == [_key(row) for row in single["rows"]], year
+    assert [(row["code"], row["department_id"]) for row in trend["rows"]] == [
+        ("A2", ids["A"]), ("A2", ids["B"]), (None, None)]
+    english = _xlsx(_get(client, years, TREND, from_year=2024, to_year=2026, format="xlsx", lang="en").content)
+    assert english.sheet_names == ["Annual tables 2024–2026"]
