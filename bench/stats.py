@@ -55,6 +55,8 @@ from bench.intake import (  # noqa: E402
 )
 
 ANNUAL_PATH = "/api/v1/statistics/annual-table"
+TREND_PATH = "/api/v1/statistics/annual-table/trend"
+TREND_YEARS = list(range(2016, 2026))  # the decade the data covers: the longest trend allowed
 CROSSTAB_PATH = "/api/v1/statistics/crosstab"
 REQUEST_TIMEOUT = 300.0
 STATEMENT_TIMEOUT_MS = 600_000
@@ -892,6 +894,43 @@ def main(argv: list[str] | None = None) -> int:
                 f"({fmt(timing.raw_nojit_ms)} ms without JIT); numbers agree: {timing.agree}")
             return timing
 
+        trend_lines: list[str] = []
+
+        def measure_trend(size: int) -> None:
+            """The ten-year trend against ten single-year annual tables: time, and the same cells in each year."""
+            trend_query = {"unit_id": ADMINISTRATION_ID, "from_year": TREND_YEARS[0], "to_year": TREND_YEARS[-1]}
+
+            def trend() -> Any:
+                response = client.get(TREND_PATH, params=trend_query)
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {TREND_PATH}: HTTP {response.status_code}: {response.text[:500]}")
+                return response.json()
+
+            def each_year() -> dict[int, Any]:
+                return {year: get(ANNUAL_PATH, {"year": year}) for year in TREND_YEARS}
+
+            trend_samples, years_samples = [], []
+            body: Any = None
+            singles: dict[int, Any] = {}
+            for rep in range(args.warmup + args.repeat):
+                (trend_seconds, body), (years_seconds, singles) = timed(trend), timed(each_year)
+                if rep >= args.warmup:
+                    trend_samples.append(trend_seconds)
+                    years_samples.append(years_seconds)
+            differences = 0
+            for year, single in singles.items():
+                in_year = [row for row in body["rows"] if row["years"][str(year)] is not None]
+                differences += len(in_year) != len(single["rows"]) or any(
+                    row["years"][str(year)]["counts"] != expected["counts"]
+                    for row, expected in zip(in_year, single["rows"], strict=False))
+            line = (f"{size}: trend {TREND_YEARS[0]}-{TREND_YEARS[-1]}: endpoint {median_ms(trend_samples):.0f} ms; "
+                    f"the ten annual tables one by one {median_ms(years_samples):.0f} ms; "
+                    f"same cells every year: {'yes' if not differences else f'NO ({differences} years differ)'}")
+            log(line)
+            trend_lines.append(line)
+            if differences:
+                problems.append(line)
+
         loaded = 0
         conn.commit()
         for size in args.sizes:
@@ -908,6 +947,7 @@ def main(argv: list[str] | None = None) -> int:
             timings.append(measure(size, "crosstab department x type", CROSSTAB_PATH,
                                    {"rows": "department", "columns": "type"}, "crosstab", RAW_CROSSTAB,
                                    check_crosstab))
+            measure_trend(size)
             memory.append((f"after the {size} measurements", rss_mib(server.proc.pid)))
 
         # What dominates the endpoint's SQL at the largest size, when a target is missed (or when asked).
@@ -948,6 +988,8 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "met" if t.endpoint_ms < TARGET_ANNUAL_MS else "NOT met"
                 print(f"{t.size} reports, annual table {t.endpoint_ms:.0f} ms (target < {TARGET_ANNUAL_MS:.0f} ms: "
                       f"{verdict})")
+        for line in trend_lines:
+            print(line)
         print("\nserver memory (uvicorn process, MiB): peak VmHWM / current VmRSS")
         for label, values in memory:
             print(f"  {label:<32} {values['VmHWM']:7.1f} / {values['VmRSS']:7.1f}")

@@ -33,6 +33,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
 from service import audit, scope
+from service.config import Settings
 from service.domain.access import Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
@@ -44,6 +45,7 @@ from service.domain.statistics import (
     OPEN_COLUMNS,
     ORG_DIMENSIONS,
     P90,
+    PERIOD_DIMENSIONS,
     SHARE_ONLY_MEASURES,
     SHARE_ROW,
     TABLE_COLUMNS,
@@ -52,11 +54,17 @@ from service.domain.statistics import (
     Member,
     Period,
     ShareCounts,
+    check_dimensions,
+    coded_members,
+    hours,
+    is_small,
+    period_members,
     share_cell,
     share_groups,
     shares,
     suppressed_cells,
     table_groups,
+    unknown_member,
 )
 from service.models import (
     CaseDeadline,
@@ -401,6 +409,95 @@ def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dime
     return [((unit_id,), Member(code, name, name, unit_id)) for code, unit_id, name in sorted(members)]
 
 
+# ---- a cross-tabulation, assembled ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossTabLine:
+    member: Member  # the row's value of the rows dimension
+    counts: dict[str, int | None]  # column key → distinct reports; None when suppressed
+    suppressed: list[str]  # the column keys suppressed in counts
+    total: int | None  # distinct reports in the row (not the sum of its cells)
+    total_suppressed: bool
+
+
+@dataclass(frozen=True)
+class CrossTable:
+    root: OrgUnit
+    types: list[str]
+    rows_dimension: Dimension
+    columns_dimension: Dimension | None
+    columns: list[Member]
+    rows: list[CrossTabLine]
+    column_totals: dict[str, int | None]
+    column_totals_suppressed: list[str]
+    total: int | None
+    total_suppressed: bool
+
+
+# The total row and column of a cross-tabulation among its cells: no dimension's values are this tuple.
+_TOTAL = ("\x00total",)
+
+
+def dimension_members(session: Session, root: OrgUnit, period: Period, dimension: Dimension, settings: Settings,
+                      seen: set[tuple]) -> dict[tuple, Member]:
+    """Every value of the dimension in table order (zeros included), then any other value the counts hold."""
+    if dimension in PERIOD_DIMENSIONS:
+        known = period_members(dimension, period)
+    elif dimension in ORG_DIMENSIONS:
+        ids = {values[0] for values in seen if values[0] is not None}
+        known = org_members(session, root, period, dimension, ids)
+    else:
+        known = [((member.key,), member)
+                 for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
+    members = dict(known)
+    for values in sorted(seen - set(members), key=lambda v: (v[0] is None, str(v))):
+        members[values] = unknown_member(dimension, values[0])
+    return members
+
+
+def crosstab(session: Session, principal: Principal, settings: Settings, unit_id: int | None, period: Period,
+             types: list[str], rows: Dimension, columns: Dimension | None, threshold: int | None) -> CrossTable:
+    """Distinct reports by one or two dimensions, every known value listed, suppressed as one table."""
+    check_dimensions(rows, columns)
+    root = statistics_root(session, principal, unit_id)
+    counts = crosstab_counts(session, root, period, types, rows, columns)
+    row_members = dimension_members(session, root, period, rows, settings,
+                                    {c.row for c in counts if c.row is not None})
+    column_members = (dimension_members(session, root, period, columns, settings,
+                                        {c.column for c in counts if c.column is not None}) if columns else {})
+
+    cells = {(c.row, c.column): c.count for c in counts if c.level == "cell"}
+    cells |= {(c.row, _TOTAL): c.count for c in counts if c.level == "row"}
+    cells |= {(_TOTAL, c.column): c.count for c in counts if c.level == "column"}
+    cells[(_TOTAL, _TOTAL)] = next((c.count for c in counts if c.level == "total"), 0)
+    row_ids = [*row_members, _TOTAL]
+    column_ids = [*column_members, _TOTAL]
+    values = {(row, column): cells.get((row, column), 0) for row in row_ids for column in column_ids}
+    hidden = suppressed_cells(values, table_groups(row_ids, column_ids, {_TOTAL: list(row_members)}), threshold)
+
+    def shown(row, column) -> int | None:  # type: ignore[no-untyped-def]
+        return None if (row, column) in hidden else values[(row, column)]
+
+    lines = [
+        CrossTabLine(member=member,
+                     counts={column.key: shown(row_values, column_values)
+                             for column_values, column in column_members.items()},
+                     suppressed=[column.key for column_values, column in column_members.items()
+                                 if (row_values, column_values) in hidden],
+                     total=shown(row_values, _TOTAL), total_suppressed=(row_values, _TOTAL) in hidden)
+        for row_values, member in row_members.items()
+    ]
+    return CrossTable(
+        root=root, types=types, rows_dimension=rows, columns_dimension=columns,
+        columns=list(column_members.values()), rows=lines,
+        column_totals={member.key: shown(_TOTAL, column_values) for column_values, member in column_members.items()},
+        column_totals_suppressed=[member.key for column_values, member in column_members.items()
+                                  if (_TOTAL, column_values) in hidden],
+        total=shown(_TOTAL, _TOTAL), total_suppressed=(_TOTAL, _TOTAL) in hidden,
+    )
+
+
 # ---- lead times ---------------------------------------------------------------------------------------
 
 
@@ -485,6 +582,40 @@ def lead_times(session: Session, root: OrgUnit, period: Period, types: Sequence[
     return {lead.key: found.get(lead.key, LeadTimeCounts(lead.key, 0, None, None)) for lead in LEAD_TIMES}
 
 
+@dataclass(frozen=True)
+class LeadTimeFigure:
+    key: str
+    label_sv: str
+    label_en: str
+    n: int | None  # None when suppressed
+    median_hours: float | None  # None when n is 0 or suppressed
+    p90_hours: float | None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class LeadTimeTable:
+    root: OrgUnit
+    lead_times: list[LeadTimeFigure]
+
+
+def lead_time_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
+                    types: Sequence[str], threshold: int | None) -> LeadTimeTable:
+    """Each lead time's n, median and 90th percentile, a small n suppressing all three."""
+    root = statistics_root(session, principal, unit_id)
+    found = lead_times(session, root, period, types)
+    figures = []
+    for lead in LEAD_TIMES:
+        counts = found[lead.key]
+        # Each measure stands alone (no totals relate them), so only its own small n hides it.
+        if is_small(counts.n, threshold):
+            figures.append(LeadTimeFigure(lead.key, lead.label_sv, lead.label_en, None, None, None, True))
+            continue
+        figures.append(LeadTimeFigure(lead.key, lead.label_sv, lead.label_en, counts.n,
+                                      hours(counts.median_scaled, MEDIAN[1]), hours(counts.p90_scaled, P90[1])))
+    return LeadTimeTable(root=root, lead_times=figures)
+
+
 # ---- open and overdue ---------------------------------------------------------------------------------
 
 _EARLIEST = date(1901, 1, 1)
@@ -559,7 +690,10 @@ class OrgTable:
 def annual_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
                  threshold: int | None) -> OrgTable:
     """The annual table: reports per avdelning and enhet and type, suppressed, with the shares the text cites."""
-    root = statistics_root(session, principal, unit_id)
+    return _annual_table_of(session, statistics_root(session, principal, unit_id), period, threshold)
+
+
+def _annual_table_of(session: Session, root: OrgUnit, period: Period, threshold: int | None) -> OrgTable:
     counts = annual_counts(session, root, period)
     units = units_in_period(session, root, period)
     keys = [column.key for column in TABLE_COLUMNS]
@@ -580,6 +714,67 @@ def annual_table(session: Session, principal: Principal, unit_id: int | None, pe
 
     return OrgTable(root=root, rows=_table_rows(layout, keys, hidden),
                     shares=[share_figure(share) for share in shares(share_counts_of(total))])
+
+
+@dataclass(frozen=True)
+class YearCells:
+    counts: dict[str, int | None]  # column key → distinct reports; None when suppressed
+    suppressed: list[str]
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    level: str  # department, unit or total
+    unit_id: int | None
+    code: str | None
+    name: str  # as in the latest year the row stood
+    department_id: int | None
+    years: dict[int, YearCells | None]  # None: the row did not stand in the organisation that year
+
+
+@dataclass(frozen=True)
+class TrendTable:
+    root: OrgUnit
+    years: list[int]
+    rows: list[TrendRow]
+    shares: dict[int, list[ShareFigure]]
+
+
+def annual_trend(session: Session, principal: Principal, unit_id: int | None, years: Sequence[int],
+                 threshold: int | None) -> TrendTable:
+    """The annual table of each year side by side: each year exactly its own annual table (organisation of that
+    year, suppressed on its own), one SQL query per year, rows matched by (level, unit, avdelning)."""
+    root = statistics_root(session, principal, unit_id)
+    tables = {year: _annual_table_of(session, root, Period(date(year, 1, 1), date(year, 12, 31)), threshold)
+              for year in years}
+    return TrendTable(root=root, years=list(years), rows=trend_rows(tables),
+                      shares={year: table.shares for year, table in tables.items()})
+
+
+def trend_rows(tables: dict[int, OrgTable]) -> list[TrendRow]:
+    """One row per avdelning, enhet-under-avdelning and the total found in any year's table, in the annual
+    table's order (avdelningar by code, each with its enheter by code, the total last); a year whose table
+    lacks the row gives None. An enhet that moved between avdelningar has a row under each."""
+    found: dict[tuple, TableRow] = {}
+    cells: dict[tuple, dict[int, YearCells]] = {}
+    for year in sorted(tables):
+        for row in tables[year].rows:
+            key = (row.level, row.unit_id, row.department_id)
+            found[key] = row  # the latest year's name wins
+            cells.setdefault(key, {})[year] = YearCells(counts=row.counts, suppressed=row.suppressed)
+    departments = sorted((key for key, row in found.items() if row.level == "department"),
+                         key=lambda key: found[key].code or "")
+    units = [key for key, row in found.items() if row.level == "unit"]
+    ordered: list[tuple] = []
+    for department in departments:
+        ordered.append(department)
+        ordered += sorted((key for key in units if key[2] == department[1]), key=lambda key: found[key].code or "")
+    ordered += [key for key in units if key not in ordered]  # an enhet asked for alone: no avdelning rows
+    ordered += [key for key, row in found.items() if row.level == "total"]
+    return [TrendRow(level=found[key].level, unit_id=found[key].unit_id, code=found[key].code, name=found[key].name,
+                     department_id=found[key].department_id,
+                     years={year: cells[key].get(year) for year in sorted(tables)})
+            for key in ordered]
 
 
 def open_and_overdue_table(session: Session, principal: Principal, unit_id: int | None, at: datetime,

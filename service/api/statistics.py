@@ -12,7 +12,16 @@ from pydantic import BaseModel, Field
 
 from service import statistics as core_statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
-from service.api.exports import FILE_RESPONSE, Cell, Delimiter, csv_response, xlsx_response
+from service.api.exports import (
+    FILE_RESPONSE,
+    Cell,
+    Delimiter,
+    HeaderGroup,
+    Sheet,
+    Workbook,
+    csv_response,
+    xlsx_response,
+)
 from service.api.problems import problem_responses
 from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
@@ -20,34 +29,22 @@ from service.domain.assessment import ReportType as ReportTypeValue
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 from service.domain.reports import local_date
 from service.domain.statistics import (
+    MAX_TREND_YEARS,
     CROSSTAB_NOTE_EN,
     CROSSTAB_NOTE_SV,
     DIMENSION_LABELS,
-    LEAD_TIMES,
     LEVEL_LABELS,
-    MEDIAN,
     OPEN_COLUMNS,
     OPEN_NOTE_EN,
     OPEN_NOTE_SV,
-    ORG_DIMENSIONS,
-    P90,
-    PERIOD_DIMENSIONS,
     TABLE_COLUMNS,
     TYPE_LABELS,
     Dimension,
-    Member,
     SUPPRESSED_MARK,
     Period,
-    check_dimensions,
-    coded_members,
-    hours,
-    is_small,
-    period_members,
-    suppressed_cells,
     suppression_note,
     suppression_threshold,
-    table_groups,
-    unknown_member,
+    trend_years,
 )
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
@@ -156,36 +153,68 @@ def annual_table(
     table = build_annual_table(session, principal, unit_id, period, threshold)
     if format is OutputFormat.json:
         return table
-    return _annual_file(table, format, delimiter, lang)
+    return _annual_file(table, format, delimiter, lang, clock())
 
 
-def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter, lang: Language) -> Response:  # noqa: A002
+def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter, lang: Language,  # noqa: A002
+                 created: datetime) -> Response:
     sv = lang is Language.sv
-    header = [("Avdelning / enhet" if sv else "Department / unit")] + [
-        column.label_sv if sv else column.label_en for column in table.columns]
-    body: list[list[Cell]] = [[row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-                              + [_shown(value) for value in row.counts.values()] for row in table.rows]
+    header = [*_org_label_header(sv), *(column.label_sv if sv else column.label_en for column in table.columns)]
+    body: list[list[Cell]] = [[*_org_labels(row, sv), *(_shown(value) for value in row.counts.values())]
+                              for row in table.rows]
     period = f"{table.period_from.isoformat()} – {table.period_to.isoformat()}"
-    filename = f"avvikelser-{table.unit_code}-{table.period_from.isoformat()}-{table.period_to.isoformat()}"
-    if format is OutputFormat.csv:
-        return csv_response(header, body, delimiter=delimiter, filename=filename)
     title = (f"Avvikelser per avdelning och enhet, {table.unit_name}" if sv
              else f"Deviations per department and unit, {table.unit_name}")
-    return xlsx_response(
-        title, period, header, body, filename=filename,
-        bold_rows={i for i, row in enumerate(table.rows) if row.level in ("department", "total")},
-        indented_rows={i for i, row in enumerate(table.rows) if row.level == "unit"},
-        note=_with_suppression(table.note_sv if sv else table.note_en, table.suppressed_below, sv),
-    )
+    return _file(format, delimiter, header, body,
+                 book=Workbook(sheet="Årstabell" if sv else "Annual table", title=title, subject=period,
+                               keywords=_keywords(sv, "årstabell" if sv else "annual table"), created=created),
+                 subtitle=period,
+                 filename=f"avvikelser-{table.unit_code}-{table.period_from.isoformat()}-{table.period_to.isoformat()}",
+                 note=_with_suppression(table.note_sv if sv else table.note_en, table.suppressed_below, sv),
+                 bold_rows={i for i, row in enumerate(table.rows) if row.level in ("department", "total")},
+                 indented_rows={i for i, row in enumerate(table.rows) if row.level == "unit"},
+                 label_columns=len(_org_label_header(sv)), more_sheets=[_shares_sheet(table.shares, sv)])
+
+
+def _shares_sheet(shares: list[ShareOut], sv: bool) -> Sheet:
+    """The shares the kvalitetsberättelse's text cites, on a sheet of their own (XLSX only: a CSV is one table)."""
+    def figures(share: ShareOut) -> list[Cell]:
+        if share.suppressed:
+            return [SUPPRESSED_MARK] * 3
+        return [share.numerator, share.denominator, share.percent]  # no percent of nothing: an empty cell
+
+    return Sheet(name="Andelar" if sv else "Shares", title="Andelar" if sv else "Shares",
+                 header=(["Andel", "Täljare", "Nämnare", "Procent"] if sv
+                         else ["Share", "Numerator", "Denominator", "Percent"]),
+                 rows=[[share.label_sv if sv else share.label_en, *figures(share)] for share in shares],
+                 note=("Procent med en decimal, av totalraden i årstabellen. Tom: nämnaren är 0." if sv
+                       else "Percent to one decimal, of the annual table's total row. Empty: the denominator is 0."))
+
+
+def _org_label_header(sv: bool) -> list[str]:
+    return ["Nivå", "Kod", "Avdelning / enhet"] if sv else ["Level", "Code", "Department / unit"]
+
+
+def _org_labels(row: TableRow | TrendRowOut, sv: bool) -> list[Cell]:
+    """Level, code and name of an org table's row: avdelning and enhet rows otherwise look alike in a CSV."""
+    level = LEVEL_LABELS[row.level][0 if sv else 1]
+    return [level, row.code or "", level if row.level == "total" else row.name]
+
+
+def _keywords(sv: bool, what: str) -> list[str]:
+    return (["avvikelser", "kvalitetsberättelse", "statistik", what] if sv
+            else ["deviations", "quality report", "statistics", what])
 
 
 def _file(format: OutputFormat, delimiter: Delimiter, header: list[str], body: list[list[Cell]], *,  # noqa: A002
-          title: str, subtitle: str, filename: str, note: str, bold_rows: set[int] | None = None,
-          indented_rows: set[int] | None = None) -> Response:
+          book: Workbook, subtitle: str, filename: str, note: str, bold_rows: set[int] | None = None,
+          indented_rows: set[int] | None = None, label_columns: int = 1,
+          header_groups: list[HeaderGroup] | None = None, more_sheets: list[Sheet] | None = None) -> Response:
     if format is OutputFormat.csv:
         return csv_response(header, body, delimiter=delimiter, filename=filename)
-    return xlsx_response(title, subtitle, header, body, filename=filename, bold_rows=bold_rows or set(),
-                         indented_rows=indented_rows or set(), note=note)
+    return xlsx_response(book, subtitle, header, body, filename=filename, bold_rows=bold_rows or set(),
+                         indented_rows=indented_rows or set(), note=note, label_columns=label_columns,
+                         header_groups=header_groups or [], more_sheets=more_sheets or [])
 
 
 def _shown(value: Cell) -> Cell:
@@ -212,6 +241,115 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(403),
 }
 
+
+
+# ---- the annual table over several years ---------------------------------------------------------------
+
+
+class YearCellsOut(BaseModel):
+    counts: dict[str, int | None] = Field(description="Column key → distinct reports; null when suppressed.")
+    suppressed: list[str] = Field(default_factory=list,
+                                  description="The column keys whose count is suppressed (null) in this row.")
+
+
+class TrendRowOut(BaseModel):
+    level: str = Field(description="department, unit or total")
+    unit_id: int | None
+    code: str | None
+    name: str = Field(description="The name in the latest year the row stood.")
+    department_id: int | None = Field(description="For an enhet: the avdelning it stood under.")
+    years: dict[str, YearCellsOut | None] = Field(
+        description="Year → the row's cells in that year's annual table; null when the row was not in that "
+                    "year's table (the avdelning or enhet did not stand there that year).")
+
+
+class AnnualTrend(BaseModel):
+    from_year: int
+    to_year: int
+    years: list[int]
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    columns: list[ColumnOut]
+    rows: list[TrendRowOut]
+    shares: dict[str, list[ShareOut]] = Field(description="Year → that year's shares, as in its annual table.")
+    suppressed_below: int | None = Field(description=SUPPRESSED_BELOW_DOC)
+    note_sv: str
+    note_en: str
+
+
+TREND_NOTE_SV = ("Varje år är årets egen årstabell: enheterna står under den avdelning de tillhörde det året, och "
+                 "små tal döljs inom varje år för sig. Tom cell: avdelningen eller enheten fanns inte där det året.")
+TREND_NOTE_EN = ("Each year is that year's own annual table: units stand under the department they belonged to that "
+                 "year, and small counts are suppressed within each year on its own. Empty cell: the department or "
+                 "unit did not stand there that year.")
+
+
+@router.get(
+    "/annual-table/trend",
+    summary="The annual table for several years side by side (at most ten), each year as its own annual table",
+    responses=FILE_RESPONSES,
+    response_model=AnnualTrend,
+)
+def annual_table_trend(
+    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
+    from_year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description=(
+        f"First calendar year (default: four years before to_year); at most {MAX_TREND_YEARS} years."))] = None,
+    to_year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR,
+                                         description="Last calendar year (default: this year).")] = None,
+    suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002
+    delimiter: DelimiterQuery = Delimiter.semicolon, lang: LanguageQuery = Language.sv,
+) -> AnnualTrend | Response:
+    threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
+    years = trend_years(from_year, to_year, local_date(clock(), settings.time_zone).year)
+    found = core_statistics.annual_trend(session, principal, unit_id, years, threshold)
+    root = found.root
+    table = AnnualTrend(
+        from_year=years[0], to_year=years[-1], years=years, unit_id=root.id or 0, unit_code=root.code,
+        unit_name=root.name, columns=[ColumnOut(**vars(c)) for c in TABLE_COLUMNS],
+        rows=[TrendRowOut(level=row.level, unit_id=row.unit_id, code=row.code, name=row.name,
+                          department_id=row.department_id,
+                          years={str(year): None if cells is None else YearCellsOut(**vars(cells))
+                                 for year, cells in row.years.items()})
+              for row in found.rows],
+        shares={str(year): [ShareOut(**vars(share)) for share in figures] for year, figures in found.shares.items()},
+        suppressed_below=threshold, note_sv=f"{TREND_NOTE_SV} {NOTE_SV}", note_en=f"{TREND_NOTE_EN} {NOTE_EN}")
+    if format is OutputFormat.json:
+        return table
+    return _trend_file(table, format, delimiter, lang, clock())
+
+
+def _trend_file(table: AnnualTrend, format: OutputFormat, delimiter: Delimiter, lang: Language,  # noqa: A002
+                created: datetime) -> Response:
+    """Years side by side: for each year the annual table's columns, headed by the year (CSV: "2024 Lex Sarah")."""
+    sv = lang is Language.sv
+    labels = _org_label_header(sv)
+    columns = [column.label_sv if sv else column.label_en for column in table.columns]
+    header = [*labels, *(f"{year} {label}" if format is OutputFormat.csv else label
+                         for year in table.years for label in columns)]
+    groups = [HeaderGroup(str(year), len(labels) + index * len(columns), len(labels) + (index + 1) * len(columns) - 1)
+              for index, year in enumerate(table.years)]
+
+    def year_cells(cells: YearCellsOut | None) -> list[Cell]:
+        if cells is None:  # not in that year's table: empty, which is neither zero nor suppressed
+            return [None] * len(table.columns)
+        return [_shown(cells.counts[column.key]) for column in table.columns]
+
+    body: list[list[Cell]] = [
+        [*_org_labels(row, sv), *(value for year in table.years for value in year_cells(row.years[str(year)]))]
+        for row in table.rows]
+    span = f"{table.from_year}–{table.to_year}"
+    title = (f"Avvikelser per avdelning och enhet {span}, {table.unit_name}" if sv
+             else f"Deviations per department and unit {span}, {table.unit_name}")
+    return _file(format, delimiter, header, body,
+                 book=Workbook(sheet=f"Årstabeller {span}" if sv else f"Annual tables {span}", title=title,
+                               subject=span, keywords=_keywords(sv, "trend"), created=created),
+                 subtitle=span, filename=f"avvikelser-{table.unit_code}-{table.from_year}-{table.to_year}",
+                 note=_with_suppression(table.note_sv if sv else table.note_en, table.suppressed_below, sv),
+                 bold_rows={i for i, row in enumerate(table.rows) if row.level in ("department", "total")},
+                 indented_rows={i for i, row in enumerate(table.rows) if row.level == "unit"},
+                 label_columns=len(labels), header_groups=groups)
 
 # ---- cross-tabulations --------------------------------------------------------------------------------
 
@@ -263,69 +401,22 @@ def _dimension_out(dimension: Dimension) -> DimensionOut:
     return DimensionOut(key=dimension.value, label_sv=sv, label_en=en)
 
 
-def _members(session, root, period: Period, dimension: Dimension, settings: Settings,  # type: ignore[no-untyped-def]
-             seen: set[tuple]) -> dict[tuple, Member]:
-    """Every value of the dimension in table order (zeros included), then any other value the counts hold."""
-    if dimension in PERIOD_DIMENSIONS:
-        known = period_members(dimension, period)
-    elif dimension in ORG_DIMENSIONS:
-        ids = {values[0] for values in seen if values[0] is not None}
-        known = core_statistics.org_members(session, root, period, dimension, ids)
-    else:
-        known = [((member.key,), member)
-                 for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
-    members = dict(known)
-    for values in sorted(seen - set(members), key=lambda v: (v[0] is None, str(v))):
-        members[values] = unknown_member(dimension, values[0])
-    return members
-
-
 def build_crosstab(session, principal, settings: Settings, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
                    types: list[str], rows: Dimension, columns: Dimension | None,
                    threshold: int | None) -> CrossTab:
-    check_dimensions(rows, columns)
-    root = core_statistics.statistics_root(session, principal, unit_id)
-    counts = core_statistics.crosstab_counts(session, root, period, types, rows, columns)
-    row_members = _members(session, root, period, rows, settings, {c.row for c in counts if c.row is not None})
-    column_members = (_members(session, root, period, columns, settings,
-                               {c.column for c in counts if c.column is not None}) if columns else {})
-
-    cells = {(c.row, c.column): c.count for c in counts if c.level == "cell"}
-    cells |= {(c.row, _TOTAL): c.count for c in counts if c.level == "row"}
-    cells |= {(_TOTAL, c.column): c.count for c in counts if c.level == "column"}
-    cells[(_TOTAL, _TOTAL)] = next((c.count for c in counts if c.level == "total"), 0)
-    row_ids = [*row_members, _TOTAL]
-    column_ids = [*column_members, _TOTAL]
-    values = {(row, column): cells.get((row, column), 0) for row in row_ids for column in column_ids}
-    hidden = suppressed_cells(values, table_groups(row_ids, column_ids, {_TOTAL: list(row_members)}), threshold)
-
-    def shown(row, column) -> int | None:  # type: ignore[no-untyped-def]
-        return None if (row, column) in hidden else values[(row, column)]
-
-    table_rows = [
-        CrossTabRow(**vars(member),
-                    counts={column.key: shown(row_values, column_values)
-                            for column_values, column in column_members.items()},
-                    suppressed=[column.key for column_values, column in column_members.items()
-                                if (row_values, column_values) in hidden],
-                    total=shown(row_values, _TOTAL), total_suppressed=(row_values, _TOTAL) in hidden)
-        for row_values, member in row_members.items()
-    ]
+    table = core_statistics.crosstab(session, principal, settings, unit_id, period, types, rows, columns, threshold)
+    root = table.root
     return CrossTab(
         period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
         unit_name=root.name, types=types, rows_dimension=_dimension_out(rows),
         columns_dimension=_dimension_out(columns) if columns else None,
-        columns=[MemberOut(**vars(member)) for member in column_members.values()], rows=table_rows,
-        column_totals={member.key: shown(_TOTAL, column_values) for column_values, member in column_members.items()},
-        column_totals_suppressed=[member.key for column_values, member in column_members.items()
-                                  if (_TOTAL, column_values) in hidden],
-        total=shown(_TOTAL, _TOTAL), total_suppressed=(_TOTAL, _TOTAL) in hidden,
+        columns=[MemberOut(**vars(member)) for member in table.columns],
+        rows=[CrossTabRow(**vars(line.member), counts=line.counts, suppressed=line.suppressed, total=line.total,
+                          total_suppressed=line.total_suppressed) for line in table.rows],
+        column_totals=table.column_totals, column_totals_suppressed=table.column_totals_suppressed,
+        total=table.total, total_suppressed=table.total_suppressed,
         suppressed_below=threshold, note_sv=CROSSTAB_NOTE_SV, note_en=CROSSTAB_NOTE_EN,
     )
-
-
-# The total row and column of a cross-tabulation among its cells: no dimension's values are this tuple.
-_TOTAL = ("\x00total",)
 
 
 @router.get(
@@ -369,9 +460,11 @@ def crosstab(
     subtitle = f"{table.period_from.isoformat()} – {table.period_to.isoformat()}"
     if table.types:
         subtitle += " · " + ", ".join(TYPE_LABELS[t][0 if sv else 1] for t in table.types)
+    title = (f"Rapporter per {by.lower()}, {table.unit_name}" if sv
+             else f"Reports by {by.lower()}, {table.unit_name}")
     return _file(format, delimiter, header, body,
-                 title=(f"Rapporter per {by.lower()}, {table.unit_name}" if sv
-                        else f"Reports by {by.lower()}, {table.unit_name}"),
+                 book=Workbook(sheet="Korstabell" if sv else "Cross-tabulation", title=title, subject=subtitle,
+                               keywords=_keywords(sv, "korstabell" if sv else "cross-tabulation"), created=clock()),
                  subtitle=subtitle, note=_with_suppression(table.note_sv if sv else table.note_en,
                                                            table.suppressed_below, sv),
                  bold_rows={len(body) - 1},
@@ -431,19 +524,9 @@ def lead_times(
     threshold = suppression_threshold(suppress_below, settings.statistics_min_suppress_below)
     period = Period.of(year, from_, to, local_date(clock(), settings.time_zone))
     types = sorted({value.value for value in type or []}, key=_TYPE_ORDER.index)
-    root = core_statistics.statistics_root(session, principal, unit_id)
-    found = core_statistics.lead_times(session, root, period, types)
-    items = []
-    for lead in LEAD_TIMES:
-        counts = found[lead.key]
-        # Each measure stands alone (no totals relate them), so only its own small n hides it.
-        if is_small(counts.n, threshold):
-            items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=None,
-                                     median_hours=None, p90_hours=None, suppressed=True))
-            continue
-        items.append(LeadTimeOut(key=lead.key, label_sv=lead.label_sv, label_en=lead.label_en, n=counts.n,
-                                 median_hours=hours(counts.median_scaled, MEDIAN[1]),
-                                 p90_hours=hours(counts.p90_scaled, P90[1])))
+    found = core_statistics.lead_time_table(session, principal, unit_id, period, types, threshold)
+    root = found.root
+    items = [LeadTimeOut(**vars(figure)) for figure in found.lead_times]
     table = LeadTimes(period_from=period.start, period_to=period.end, unit_id=root.id or 0, unit_code=root.code,
                       unit_name=root.name, types=types, lead_times=items, suppressed_below=threshold,
                       note_sv=LEAD_TIME_NOTE_SV, note_en=LEAD_TIME_NOTE_EN)
@@ -456,9 +539,13 @@ def lead_times(
         [item.label_sv if sv else item.label_en, _shown(item.n)]
         + ([SUPPRESSED_MARK, SUPPRESSED_MARK] if item.suppressed else [item.median_hours, item.p90_hours])
         for item in items]
+    subtitle = f"{period.start.isoformat()} – {period.end.isoformat()}"
     return _file(format, delimiter, header, body,
-                 title=f"Ledtider, {root.name}" if sv else f"Lead times, {root.name}",
-                 subtitle=f"{period.start.isoformat()} – {period.end.isoformat()}",
+                 book=Workbook(sheet="Ledtider" if sv else "Lead times",
+                               title=f"Ledtider, {root.name}" if sv else f"Lead times, {root.name}",
+                               subject=subtitle, keywords=_keywords(sv, "ledtider" if sv else "lead times"),
+                               created=clock()),
+                 subtitle=subtitle,
                  note=_with_suppression(LEAD_TIME_NOTE_SV if sv else LEAD_TIME_NOTE_EN, threshold, sv),
                  filename=f"ledtider-{root.code}-{period.start}-{period.end}")
 
@@ -503,15 +590,15 @@ def open_and_overdue(
     if format is OutputFormat.json:
         return table
     sv = lang is Language.sv
-    header = [("Avdelning / enhet" if sv else "Department / unit")] + [
-        column.label_sv if sv else column.label_en for column in OPEN_COLUMNS]
-    body: list[list[Cell]] = [
-        [row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-        + [_shown(value) for value in row.counts.values()] for row in rows]
+    header = [*_org_label_header(sv), *(column.label_sv if sv else column.label_en for column in OPEN_COLUMNS)]
+    body: list[list[Cell]] = [[*_org_labels(row, sv), *(_shown(value) for value in row.counts.values())]
+                              for row in rows]
+    title = (f"Öppna ärenden och passerade tidsfrister, {root.name}" if sv
+             else f"Open cases and overdue deadlines, {root.name}")
     return _file(format, delimiter, header, body,
-                 title=(f"Öppna ärenden och passerade tidsfrister, {root.name}" if sv
-                        else f"Open cases and overdue deadlines, {root.name}"),
-                 subtitle=moment.isoformat(),
+                 book=Workbook(sheet="Öppna ärenden" if sv else "Open cases", title=title, subject=moment.isoformat(),
+                               keywords=_keywords(sv, "öppna ärenden" if sv else "open cases"), created=clock()),
+                 subtitle=moment.isoformat(), label_columns=len(_org_label_header(sv)),
                  note=_with_suppression(OPEN_NOTE_SV if sv else OPEN_NOTE_EN, threshold, sv),
                  filename=f"oppna-arenden-{root.code}-{day}",
                  bold_rows={i for i, row in enumerate(rows) if row.level in ("department", "total")},

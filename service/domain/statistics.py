@@ -61,6 +61,24 @@ class Period:
         return cls(start, end)
 
 
+MAX_TREND_YEARS = 10
+
+
+def trend_years(from_year: int | None, to_year: int | None, this_year: int) -> list[int]:
+    """The calendar years of a trend, oldest first: from_year through to_year (default: this year), at most
+    MAX_TREND_YEARS of them; without from_year, the five years up to to_year."""
+    last = this_year if to_year is None else to_year
+    first = last - 4 if from_year is None else from_year
+    for field, year in (("from_year", first), ("to_year", last)):
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise InvalidInput(f"{field} must be from {FIRST_YEAR} through {LAST_YEAR}.", field=field)
+    if last < first:
+        raise InvalidInput("to_year is before from_year.", field="to_year")
+    if last - first + 1 > MAX_TREND_YEARS:
+        raise InvalidInput(f"A trend covers at most {MAX_TREND_YEARS} years.", field="from_year")
+    return list(range(first, last + 1))
+
+
 @dataclass(frozen=True)
 class Share:
     key: str

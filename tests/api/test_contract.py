@@ -41,7 +41,7 @@ def test_every_key_of_an_error_item_is_in_the_documented_field_error(client, spe
             assert item["name"], item
 
 
-@pytest.mark.parametrize("path", ["annual-table", "crosstab", "lead-times", "open-and-overdue"])
+@pytest.mark.parametrize("path", ["annual-table", "annual-table/trend", "crosstab", "lead-times", "open-and-overdue"])
 def test_csv_and_xlsx_downloads_have_the_documented_media_types(client, spec, statistician, path):
     documented = _documented_media_types(spec, f"{STATISTICS}/{path}")
     params = {"rows": "type"} if path == "crosstab" else {}

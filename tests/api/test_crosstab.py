@@ -412,7 +412,7 @@ def test_lead_times_by_type_period_and_with_suppression(client, timed_cases, sta
     assert lead(client, stats, unit_id=org["SOC-FUN"])["noticed_to_reported"] == (0, None, None)
     text = client.get(LEAD_TIMES, params={"year": 2026, "format": "csv"}, headers=stats).content.decode("utf-8-sig")
     assert text.splitlines()[:2] == ["Ledtid;Antal;Median (timmar);90:e percentilen (timmar)",
-                                     "Upptäckt → rapporterad;5;2.0;7.6"]
+                                     "Upptäckt → rapporterad;5;2,0;7,6"]  # decimal comma beside ;
     body = client.get(LEAD_TIMES, params={"year": 2026}, headers=stats).json()
     assert "interpolation" in body["note_en"]
 
@@ -472,8 +472,8 @@ def test_open_and_overdue_formats_suppression_and_validation(client, open_cases,
     text = client.get(OPEN, params={"at": "2026-03-11T00:00:00Z", "format": "csv"},
                       headers=stats).content.decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert lines[0][:3] == ["Avdelning / enhet", "Öppna ärenden", "Med passerad tidsfrist"]
-    assert lines[-1][:3] == ["Totalt", "3", "0"]
+    assert lines[0][:5] == ["Nivå", "Kod", "Avdelning / enhet", "Öppna ärenden", "Med passerad tidsfrist"]
+    assert lines[-1][:5] == ["Totalt", "", "Totalt", "3", "0"]
     xlsx = client.get(OPEN, params={"format": "xlsx"}, headers=stats)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     naive = client.get(OPEN, params={"at": "2026-03-11T00:00:00"}, headers=stats)

@@ -91,11 +91,12 @@ def test_csv_for_swedish_excel_and_xlsx(client, example):
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
-    assert rows[0][0] == "Avdelning / enhet" and rows[0][-1] == "Totalt"
-    assert rows[-1] == ["Totalt", "1", "2", "1", "0", "2", "0", "5"]
+    assert rows[0][:3] == ["Nivå", "Kod", "Avdelning / enhet"] and rows[0][-1] == "Totalt"
+    assert rows[-1] == ["Totalt", "", "Totalt", "1", "2", "1", "0", "2", "0", "5"]
+    assert rows[1][:3] == ["Avdelning", "A", "Avdelning A"] and rows[2][:3] == ["Enhet", "A1", "Enhet A1"]
     english = client.get(URL, params={"year": 2026, "format": "csv", "delimiter": "comma", "lang": "en"},
                          headers=example).content.decode("utf-8-sig")
-    assert english.splitlines()[0].startswith("Department / unit,Not a deviation")
+    assert english.splitlines()[0].startswith("Level,Code,Department / unit,Not a deviation")
     xlsx = client.get(URL, params={"year": 2026, "format": "xlsx"}, headers=example)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
@@ -114,7 +115,7 @@ def test_small_counts_can_be_suppressed(client, example):
     assert _table(rows)["A"] == [0, None, None, 0, None, None]
     text = client.get(URL, params={"year": 2026, "suppress_below": 3, "format": "csv"},
                       headers=example).content.decode("utf-8-sig")
-    assert "Avdelning A;0;..;..;0;..;0;.." in text
+    assert "Avdelning;A;Avdelning A;0;..;..;0;..;0;.." in text
 
 
 def test_statistics_need_the_statistics_grant_for_that_subtree(client, example, users, admin):

@@ -207,6 +207,8 @@ MATRIX: dict[str, Row] = {
     # -- statistics (for the enhet SOC-ALD-1) --
     "annual_table": row("GET", "/api/v1/statistics/annual-table", "enhet",
         NEVER,     SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   NEVER,     NEVER,     NEVER),
+    "annual_table_trend": row("GET", "/api/v1/statistics/annual-table/trend", "enhet",
+        NEVER,     SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   NEVER,     NEVER,     NEVER),
     "crosstab": row("GET", "/api/v1/statistics/crosstab", "enhet",
         NEVER,     SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   SUBTREE,   NEVER,     NEVER,     NEVER),
     "lead_times": row("GET", "/api/v1/statistics/lead-times", "enhet",

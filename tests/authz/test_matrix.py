@@ -115,6 +115,7 @@ INPUTS: dict[str, Input] = {
     "get_data_subject_communication": _none,
     "record_data_subject_communication": _body({"informed_at": "2026-03-10T08:00:00Z", "method": "Brev"}),
     "annual_table": _statistics(year=2026),
+    "annual_table_trend": _statistics(from_year=2025, to_year=2026),
     "crosstab": _statistics(year=2026, rows="unit"),
     "lead_times": _statistics(year=2026),
     "open_and_overdue": _statistics(),
