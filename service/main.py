@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service import __version__
 from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
-from service.api import audit as audit_api, grants
+from service.api import audit as audit_api, categories, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
@@ -129,6 +129,7 @@ def create_app(
     app.state.migration_head = health.migration_head()
     app.state.org_cache = TtlCache(settings.org_cache_seconds)
     app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
+    app.state.category_cache = TtlCache(settings.org_cache_seconds)  # report categories (service/categories.py)
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
     app.state.draining = False
@@ -157,6 +158,7 @@ def create_app(
     api.include_router(notifications.router)
     api.include_router(deadlines.router)
     api.include_router(statistics.router)
+    api.include_router(categories.router)
     api.include_router(meta.router)
     api.include_router(grants.router)
     api.include_router(audit_api.router)

@@ -271,6 +271,8 @@ def _members(session, root, period: Period, dimension: Dimension, settings: Sett
     elif dimension in ORG_DIMENSIONS:
         ids = {values[0] for values in seen if values[0] is not None}
         known = core_statistics.org_members(session, root, period, dimension, ids)
+    elif dimension is Dimension.category:  # the förvaltning's list (service/categories.py), not a setting
+        known = core_statistics.category_members(session, root, period, {values[0] for values in seen})
     else:
         known = [((member.key,), member)
                  for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
