@@ -176,7 +176,7 @@ def change_category(session: Session, principal: Principal, category_id: int, ch
     row, administration = _load_for_change(session, principal, category_id, "change_category")
     before = _category(row)
     if change.valid_from is not None:
-        rules.check_valid_from(change.valid_from, row.valid_to, _use(session, row)[0])
+        rules.check_valid_from(change.valid_from, row.valid_to, _use(session, row)[0], field="valid_from")
         row.valid_from = change.valid_from
     if change.label_sv is not None:
         row.label_sv = change.label_sv

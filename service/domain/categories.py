@@ -78,9 +78,11 @@ def check_category(categories: Iterable[Category], code: str | None, on_day: dat
                        reason="unknown_category")
 
 
-def check_valid_from(valid_from: date, valid_to: date | None, first_used: date | None) -> None:
-    """A category's first day: not after its last, nor after the first report that has it was received."""
-    check_validity(valid_from, valid_to)
+def check_valid_from(valid_from: date, valid_to: date | None, first_used: date | None, *,
+                     field: str = "valid_to") -> None:
+    """A category's first day: not after its last, nor after the first report that has it was received.
+    `field`: which of the two the request set (a new category sets both; a change its first day)."""
+    check_validity(valid_from, valid_to, field=field)
     if first_used is not None and valid_from > first_used:
         raise Conflict("Reports received before this day have the category; valid_from cannot be later than "
                        "the first of them.", field="valid_from", reason="in_use")
