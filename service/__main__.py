@@ -39,9 +39,10 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_demo(_: argparse.Namespace) -> int:
     from service.demo import DEMO_GRANT_UNIT, ensure_grant, load_demo_organisation
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        created = load_demo_organisation(session, _now())
+        created = load_demo_organisation(session, _now(), settings.report_categories)
         for role, unit in DEMO_GRANT_UNIT.items():
             ensure_grant(session, f"demo-{role.value}", role, unit, _now(), granted_by="system:demo")
         session.commit()

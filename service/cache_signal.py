@@ -1,9 +1,9 @@
-"""Tells the other instances on the same PostgreSQL database that grants or the org tree changed.
+"""Tells the other instances on the same PostgreSQL database that grants, the org tree or categories changed.
 
-Each process caches the org tree and subjects' grants (service/caches.py). A transaction that writes a
-grant, a unit or a placement sends `NOTIFY avv_caches` on its own connection; PostgreSQL delivers it when,
+Each process caches the org tree, subjects' grants and the report categories (service/caches.py). A
+transaction that writes a grant, a unit, a placement or a category sends `NOTIFY avv_caches` on its own connection; PostgreSQL delivers it when,
 and only if, that transaction commits. Every process listens on a dedicated connection in a background
-thread and clears both caches when a notice arrives, so a revoked grant is refused by every instance a
+thread and clears those caches when a notice arrives, so a revoked grant is refused by every instance a
 moment after the revoking request returned, not after the cache's TTL. Were the listening connection lost,
 the thread reconnects and clears the caches then too (notices sent in between are lost); until it is back
 the TTLs bound how stale a cache can be. SQLite serves from one process, which clears its own caches.
@@ -22,12 +22,12 @@ from sqlalchemy import Delete, Engine, Update, event
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 
-from service.models import OrgUnit, OrgUnitPlacement, RoleGrant
+from service.models import OrgUnit, OrgUnitPlacement, ReportCategory, RoleGrant
 
 log = logging.getLogger("service.caches")
 
 CHANNEL = "avv_caches"
-_WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement)
+_WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement, ReportCategory)
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)  # type: ignore[attr-defined]
 
 def _notify(session: OrmSession, tables: set[str]) -> None:

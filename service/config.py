@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     # Signs pagination cursors so clients cannot craft them. Must be shared by all instances.
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
+    # The report categories a new förvaltning starts with (code → Swedish label). The lists themselves are
+    # data, per förvaltning, managed through the API (service/categories.py); this seeds new ones only.
     report_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     # Policy numbers (docs/domain.md, Deadlines), not law: a report is flagged late when it reaches us this long after
     # it was noticed; an IVO notification is warned and escalated this long after the case was judged

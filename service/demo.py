@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from service.config import DEFAULT_CATEGORIES
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.domain.org import OrgKind
 from service.domain.org_import import ImportRow
@@ -49,10 +51,12 @@ DEMO_GRANT_UNIT: dict[Role, str] = {
 _SYSTEM = Principal(subject="system:demo", display_name="Demo set-up", grants=(Grant(Role.admin, EVERYWHERE),))
 
 
-def load_demo_organisation(session: Session, now: datetime) -> int:
+def load_demo_organisation(session: Session, now: datetime,
+                           category_seed: Mapping[str, str] = DEFAULT_CATEGORIES) -> int:
+    """The demo organisation; its förvaltning starts with `category_seed` (AVV_REPORT_CATEGORIES) as any new one."""
     rows = [ImportRow(code=code, name=name, kind=kind, parent_code=parent, valid_from=DEMO_FROM)
             for code, name, kind, parent in DEMO_ORGANISATION]
-    return len(import_units(session, _SYSTEM, rows, now).created)
+    return len(import_units(session, _SYSTEM, rows, now, category_seed=category_seed).created)
 
 
 def ensure_grant(session: Session, subject: str, role: Role, unit_code: str, now: datetime, *,

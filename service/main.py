@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service import __version__
 from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
-from service.api import audit as audit_api, grants
+from service.api import audit as audit_api, categories, grants
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
@@ -98,10 +98,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sealer = Sealer(app.state.engine, seconds) if seconds > 0 else None
     if sealer is not None:
         sealer.start()
-    # On PostgreSQL, other instances' grant and org changes clear this process's caches at once.
+    # On PostgreSQL, other instances' grant, org and category changes clear this process's caches at once.
     listener = None
     if app.state.engine.dialect.name == "postgresql":
-        listener = CacheListener(app.state.engine, lambda _table: _forget_grants_and_org(app))
+        listener = CacheListener(app.state.engine, lambda _table: _forget_cached_access_data(app))
         listener.start()
     try:
         async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
@@ -113,9 +113,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await run_in_threadpool(sealer.stop)
 
 
-def _forget_grants_and_org(app: FastAPI) -> None:
+def _forget_cached_access_data(app: FastAPI) -> None:
     app.state.org_cache.clear()
     app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
+    app.state.category_cache.clear()
 
 
 def create_app(
@@ -143,6 +144,7 @@ def create_app(
     app.state.migration_head = health.migration_head()
     app.state.org_cache = TtlCache(settings.org_cache_seconds)
     app.state.grant_cache = TtlCache(settings.grant_cache_seconds)
+    app.state.category_cache = TtlCache(settings.org_cache_seconds)  # report categories (service/categories.py)
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
     app.state.draining = False
@@ -171,6 +173,7 @@ def create_app(
     api.include_router(notifications.router)
     api.include_router(deadlines.router)
     api.include_router(statistics.router)
+    api.include_router(categories.router)
     api.include_router(meta.router)
     api.include_router(grants.router)
     api.include_router(audit_api.router)

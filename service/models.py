@@ -76,6 +76,28 @@ class RoleGrant(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=200)
 
 
+class ReportCategory(SQLModel, table=True):
+    """A förvaltning's report category, valid from a day to a day (service/domain/categories.py).
+
+    Rows are never deleted and a code never changes: a retired category keeps its row (and its meaning) for the
+    reports and statistics of the years it was in use. Codes are unique within the förvaltning regardless of case.
+    """
+
+    __tablename__ = "report_category"
+    __table_args__ = (Index("uq_report_category_administration_id_code_lower", "administration_id",
+                            func.lower(literal_column("code")), unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    administration_id: int = Field(foreign_key="org_unit.id")
+    code: str = Field(max_length=64)  # as report.category; new codes follow the org code rule (32 characters)
+    label_sv: str = Field(max_length=200)
+    label_en: str = Field(max_length=200)
+    valid_from: date
+    valid_to: date | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 class CaseNumberSequence(SQLModel, table=True):
     __tablename__ = "case_number_sequence"
 

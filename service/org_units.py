@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -9,6 +10,8 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from service.categories import seed_administration
+from service.config import DEFAULT_CATEGORIES
 from service.domain.access import EVERYWHERE, Permission, Principal
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.org import (
@@ -64,7 +67,9 @@ class NewUnit:
     valid_to: date | None = None
 
 
-def create_unit(session: Session, principal: Principal, new: NewUnit, now: datetime) -> OrgUnit:
+def create_unit(session: Session, principal: Principal, new: NewUnit, now: datetime, *,
+                category_seed: Mapping[str, str] = DEFAULT_CATEGORIES) -> OrgUnit:
+    """A new unit; a new förvaltning comes with the report categories of `category_seed` (AVV_REPORT_CATEGORIES)."""
     check_code(new.code)
     check_validity(new.valid_from, new.valid_to)
     parent = get_unit_for_input(session, new.parent_id, field="parent_id") if new.parent_id is not None else None
@@ -73,7 +78,7 @@ def create_unit(session: Session, principal: Principal, new: NewUnit, now: datet
     if parent is not None and not placement_of(parent).is_active_on(new.valid_from):
         raise InvalidInput("The parent is not active on valid_from.", field="parent_id")
     _refuse_duplicate_code(session, new.code)
-    return _insert(session, new, parent, now, code_field="code")
+    return _insert(session, new, parent, now, code_field="code", category_seed=category_seed)
 
 
 def get_unit_for_input(session: Session, unit_id: int, *, field: str) -> OrgUnit:
@@ -92,7 +97,8 @@ def _refuse_duplicate_code(session: Session, code: str) -> None:
 DUPLICATE_CODE = "An org unit with this code (regardless of case) exists already."
 
 
-def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime, *, code_field: str) -> OrgUnit:
+def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime, *, code_field: str,
+            category_seed: Mapping[str, str]) -> OrgUnit:
     unit = OrgUnit(code=new.code, name=new.name, kind=new.kind.value, parent_id=parent.id if parent else None,
                    valid_from=new.valid_from, valid_to=new.valid_to, created_at=now, updated_at=now)
     session.add(unit)
@@ -106,6 +112,8 @@ def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetim
     session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
                                  valid_from=unit.valid_from, valid_to=unit.valid_to))
     session.flush()
+    if new.kind == OrgKind.administration:
+        seed_administration(session, unit, category_seed, now)
     return unit
 
 
@@ -238,7 +246,8 @@ class ImportResult:
     unchanged: list[str]
 
 
-def import_units(session: Session, principal: Principal, rows: list[ImportRow], now: datetime) -> ImportResult:
+def import_units(session: Session, principal: Principal, rows: list[ImportRow], now: datetime, *,
+                 category_seed: Mapping[str, str] = DEFAULT_CATEGORIES) -> ImportResult:
     """All or nothing: the plan is checked whole before the first row is written."""
     units_by_code = {unit.code: unit for unit in session.exec(select(OrgUnit)).all()}
     code_by_id = {unit.id: code for code, unit in units_by_code.items()}
@@ -264,7 +273,7 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
         unit = _insert(session, NewUnit(code=row.code, name=row.name, kind=row.kind,
                                         parent_id=parent.id if parent else None,
                                         valid_from=row.valid_from, valid_to=row.valid_to), parent, now,
-                       code_field=f"/units/{index_of[row.code]}/code")
+                       code_field=f"/units/{index_of[row.code]}/code", category_seed=category_seed)
         units_by_code[unit.code] = unit
         created.append(unit)
     return ImportResult(created=created, unchanged=unchanged)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
+from service.categories import CategoryBook, check_category
 from service.org_units import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
@@ -54,7 +55,7 @@ class NewReport:
     immediate_actions: str
     subject_reference: str | None
     no_specific_subject: bool
-    category: str
+    category: str | None  # None: not stated (service/domain/categories.py)
     channel: Channel | None
     external_reference: str | None
     reporter: Reporter | None  # integration clients name the reporter, and handlers registering a report later
@@ -78,13 +79,14 @@ class StoredReport:
 
 
 def submit_report(session: Session, principal: Principal, new: NewReport, now: datetime,
-                  settings: Settings, org: OrgSnapshot) -> StoredReport:
+                  settings: Settings, org: OrgSnapshot, categories: CategoryBook | None = None) -> StoredReport:
     """Store a new report with its case number, its timeline event and its access record, or replay one.
 
     On PostgreSQL a session that has not opened a transaction yet (an API request's has not: the grant
     and org caches read in sessions of their own) runs in autocommit, and the intake is one statement:
     the förvaltning's counter row is then locked only while the database executes it, never while this
     process waits for its turn to send COMMIT, which under load is what limited intake throughput.
+    `categories` is the cached copy of the categories (the API's and the form's); without it they are read here.
     """
     # A report registered later writes two timeline records: not the one-statement intake (below).
     autocommit = (session.get_bind().dialect.name == "postgresql" and not session.in_transaction()
@@ -92,7 +94,7 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
     if autocommit:
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
-        stored = _submit(session, principal, new, now, settings, org, autocommit=autocommit)
+        stored = _submit(session, principal, new, now, settings, org, categories, autocommit=autocommit)
     except Forbidden as refused:  # an enhet outside the caller's grants, or no right to register later
         detail = "no right to register later" if refused.field == "received_at" else "enhet outside grants"
         audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail=detail)
@@ -104,7 +106,7 @@ def submit_report(session: Session, principal: Principal, new: NewReport, now: d
 
 
 def _submit(session: Session, principal: Principal, new: NewReport, now: datetime,
-            settings: Settings, org: OrgSnapshot, *, autocommit: bool) -> StoredReport:
+            settings: Settings, org: OrgSnapshot, categories: CategoryBook | None, *, autocommit: bool) -> StoredReport:
     check_times(new.occurred_at, new.noticed_at, now)
     late = late_registration_policy(settings) if new.received_at is not None else None
     if late is not None and new.received_at is not None:
@@ -112,7 +114,6 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
             check_may_register_late(principal, (), late)
         check_received(new.received_at, new.received_by, new.channel, new.occurred_at, new.noticed_at, now, late)
     check_subject(new.subject_reference, new.no_specific_subject)
-    check_category(new.category, settings)
     reporter = _reporter_for(principal, new.reporter, registering_later=late is not None)
 
     if new.external_reference is not None:
@@ -128,12 +129,13 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
     # count from it, not from when the report was typed in.
     received_at = new.received_at.astimezone(UTC) if new.received_at is not None else now
     received_on = local_date(received_at, settings.time_zone)
+    category = check_category(session, administration.id, new.category, received_on, book=categories)
     year = received_on.year
     channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
     report_id = uuid.uuid4()
     row = dict(
         id=report_id, case_number=f"pending-{report_id.hex}", administration_id=administration.id,
-        status=CaseStatus.reported.value, category=new.category, channel=channel.value,
+        status=CaseStatus.reported.value, category=category, channel=channel.value,
         occurred_at=new.occurred_at, noticed_at=new.noticed_at,
         received_at=received_at, received_on=received_on, registered_at=now,
         registered_by=principal.display_name if late is not None else None,
@@ -262,12 +264,6 @@ SELECT case_number FROM new_report
                 bindparam("audit_at", type_=audit.INSERT.table.c.at.type))
 _SET_CASE_NUMBER = (update(_REPORT_TABLE).where(_REPORT_TABLE.c.id == bindparam("report_id"))
                     .values(case_number=bindparam("number")))
-
-
-def check_category(category: str, settings: Settings) -> None:
-    if category not in settings.report_categories:
-        raise InvalidInput(f"Unknown category; use one of: {', '.join(settings.report_categories)}.",
-                           field="category", reason="unknown_category")
 
 
 def late_registration_policy(settings: Settings) -> LateRegistrationPolicy:

@@ -11,7 +11,9 @@ below turn it into SQL. Routers hold none of these: they call use cases, which s
 - log_reviews_visible_to: which recorded log reviews an auditor sees;
 - grants_manageable_by, may_manage_grant: which role grants an admin sees, gives and takes back;
 - statistics_unit_id, may_read_statistics: which org subtree statistics are for, and whether the caller
-  may read aggregates for it.
+  may read aggregates for it;
+- categories_visible_to, administration_ids_of, may_manage_categories: whose report categories a caller
+  lists (those of the förvaltningar where they hold any role), and who changes them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlmodel import col
 
 from service.domain.access import EVERYWHERE, Permission, Principal, Scope
 from service.domain.errors import InvalidInput
-from service.models import AuditRecord, LogReview, OrgUnit, Report, ReportUnit
+from service.models import AuditRecord, LogReview, OrgUnit, Report, ReportCategory, ReportUnit
 
 
 def _under(path_column, roots: frozenset[str] | set[str]) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
@@ -99,3 +101,26 @@ def statistics_unit_id(principal: Principal, unit_id: int | None) -> int:
 def may_read_statistics(principal: Principal, root: OrgUnit) -> bool:
     """Aggregates for a subtree: only inside the caller's statistics scope."""
     return principal.scope(Permission.read_statistics).covers(root.path)
+
+
+def administration_ids_of(principal: Principal) -> set[int] | None:
+    """The förvaltningar (by id) where the caller holds any role; None: every förvaltning (a grant on '*')."""
+    ids: set[int] = set()
+    for grant in principal.grants:
+        if grant.unit_path == EVERYWHERE:
+            return None
+        ids.add(int(grant.unit_path.strip("/").split("/")[0]))
+    return ids
+
+
+def categories_visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Report categories are reference data, not secret; a caller lists those of their own förvaltningar."""
+    ids = administration_ids_of(principal)
+    if ids is None:
+        return true()
+    return col(ReportCategory.administration_id).in_(sorted(ids)) if ids else false()
+
+
+def may_manage_categories(principal: Principal, administration: OrgUnit) -> bool:
+    """A förvaltning's categories are its whole list: changed only with manage_org on the förvaltning itself."""
+    return principal.may(Permission.manage_org, administration.path)

@@ -32,8 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlmodel import Session, col
 
-from service import audit, scope
+from service import audit, categories, scope
 from service.config import Settings
+from service.domain.categories import NOT_STATED, NOT_STATED_LABELS
 from service.domain.access import Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
 from service.domain.errors import Forbidden, InvalidInput
@@ -409,6 +410,16 @@ def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dime
     return [((unit_id,), Member(code, name, name, unit_id)) for code, unit_id, name in sorted(members)]
 
 
+def category_members(session: Session, root: OrgUnit, period: Period,
+                     seen: set[str]) -> list[tuple[tuple[str], Member]]:
+    """The categories of the subtree's förvaltning for the period, labelled from its list (a retired one too, when
+    a report of the period has it), then "Ej angivet" (not_stated) as a value of its own, never "other"."""
+    administration_id = int(root.path.strip("/").split("/")[0])
+    listed = categories.for_statistics(session, administration_id, period.start, period.end, seen)
+    return [((category.code,), Member(category.code, category.label_sv, category.label_en)) for category in listed] + [
+        ((NOT_STATED,), Member(NOT_STATED, *NOT_STATED_LABELS))]
+
+
 # ---- a cross-tabulation, assembled ---------------------------------------------------------------------
 
 
@@ -447,6 +458,8 @@ def dimension_members(session: Session, root: OrgUnit, period: Period, dimension
     elif dimension in ORG_DIMENSIONS:
         ids = {values[0] for values in seen if values[0] is not None}
         known = org_members(session, root, period, dimension, ids)
+    elif dimension is Dimension.category:  # the förvaltning's list (service/categories.py), not a setting
+        known = category_members(session, root, period, {values[0] for values in seen})
     else:
         known = [((member.key,), member)
                  for member in coded_members(dimension, settings.report_categories, settings.root_causes)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
@@ -198,5 +200,44 @@ def test_reports_stored_before_0010_were_registered_when_received(fresh_database
         assert row[0] == row[1] and row[2] is None and row[3] is None
         downgrade(url, "0009")
         assert "registered_at" not in {column["name"] for column in inspect(engine).get_columns("report")}
+    finally:
+        engine.dispose()
+
+
+def test_0011_seeds_every_forvaltning_with_the_configured_categories_and_keeps_codes_its_reports_have(
+        fresh_database, monkeypatch):
+    """Existing reports keep their categories: the list is valid from the first report (earlier than the
+    förvaltning's own first day here), and a code the list no longer holds becomes a retired category."""
+    url = fresh_database()
+    upgrade(url, "0009")
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    monkeypatch.delenv("AVV_REPORT_CATEGORIES", raising=False)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(_SOC), {"t": "2026-01-01 00:00:00"})
+            for number, category, day in ((1, "medication", "2019-03-01"), (2, "falls", "2024-05-02"),
+                                          (3, "falls", "2024-09-30")):
+                report_id = f"{number}d5a1a3f6c2b4e0f9a8b7c6d5e4f3a2b"
+                connection.execute(text(
+                    "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
+                    "noticed_at, received_at, received_on, description, immediate_actions, no_specific_subject, "
+                    "reporter_subject, reporter_name, submitted_by, payload_sha256, reported_late, search_text) "
+                    "VALUES (:id, :number, 1, 'reported', :category, 'web_form', :t, :t, :t, :day, 'x', '', :f, 's', "
+                    "'n', 's', 'h', :f, 'x')"),
+                    {"id": report_id if sqlite else str(uuid.UUID(report_id)), "number": f"SOC-2026-0000{number}",
+                     "category": category, "day": day, "t": f"{day} 09:00:00+00:00", "f": False})
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT administration_id, code, label_sv, label_en, valid_from, valid_to FROM report_category "
+                "ORDER BY id")).all()
+        seeded = {code: (str(valid_from), valid_to and str(valid_to), label_sv, label_en)
+                  for _, code, label_sv, label_en, valid_from, valid_to in rows}
+        assert len(seeded) == 11 and {row[0] for row in rows} == {1}
+        assert seeded["medication"] == ("2019-03-01", None, "Läkemedel", "Medication")
+        assert seeded["falls"] == ("2024-05-02", "2024-09-30", "falls", "falls")
+        downgrade(url, "0009")
+        assert "report_category" not in _tables(url)
     finally:
         engine.dispose()

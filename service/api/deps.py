@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from service.api.problems import ProblemException
+from service.categories import CategoryBook
 from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
@@ -172,8 +173,28 @@ def org_changed(request: Request) -> None:
     def clear() -> None:
         request.app.state.org_cache.clear()
         request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
+        request.app.state.category_cache.clear()  # a new förvaltning comes with its categories
 
     after_commit(request, clear)
 
 
 OrgDep = Annotated[OrgSnapshot, Depends(get_org)]
+
+
+async def get_categories(request: Request) -> CategoryBook:
+    """Every förvaltning's report categories, as intake checks them: cached like the org tree."""
+    cache = request.app.state.category_cache
+    book = cache.peek("categories")
+    if book is None:
+        book = await run_in_threadpool(read_alone, request, CategoryBook.load)
+        cache.put("categories", book)
+    return book
+
+
+def categories_changed(request: Request) -> None:
+    """Call when the request changes a category: once committed, this process checks reports against the
+    change at once, other instances within AVV_ORG_CACHE_SECONDS. No restart is needed."""
+    after_commit(request, request.app.state.category_cache.clear)
+
+
+CategoriesDep = Annotated[CategoryBook, Depends(get_categories)]

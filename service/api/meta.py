@@ -1,4 +1,4 @@
-"""Reference data that forms and integrations need: report categories, root causes."""
+"""Reference data that forms and integrations need: root causes (report categories: service/api/categories.py)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,9 @@ from service.api.deps import PrincipalDep, SettingsDep
 router = APIRouter(tags=["reference data"])
 
 
-class Category(BaseModel):
-    code: str
-    label_sv: str
-
-
 class RootCause(BaseModel):
     code: str
     label_sv: str
-
-
-@router.get("/report-categories", summary="Categories a report can have (configurable)")
-def report_categories(settings: SettingsDep, principal: PrincipalDep) -> list[Category]:
-    return [Category(code=code, label_sv=label) for code, label in settings.report_categories.items()]
 
 
 @router.get("/root-causes", summary="Root causes an investigation can record (configurable)")

@@ -121,7 +121,8 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
     today = local_date(now, settings.time_zone)
     unit = org_units.create_unit(session, principal, org_units.NewUnit(
         code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id,
-        valid_from=body.valid_from or today, valid_to=body.valid_to), now)
+        valid_from=body.valid_from or today, valid_to=body.valid_to), now,
+        category_seed=settings.report_categories)
     org_changed(request)
     response.headers["Location"] = str(request.url_for("get_unit", unit_id=unit.id))
     return _read(unit, today)
@@ -213,6 +214,6 @@ def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], reques
     today = local_date(now, settings.time_zone)
     rows = [ImportRow(code=u.code, name=u.name, kind=u.kind, parent_code=u.parent_code,
                       valid_from=u.valid_from or today, valid_to=u.valid_to) for u in payload.units]
-    result = org_units.import_units(session, principal, rows, now)
+    result = org_units.import_units(session, principal, rows, now, category_seed=settings.report_categories)
     org_changed(request)
     return OrgImportResult(created=[_read(unit, today) for unit in result.created], unchanged=result.unchanged)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from service import reports
-from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import CategoriesDep, ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
 from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
@@ -40,7 +40,9 @@ class ReportCreate(Input):
         default=None, description="Pseudonymous reference to the person concerned; a personnummer or "
                                   "samordningsnummer, however written, is refused (422).")
     no_specific_subject: bool = Field(default=False, description="True when no specific person is concerned.")
-    category: str = Field(max_length=64, description="One of GET /api/v1/report-categories.")
+    category: str | None = Field(default=None, max_length=64, description=(
+        "One of GET /api/v1/report-categories for the enheter's förvaltning, valid on the day the report is "
+        "received. Left out: `not_stated` (a synpunkt need not have one)."))
     channel: Channel | None = Field(default=None, description="Default: web_form, or integration for clients.")
     external_reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
         default=None,
@@ -181,8 +183,8 @@ def _summary(view: reports.ReportView) -> ReportSummary:
                **problem_responses(403, 409, 422)},
 )
 def submit_report(body: ReportCreate, request: Request, session: SessionDep, principal: PrincipalDep,
-                  clock: ClockDep, settings: SettingsDep, org: OrgDep) -> Response:
-    stored = reports.submit_report(session, principal, new_report(body), clock(), settings, org)
+                  clock: ClockDep, settings: SettingsDep, org: OrgDep, categories: CategoriesDep) -> Response:
+    stored = reports.submit_report(session, principal, new_report(body), clock(), settings, org, categories)
     receipt = _read(reports.view_of_new(principal, stored))
     # Serialised once, here: returned as a model, the receipt would be validated again first. Intake is
     # the hottest path; the model above still documents the response.

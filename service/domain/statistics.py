@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from service.domain.assessment import SERIOUS
+from service.domain.categories import DEFAULT_LABELS_EN
 from service.domain.errors import InvalidInput
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
@@ -472,13 +473,9 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "closed": ("Avslutad", "Closed"),
 }
 YES_NO_LABELS: dict[str, tuple[str, str]] = {"yes": ("Ja", "Yes"), "no": ("Nej", "No")}
-# Categories and root causes are configured with Swedish labels (settings); English for the defaults.
-CATEGORY_LABELS_EN: dict[str, str] = {
-    "treatment": "Treatment of people", "documentation": "Documentation",
-    "communication": "Communication/information", "case_handling": "Case handling", "care": "Care",
-    "medication": "Medication", "it_support": "IT support", "safety": "Safety",
-    "confidentiality": "Confidentiality", "other": "Other",
-}
+# Root causes are configured with Swedish labels (settings); English for the defaults. Categories are each
+# förvaltning's own list with both labels (service/domain/categories.py); these are the defaults' English labels.
+CATEGORY_LABELS_EN: dict[str, str] = DEFAULT_LABELS_EN
 ROOT_CAUSE_LABELS_EN: dict[str, str] = {
     "missing_routine": "No routine", "deficient_routine": "Deficient routine",
     "routine_not_known": "Routine not known", "routine_not_followed": "Routine not followed",

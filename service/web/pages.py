@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service import audit, reports
-from service.api.deps import ClockDep, OrgDep, SessionDep, SettingsDep
+from service.api.deps import CategoriesDep, ClockDep, OrgDep, SessionDep, SettingsDep
+from service.categories import CategoryBook
 from service.api.problems import ProblemException
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.reports import new_report
@@ -58,6 +59,17 @@ def unit_choices(org: OrgSnapshot, principal: Principal, day: date, recent: list
             + [UnitChoice(unit.code, unit.name, department(unit)) for unit in rest])
 
 
+def category_choices(book: CategoryBook, org: OrgSnapshot, choices: list[UnitChoice], day: date) -> dict[str, str]:
+    """Code → Swedish label of the categories in use `day` in the förvaltningar of the enheter offered (most people
+    report for one förvaltning; for several, a code appears once, and the report is checked against its enhet's)."""
+    offered: dict[str, str] = {}
+    for administration_id in dict.fromkeys(int(org.by_code[choice.code].path.split("/")[1]) for choice in choices):
+        for category in book.of(administration_id):
+            if category.is_valid_on(day):
+                offered.setdefault(category.code, category.label_sv)
+    return offered
+
+
 def _grouped(choices: list[UnitChoice]) -> list[tuple[str, list[UnitChoice]]]:
     groups: dict[str, list[UnitChoice]] = {}
     for choice in choices:
@@ -65,13 +77,15 @@ def _grouped(choices: list[UnitChoice]) -> list[tuple[str, list[UnitChoice]]]:
     return list(groups.items())
 
 
-def _form_page(request: Request, *, principal: Principal, org: OrgSnapshot, session: SessionDep, now: datetime,
-               settings: SettingsDep, values: dict[str, str], errors: dict[str, str], status: int) -> HTMLResponse:
+def _form_page(request: Request, *, principal: Principal, org: OrgSnapshot, categories: CategoryBook,
+               session: SessionDep, now: datetime, settings: SettingsDep, values: dict[str, str],
+               errors: dict[str, str], status: int) -> HTMLResponse:
     day = local_date(now, settings.time_zone)
     choices = unit_choices(org, principal, day, reports.recent_unit_ids(session, principal.subject))
     return pages(request).render(
         request, "rapportera.html", status_code=status, values=values, errors=errors,
-        error_links=report_form.FIELDS, unit_groups=_grouped(choices), categories=settings.report_categories,
+        error_links=report_form.FIELDS, unit_groups=_grouped(choices),
+        categories=category_choices(categories, org, choices, day),
         may_report=bool(choices))
 
 
@@ -81,33 +95,35 @@ def home() -> RedirectResponse:
 
 
 @router.get("/rapportera", response_class=HTMLResponse)
-def report_page(request: Request, principal: WebPrincipalDep, org: OrgDep, session: SessionDep, clock: ClockDep,
-                settings: SettingsDep) -> HTMLResponse:
+def report_page(request: Request, principal: WebPrincipalDep, org: OrgDep, categories: CategoriesDep,
+                session: SessionDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
     now = clock()
     values = report_form.defaults(now, settings.time_zone, uuid.uuid4().hex)
-    return _form_page(request, principal=principal, org=org, session=session, now=now, settings=settings,
-                      values=values, errors={}, status=200)
+    return _form_page(request, principal=principal, org=org, categories=categories, session=session, now=now,
+                      settings=settings, values=values, errors={}, status=200)
 
 
 @router.post("/rapportera", response_class=HTMLResponse)
-def submit(request: Request, form: FormDep, principal: WebPrincipalDep, org: OrgDep, session: SessionDep,
-           clock: ClockDep, settings: SettingsDep) -> Response:
+def submit(request: Request, form: FormDep, principal: WebPrincipalDep, org: OrgDep, categories: CategoriesDep,
+           session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
     now = clock()
-    result = report_form.check(report_form.read(form), principal=principal, org=org, settings=settings, now=now)
+    result = report_form.check(report_form.read(form), principal=principal, org=org, categories=categories,
+                               settings=settings, now=now)
     if result.refused:  # found before the use case ran: logged as the use case logs it
         audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail="enhet outside grants")
         session.commit()
     if result.body is not None:
         try:
-            stored = reports.submit_report(session, principal, new_report(result.body), now, settings, org)
+            stored = reports.submit_report(session, principal, new_report(result.body), now, settings, org,
+                                           categories)
             session.commit()
         except DomainError as exc:  # a rule the use case found (the authority), or a lost race
             session.rollback()  # writes the refusal's access record, nothing else
             report_form.add_domain_error(result, exc)
         else:
             return RedirectResponse(f"/rapportera/kvitto/{stored.report.id}", status_code=303)
-    return _form_page(request, principal=principal, org=org, session=session, now=now, settings=settings,
-                      values=result.values, errors=result.ordered(), status=422)
+    return _form_page(request, principal=principal, org=org, categories=categories, session=session, now=now,
+                      settings=settings, values=result.values, errors=result.ordered(), status=422)
 
 
 @router.get("/rapportera/kvitto/{report_id}", response_class=HTMLResponse)

@@ -26,7 +26,8 @@ from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.errors import DomainError, Forbidden
-from service.domain.reports import Channel, check_subject, check_times
+from service.categories import CategoryBook, check_category
+from service.domain.reports import Channel, check_subject, check_times, local_date
 
 # The form's fields in page order (the error summary lists them in this order), with the id of the element
 # an error links to.
@@ -84,6 +85,7 @@ MESSAGES: dict[tuple[str, str], str] = {
                                 "verksamhetssystemet, till exempel klient-id.",
     ("person", "string_too_long"): "Referensen får vara högst 100 tecken.",
     ("person", "*"): "Ange den berörda personens referens, eller välj att ingen särskild person berörs.",
+    ("kategori", "retired_category"): "Den sortens händelse finns inte längre i listan. Välj en annan.",
     ("kategori", "*"): "Välj vilken sorts händelse det gäller.",
     ("formular", "reused_reference"): "Det här formuläret har redan skickats med annat innehåll. "
                                       "Börja om med ett nytt formulär.",
@@ -161,7 +163,7 @@ def _body(result: FormResult, time_zone: str) -> dict[str, Any]:
         "units": [values["enhet"]] if values["enhet"] else [],
         "description": values["beskrivning"],
         "immediate_actions": values["atgarder"],
-        "category": values["kategori"],
+        "category": values["kategori"] or None,
         "channel": Channel.web_form.value,
     }
     if _FORM_ID.match(values["formular_id"]):
@@ -192,10 +194,16 @@ def add_domain_error(result: FormResult, error: DomainError) -> None:
     result.refused = result.refused or isinstance(error, Forbidden)
 
 
-def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, settings: Settings,
-          now: datetime) -> FormResult:
-    """Every mistake in the form at once: the request model's, then each domain rule whose input is valid."""
+def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, categories: CategoryBook,
+          settings: Settings, now: datetime) -> FormResult:
+    """Every mistake in the form at once: the request model's, then each domain rule whose input is valid.
+
+    The API lets a report leave its category out (not stated: a synpunkt need not have one); a deviation
+    reported on the form should have one, so the form requires it.
+    """
     result = FormResult(values=values)
+    if not values["kategori"]:
+        result.add("kategori", "missing")
     body = _body(result, settings.time_zone)
     try:
         result.body = ReportCreate.model_validate(body)
@@ -212,7 +220,8 @@ def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, set
         lambda: check_times(occurred, noticed, now) if occurred and noticed else None,
         lambda: check_subject(valid.get("subject_reference"), bool(valid.get("no_specific_subject")))
         if "person" not in result.errors else None,
-        lambda: reports.check_category(valid["category"], settings) if "category" in valid else None,
+        lambda: _check_category(org, categories, valid, local_date(now, settings.time_zone))
+        if valid.get("category") and valid.get("units") else None,
         lambda: reports.units_for_report(org, principal, valid["units"], occurred, settings)
         if valid.get("units") and occurred else None,
     ]
@@ -224,6 +233,15 @@ def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, set
     if result.errors:
         result.body = None
     return result
+
+
+def _check_category(org: OrgSnapshot, categories: CategoryBook, valid: dict[str, Any], today: date) -> None:
+    """The category against the list of the first enhet's förvaltning, as intake will check it (an unknown
+    enhet is the enhet's own error)."""
+    unit = org.by_code.get(valid["units"][0])
+    if unit is not None:
+        administration_id = int(unit.path.split("/")[1])
+        check_category(None, administration_id, valid["category"], today, book=categories)
 
 
 def _aware(text: str | None) -> datetime | None:

@@ -26,7 +26,7 @@ from service.config import Settings
 from service.demo import DEMO_ORGANISATION, ensure_grant
 from service.domain.access import Role
 from service.main import create_app
-from service.models import RoleGrant
+from service.models import ReportCategory, RoleGrant
 from service.tokens import DevKey, StaticKeySource, TokenVerifier
 from tests.authz.matrix import GRANT_UNIT, RELATIONS, ROLES
 from tests.bodies import CONTACT, CONTROLLER, OPERATOR, UNIT, report_body, send_order
@@ -63,6 +63,11 @@ class People:
         return self.token_headers(subject, name)
 
 
+def _category_id(engine: Engine, code: str) -> int:
+    with Session(engine) as session:
+        return session.exec(select(ReportCategory.id).where(ReportCategory.code == code)).one()
+
+
 @dataclass
 class World:
     """What the matrix acts on (tests/authz/matrix.py TARGETS)."""
@@ -75,6 +80,7 @@ class World:
     imy_notification: int
     action: int
     grant: int
+    category: int  # SOC's 'medication'
     callers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
@@ -172,7 +178,8 @@ def world(api: TestClient, people: People) -> World:
 
     world = World(units=units, closed_case=receipt["id"], closed_case_number=receipt["case_number"],
                   open_case=opened["id"], ivo_notification=ivo["id"], imy_notification=imy["id"],
-                  action=action["id"], grant=people.grant("matrix-revokee", Role.reporter, "SOC-ALD-1"))
+                  action=action["id"], grant=people.grant("matrix-revokee", Role.reporter, "SOC-ALD-1"),
+                  category=_category_id(people.engine, "medication"))
     for role in ROLES:
         for relation in RELATIONS:
             world.callers[role, relation] = people.headers(role, GRANT_UNIT[relation], subject=f"{role}@{relation}",

@@ -80,6 +80,9 @@ TARGETS = {
     "avdelning": "SOC-ALD, as the parent of a new enhet (create: the same code each time, 409 once it exists; "
                  "import: a new code each time).",
     "org": "The organisation tree and reference data, which everyone signed in reads.",
+    "administration": "The förvaltning SOC's report categories (changed only with admin on the förvaltning itself, "
+                      "which no relation's grant covers; create: the same code each time, 409 once it exists; "
+                      "relabel 'medication' with its own label; retire it before it began, 422 when authorized).",
     "grant": "The grant of the reporter role on SOC-ALD-1 to 'matrix-revokee' (list: ?subject=matrix-revokee; "
              "revoke: 409 once revoked); for POST, a reporter grant on SOC-ALD-1 to 'matrix-grantee' "
              "(409 once given).",
@@ -138,6 +141,12 @@ MATRIX: dict[str, Row] = {
         NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     ABOVE,     NEVER),
     "report_categories": row("GET", "/api/v1/report-categories", "org",
         EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE),
+    "create_category": row("POST", "/api/v1/report-categories", "administration",
+        NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER),
+    "change_category": row("PATCH", "/api/v1/report-categories/{category_id}", "administration",
+        NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER),
+    "retire_category": row("POST", "/api/v1/report-categories/{category_id}/retire", "administration",
+        NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER,     NEVER),
     "root_causes": row("GET", "/api/v1/root-causes", "org",
         EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE,  EVERYONE),
     # -- reports --

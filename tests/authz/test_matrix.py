@@ -80,6 +80,10 @@ INPUTS: dict[str, Input] = {
         "code": f"SOC-ALD-M{next(_import_codes)}", "name": "Importerad av matrisen", "kind": "unit",
         "parent_code": "SOC-ALD", "valid_from": "2020-01-01"}]}),
     "report_categories": _none,
+    "create_category": lambda w, role, relation: (None, {"administration_id": w.units["SOC"], "code": "matrix",
+                                                         "label_sv": "Matrisens kategori"}),
+    "change_category": _body({"label_sv": "Läkemedel"}),  # its own label: nothing changes
+    "retire_category": _body({"valid_to": "2019-12-31"}),  # before it began: 422 once authorized
     "root_causes": _none,
     "submit_report": _submit,
     "list_reports": _params(q=CASE_WORD),
@@ -141,7 +145,8 @@ def url_of(operation: str, world: World) -> str:
     row = MATRIX[operation]
     return row.path.format(
         report_id=world.open_case if row.target == "open_case" else world.closed_case,
-        notification_id=world.ivo_notification, action_id=world.action, unit_id=_unit(world), grant_id=world.grant)
+        notification_id=world.ivo_notification, action_id=world.action, unit_id=_unit(world), grant_id=world.grant,
+        category_id=world.category)
 
 
 def outcome(operation: str, response, world: World) -> str | int:
