@@ -154,9 +154,14 @@ def test_path_for(parent_path, unit_id, expected):
 
 # --- plan_import ---------------------------------------------------------------------------------
 
+def created_and_unchanged(rows: list[ImportRow], stored: dict[str, ExistingUnit]):
+    plan = plan_import(rows, stored)
+    return plan.to_create, plan.unchanged
+
+
 def test_plan_orders_parents_before_children_when_file_lists_children_first():
     rows = [row("U1", UNIT, "D1"), row("D1", DEP, "F"), row("U2", UNIT, "D1"), row("F", ADM, None)]
-    created, unchanged = plan_import(rows, {})
+    created, unchanged = created_and_unchanged(rows, {})
     order = [r.code for r in created]
     assert sorted(order) == ["D1", "F", "U1", "U2"]
     assert order.index("F") < order.index("D1") < min(order.index("U1"), order.index("U2"))
@@ -179,7 +184,7 @@ def test_plan_unknown_parent():
 
 def test_plan_parent_may_be_an_existing_unit():
     stored = existing(row("D1", DEP, "F"))
-    created, unchanged = plan_import([row("U9", UNIT, "D1")], {"D1": stored})
+    created, unchanged = created_and_unchanged([row("U9", UNIT, "D1")], {"D1": stored})
     assert [r.code for r in created] == ["U9"]
     assert unchanged == []
 
@@ -226,7 +231,7 @@ def test_plan_cycle_in_file_is_refused(rows):
 
 def test_plan_existing_identical_unit_is_unchanged_not_created():
     f, d1 = row("F", ADM, None), row("D1", DEP, "F", valid_to=date(2030, 1, 1))
-    created, unchanged = plan_import(
+    created, unchanged = created_and_unchanged(
         [f, d1, row("U1", UNIT, "D1")], {"F": existing(f), "D1": existing(d1)}
     )
     assert [r.code for r in created] == ["U1"]
@@ -285,7 +290,7 @@ def shuffled_trees(draw):
 @settings(max_examples=200, deadline=None)
 @given(shuffled_trees())
 def test_plan_property_every_code_once_parents_first(rows):
-    created, unchanged = plan_import(rows, {})
+    created, unchanged = created_and_unchanged(rows, {})
     codes = [r.code for r in created]
     assert sorted(codes) == sorted(r.code for r in rows)
     assert len(set(codes)) == len(codes)
