@@ -1,7 +1,8 @@
 """Statistics in SQL: distinct reports per row's scope, grouped in the database, never loaded as rows.
 
 Each report is placed by its enheter, and each enhet under the avdelning it stood under on the day
-the report was received (org_unit_placement), so a reorganisation does not move earlier figures.
+the report was received (org_unit_placement), so a reorganisation does not move earlier figures; an
+avdelning belongs to a förvaltning's figures by its own placement on that day too.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def placed_reports(root: OrgUnit, period: Period) -> Select:
     Read from report_unit alone (it carries the report's day), through an index that covers the query.
     """
     placement = OrgUnitPlacement.__table__.alias("placement")  # type: ignore[attr-defined]
-    department = OrgUnit.__table__.alias("department")  # type: ignore[attr-defined]
+    department = OrgUnitPlacement.__table__.alias("department")  # type: ignore[attr-defined]
     pair = ReportUnit.__table__  # type: ignore[attr-defined]
     query = (
         select(pair.c.report_id, pair.c.unit_id, placement.c.parent_id.label("department_id"), pair.c.received_on)
@@ -112,8 +113,18 @@ def placed_reports(root: OrgUnit, period: Period) -> Select:
     )
     if root.kind == OrgKind.unit:
         return query.where(pair.c.unit_id == root.id)
-    return query.join(department, department.c.id == placement.c.parent_id).where(
-        department.c.path.startswith(root.path, autoescape=True))
+    if root.kind == OrgKind.department:
+        return query.where(placement.c.parent_id == root.id)
+    # A förvaltning: the avdelningar that stood under it on the day each report was received, by their own
+    # placements, not by where they stand today (an avdelning moved to another förvaltning takes none of
+    # its earlier reports along). A handful of rows, joined like the enhet's placement.
+    department_then = (select(department.c.unit_id, department.c.valid_from, department.c.valid_to)
+                       .where(department.c.parent_id == root.id, department.c.valid_from <= period.end,
+                              or_(department.c.valid_to.is_(None), department.c.valid_to >= period.start))
+                       .subquery("department_then"))
+    return query.join(department_then, and_(
+        department_then.c.unit_id == placement.c.parent_id, department_then.c.valid_from <= pair.c.received_on,
+        or_(department_then.c.valid_to.is_(None), department_then.c.valid_to >= pair.c.received_on)))
 
 
 @dataclass(frozen=True)
@@ -238,16 +249,23 @@ def units_in_period(session: Session, root: OrgUnit, period: Period) -> list[Pla
     overlapping = and_(col(OrgUnitPlacement.valid_from) <= period.end,
                        or_(col(OrgUnitPlacement.valid_to).is_(None), col(OrgUnitPlacement.valid_to) >= period.start))
     rows = session.execute(
-        select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnit.path, OrgUnitPlacement.name,
+        select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnitPlacement.name,
                OrgUnitPlacement.parent_id, OrgUnitPlacement.valid_from)
         .join(OrgUnitPlacement, col(OrgUnitPlacement.unit_id) == col(OrgUnit.id))
         .where(overlapping, col(OrgUnit.kind).in_([OrgKind.department.value, OrgKind.unit.value]))
         .order_by(col(OrgUnitPlacement.valid_from))
     ).all()
     latest: dict[tuple[int, int | None], PlacedUnit] = {}
-    departments = {row.id for row in rows if row.kind == OrgKind.department and row.path.startswith(root.path)}
+
+    def department_under_root(row) -> bool:  # type: ignore[no-untyped-def]
+        """By the avdelning's placement in the period, not by where it stands today (see placed_reports)."""
+        if row.kind != OrgKind.department:
+            return False
+        return row.parent_id == root.id if root.kind == OrgKind.administration else row.id == root.id
+
+    departments = {row.id for row in rows if department_under_root(row)}
     for row in rows:
-        if row.kind == OrgKind.department and row.id in departments:
+        if department_under_root(row):
             latest[(row.id, None)] = PlacedUnit(row.id, row.code, row.name, row.kind, None)
         elif row.kind == OrgKind.unit and (row.parent_id in departments or row.id == root.id):
             latest[(row.id, row.parent_id)] = PlacedUnit(row.id, row.code, row.name, row.kind, row.parent_id)
