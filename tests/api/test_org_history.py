@@ -270,3 +270,27 @@ def test_csv_history_errors_name_the_line_and_column(client, admin, lines, point
     assert response.status_code == 422, response.text
     assert [error["pointer"] for error in response.json()["errors"]] == [pointer]
     assert client.get("/api/v1/org-units", headers=admin).json() == []
+
+
+def test_a_placement_dated_after_today_takes_effect_on_its_day(client, clock, admin, history):
+    rows = [{"code": "PLANNED", "kind": "unit", "placements": [
+        {"parent_code": "A", "name": "Dagverksamhet", "valid_from": "2015-01-01", "valid_to": "2026-03-31"},
+        {"parent_code": "B", "name": "Dagverksamhet Syd", "valid_from": "2026-04-01"}]}]
+    created = client.post(IMPORT, json={"units": rows}, headers=admin)
+    assert created.status_code == 200, created.text
+    unit_url = f"/api/v1/org-units/{created.json()['created'][0]['id']}"
+    seen = client.get(unit_url, headers=admin).json()
+    assert (seen["parent_id"], seen["name"]) == (history["A"]["id"], "Dagverksamhet")  # 2026-03-10
+    clock.now = datetime(2026, 4, 1, 9, tzinfo=UTC)
+    seen = client.get(unit_url, headers=admin).json()
+    assert (seen["parent_id"], seen["name"]) == (history["B"]["id"], "Dagverksamhet Syd")
+
+
+def test_naming_a_parent_in_any_placement_needs_the_admin_right_there(client, users, history):
+    admin_of_a = users.headers(Role.admin, "A", subject="adam")
+    rows = [{"code": "A-NEW", "kind": "unit", "placements": [
+        {"parent_code": "B", "name": "Ny", "valid_from": "2016-01-01", "valid_to": "2017-12-31"},
+        {"parent_code": "A", "name": "Ny", "valid_from": "2018-01-01"}]}]
+    assert client.post(IMPORT, json={"units": rows}, headers=admin_of_a).status_code == 403
+    rows[0]["placements"][0]["parent_code"] = "A"
+    assert client.post(IMPORT, json={"units": rows}, headers=admin_of_a).status_code == 200
