@@ -138,6 +138,7 @@ def test_a_broken_history_is_refused_whole_with_a_pointer(client, admin, rows, p
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["pointer"] for error in response.json()["errors"]] == [pointer]
+    assert not any(value in response.text for value in ("2016-01-01", "2019-01-01", "2018-06-30", "NOPE"))
     assert client.get("/api/v1/org-units", headers=admin).json() == []  # nothing written, not even F
 
 
