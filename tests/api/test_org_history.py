@@ -85,6 +85,10 @@ def test_a_closed_unit_keeps_its_years_and_takes_no_new_reports(client, clock, u
     assert "CLOSED" not in _totals(client, statistician, 2021)
     closed = client.get(f"/api/v1/org-units/{history['CLOSED']['id']}", headers=admin).json()
     assert (closed["active"], closed["valid_to"], closed["parent_id"]) == (False, "2020-12-31", history["A"]["id"])
+    # Access follows where the closed unit ended: under A.
+    for department, seen in (("A", 1), ("B", 0)):
+        investigator = users.headers(Role.investigator, department, subject=f"ivan-{department}")
+        assert len(client.get("/api/v1/reports", headers=investigator).json()["items"]) == seen, department
     reporter = users.headers(Role.reporter, "F", subject="rita")
     refused = client.post("/api/v1/reports", headers=reporter, json=report_body(units=["CLOSED"]))
     assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/units/0"
