@@ -18,8 +18,8 @@ from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Day, Input, Name, RowId
 from service.domain import org as org_rules
-from service.domain.org import OrgKind
 from service.domain.errors import DomainError, InvalidInput
+from service.domain.org import OrgKind
 from service.domain.org_import import ImportPlacement as ImportPlacementRow, ImportRow
 from service.domain.reports import local_date
 from service.models import OrgUnit

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 from service.domain.errors import Conflict, InvalidInput
-from service.domain.org import OrgKind, PARENT_KIND, SWEDISH_KIND, check_code, check_validity
+from service.domain.org import PARENT_KIND, SWEDISH_KIND, OrgKind, check_code, check_validity
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def _check_row_shape(row: ImportRow, pointer: str) -> None:
     if ordered[0].valid_from != row.valid_from:
         raise InvalidInput("The first placement must start on the unit's valid_from.",
                            field=f"{at(ordered[0])}/valid_from")
-    for earlier, later in zip(ordered, ordered[1:]):
+    for earlier, later in pairwise(ordered):
         if earlier.valid_to is None or earlier.valid_to >= later.valid_from:
             raise InvalidInput(f"This placement overlaps the one at {at(earlier)}: a unit stands in one place a day.",
                                field=f"{at(later)}/valid_from")
