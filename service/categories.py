@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -216,6 +216,16 @@ def seed_administration(session: Session, administration: OrgUnit, configured: M
                                    label_en=label_en, valid_from=administration.valid_from, created_at=now,
                                    updated_at=now))
     session.flush()
+
+
+def follow_earlier_first_day(session: Session, administration: OrgUnit, earlier_first_day: date,
+                             now: datetime) -> None:
+    """A förvaltning whose history now reaches further back (the org import): the categories it has had since its
+    first day had them from the new first day too, so reports of those years can be filed and imported with them."""
+    session.execute(update(ReportCategory)
+                    .where(col(ReportCategory.administration_id) == administration.id,
+                           col(ReportCategory.valid_from) == administration.valid_from)
+                    .values(valid_from=earlier_first_day, updated_at=now))
 
 
 # ---- statistics ----------------------------------------------------------------------------------------

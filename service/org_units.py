@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.categories import seed_administration
+from service.categories import follow_earlier_first_day, seed_administration
 from service.config import DEFAULT_CATEGORIES
 from service.domain.access import EVERYWHERE, Permission, Principal
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -24,7 +24,7 @@ from service.domain.org import (
     check_validity,
     path_for,
 )
-from service.domain.org_import import ExistingUnit, ImportRow, plan_import
+from service.domain.org_import import ExistingUnit, ImportPlacement, ImportRow, plan_import
 from service.models import OrgUnit, OrgUnitPlacement
 
 
@@ -98,7 +98,9 @@ DUPLICATE_CODE = "An org unit with this code (regardless of case) exists already
 
 
 def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetime, *, code_field: str,
-            category_seed: Mapping[str, str]) -> OrgUnit:
+            category_seed: Mapping[str, str], history: list[OrgUnitPlacement] | None = None) -> OrgUnit:
+    """The unit under `parent` (where it stands today), with its `history` of placements (default: one,
+    under `parent` all along)."""
     unit = OrgUnit(code=new.code, name=new.name, kind=new.kind.value, parent_id=parent.id if parent else None,
                    valid_from=new.valid_from, valid_to=new.valid_to, created_at=now, updated_at=now)
     session.add(unit)
@@ -109,8 +111,12 @@ def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetim
         # since: the database's unique index refused this one. The request's transaction is rolled back.
         raise Conflict(DUPLICATE_CODE, field=code_field) from None
     unit.path = path_for(parent.path if parent else None, unit.id or 0)
-    session.add(OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
-                                 valid_from=unit.valid_from, valid_to=unit.valid_to))
+    if history is None:
+        history = [OrgUnitPlacement(parent_id=unit.parent_id, name=unit.name, valid_from=unit.valid_from,
+                                    valid_to=unit.valid_to)]
+    for placement in history:
+        placement.unit_id = unit.id or 0
+        session.add(placement)
     session.flush()
     if new.kind == OrgKind.administration:
         seed_administration(session, unit, category_seed, now)
@@ -243,18 +249,26 @@ def _new_placement(session: Session, unit: OrgUnit, effective: date, *, parent_i
 @dataclass(frozen=True)
 class ImportResult:
     created: list[OrgUnit]
+    extended: list[OrgUnit]
     unchanged: list[str]
 
 
-def import_units(session: Session, principal: Principal, rows: list[ImportRow], now: datetime, *,
-                 category_seed: Mapping[str, str] = DEFAULT_CATEGORIES) -> ImportResult:
+def import_units(session: Session, principal: Principal, rows: list[ImportRow], now: datetime,
+                 today: date, *, category_seed: Mapping[str, str] = DEFAULT_CATEGORIES) -> ImportResult:
     """All or nothing: the plan is checked whole before the first row is written."""
     units_by_code = {unit.code: unit for unit in session.exec(select(OrgUnit)).all()}
     code_by_id = {unit.id: code for code, unit in units_by_code.items()}
+    histories: dict[int, list[ImportPlacement]] = {}
+    for placement in session.exec(select(OrgUnitPlacement).order_by(
+            col(OrgUnitPlacement.unit_id), col(OrgUnitPlacement.valid_from), col(OrgUnitPlacement.id))).all():
+        histories.setdefault(placement.unit_id, []).append(ImportPlacement(
+            parent_code=code_by_id.get(placement.parent_id) if placement.parent_id else None,
+            name=placement.name, valid_from=placement.valid_from, valid_to=placement.valid_to))
     existing = {
         code: ExistingUnit(code=code, name=unit.name, kind=OrgKind(unit.kind),
                            parent_code=code_by_id.get(unit.parent_id) if unit.parent_id else None,
-                           valid_from=unit.valid_from, valid_to=unit.valid_to)
+                           valid_from=unit.valid_from, valid_to=unit.valid_to,
+                           placements=tuple(histories.get(unit.id or 0, ())))
         for code, unit in units_by_code.items()
     }
     folded = {code.lower(): code for code in existing}
@@ -262,21 +276,63 @@ def import_units(session: Session, principal: Principal, rows: list[ImportRow], 
         if row.code not in existing and row.code.lower() in folded:
             raise Conflict("A stored org unit has this code in other case; codes are unique regardless of case.",
                            field=f"/units/{index}/code")
-    to_create, unchanged = plan_import(rows, existing)
-    for code in unchanged:  # loading what is already there is still an org change: the same right is needed
+    plan = plan_import(rows, existing)
+    for code in plan.unchanged:  # loading what is already there is still an org change: the same right is needed
         require_manage(principal, units_by_code[code].path)
     index_of = {row.code: index for index, row in enumerate(rows)}
+
+    def require_manage_parents(row: ImportRow) -> None:
+        """Saying a unit stood under a parent, at any time, needs the right to change the org there."""
+        for placement in row.history():
+            parent = units_by_code.get(placement.parent_code) if placement.parent_code else None
+            require_manage(principal, parent.path if parent else EVERYWHERE)
+
     created: list[OrgUnit] = []
-    for row in to_create:
-        parent = units_by_code.get(row.parent_code) if row.parent_code else None
-        require_manage(principal, parent.path if parent else EVERYWHERE)
-        unit = _insert(session, NewUnit(code=row.code, name=row.name, kind=row.kind,
+    for row in plan.to_create:
+        require_manage_parents(row)
+        current = _placement_in_effect(row.history(), today)
+        parent = units_by_code.get(current.parent_code) if current.parent_code else None
+        unit = _insert(session, NewUnit(code=row.code, name=current.name, kind=row.kind,
                                         parent_id=parent.id if parent else None,
                                         valid_from=row.valid_from, valid_to=row.valid_to), parent, now,
-                       code_field=f"/units/{index_of[row.code]}/code", category_seed=category_seed)
+                       code_field=f"/units/{index_of[row.code]}/code", category_seed=category_seed,
+                       history=_stored_history(row, units_by_code))
         units_by_code[unit.code] = unit
         created.append(unit)
-    return ImportResult(created=created, unchanged=unchanged)
+    extended: list[OrgUnit] = []
+    for row in plan.to_extend:
+        unit = units_by_code[row.code]
+        require_manage(principal, unit.path)
+        require_manage_parents(row)
+        # The file agrees with every stored day (plan_import), so its placements replace the stored ones whole.
+        session.execute(delete(OrgUnitPlacement).where(col(OrgUnitPlacement.unit_id) == unit.id))
+        session.add_all(_stored_history(row, units_by_code, unit_id=unit.id or 0))
+        if unit.kind == OrgKind.administration and row.valid_from < unit.valid_from:
+            follow_earlier_first_day(session, unit, row.valid_from, now)
+        unit.valid_from, unit.updated_at = row.valid_from, now
+        session.add(unit)
+        extended.append(unit)
+    session.flush()
+    # A unit that was not yet valid may now have a placement in effect today: make it the current one.
+    apply_due_placements(session, today)
+    return ImportResult(created=created, extended=extended, unchanged=plan.unchanged)
+
+
+def _placement_in_effect(history: tuple[ImportPlacement, ...], today: date) -> ImportPlacement:
+    """Where a new unit stands today; before its first day its first placement, after its last day its last
+    (so a closed unit's reports stay readable under where it ended)."""
+    for placement in history:
+        if active_on(placement.valid_from, placement.valid_to, today):
+            return placement
+    return history[0] if today < history[0].valid_from else history[-1]
+
+
+def _stored_history(row: ImportRow, units_by_code: dict[str, OrgUnit], *, unit_id: int = 0
+                    ) -> list[OrgUnitPlacement]:
+    return [OrgUnitPlacement(unit_id=unit_id,
+                             parent_id=units_by_code[p.parent_code].id if p.parent_code else None,
+                             name=p.name, valid_from=p.valid_from, valid_to=p.valid_to)
+            for p in row.history()]
 
 
 # ---- the org as every request reads it (cached per process: service/caches.py, service/api/deps.py) ----

@@ -25,7 +25,7 @@ def test_loading_the_same_file_again_changes_nothing(client, admin, org):
     rows = [{"code": "SOC", "name": "Socialförvaltningen", "kind": "administration", "valid_from": "2020-01-01"}]
     response = client.post(f"{URL}/import", json={"units": rows}, headers=admin)
     assert response.status_code == 200
-    assert response.json() == {"created": [], "unchanged": ["SOC"]}
+    assert response.json() == {"created": [], "extended": [], "unchanged": ["SOC"]}
 
 
 def test_bulk_load_from_csv_with_semicolons_and_bom(client, admin):

@@ -18,7 +18,7 @@ from service.domain.org import (
     check_validity,
     path_for,
 )
-from service.domain.org_import import ExistingUnit, ImportRow, plan_import
+from service.domain.org_import import ExistingUnit, ImportPlacement, ImportRow, plan_import
 
 ADM, DEP, UNIT = OrgKind.administration, OrgKind.department, OrgKind.unit
 D0 = date(2026, 1, 1)
@@ -154,9 +154,14 @@ def test_path_for(parent_path, unit_id, expected):
 
 # --- plan_import ---------------------------------------------------------------------------------
 
+def created_and_unchanged(rows: list[ImportRow], stored: dict[str, ExistingUnit]):
+    plan = plan_import(rows, stored)
+    return plan.to_create, plan.unchanged
+
+
 def test_plan_orders_parents_before_children_when_file_lists_children_first():
     rows = [row("U1", UNIT, "D1"), row("D1", DEP, "F"), row("U2", UNIT, "D1"), row("F", ADM, None)]
-    created, unchanged = plan_import(rows, {})
+    created, unchanged = created_and_unchanged(rows, {})
     order = [r.code for r in created]
     assert sorted(order) == ["D1", "F", "U1", "U2"]
     assert order.index("F") < order.index("D1") < min(order.index("U1"), order.index("U2"))
@@ -179,7 +184,7 @@ def test_plan_unknown_parent():
 
 def test_plan_parent_may_be_an_existing_unit():
     stored = existing(row("D1", DEP, "F"))
-    created, unchanged = plan_import([row("U9", UNIT, "D1")], {"D1": stored})
+    created, unchanged = created_and_unchanged([row("U9", UNIT, "D1")], {"D1": stored})
     assert [r.code for r in created] == ["U9"]
     assert unchanged == []
 
@@ -226,7 +231,7 @@ def test_plan_cycle_in_file_is_refused(rows):
 
 def test_plan_existing_identical_unit_is_unchanged_not_created():
     f, d1 = row("F", ADM, None), row("D1", DEP, "F", valid_to=date(2030, 1, 1))
-    created, unchanged = plan_import(
+    created, unchanged = created_and_unchanged(
         [f, d1, row("U1", UNIT, "D1")], {"F": existing(f), "D1": existing(d1)}
     )
     assert [r.code for r in created] == ["U1"]
@@ -285,7 +290,7 @@ def shuffled_trees(draw):
 @settings(max_examples=200, deadline=None)
 @given(shuffled_trees())
 def test_plan_property_every_code_once_parents_first(rows):
-    created, unchanged = plan_import(rows, {})
+    created, unchanged = created_and_unchanged(rows, {})
     codes = [r.code for r in created]
     assert sorted(codes) == sorted(r.code for r in rows)
     assert len(set(codes)) == len(codes)
@@ -294,3 +299,81 @@ def test_plan_property_every_code_once_parents_first(rows):
     for r in created:
         if r.parent_code is not None:
             assert position[r.parent_code] < position[r.code]
+
+
+# --- histories (placements over time) ------------------------------------------------------------
+
+def moved(code: str = "U1", **kw) -> ImportRow:
+    """An enhet under D1 until the end of 2026, under D2 from 2027 on."""
+    placements = kw.pop("placements", (ImportPlacement("D1", "Old name", D0, date(2026, 12, 31)),
+                                       ImportPlacement("D2", "New name", date(2027, 1, 1))))
+    return ImportRow(code=code, name=None, kind=UNIT, parent_code=None, valid_from=kw.pop("valid_from", D0),
+                     placements=placements, **kw)
+
+
+TREE = [row("F", ADM, None), row("D1", DEP, "F"), row("D2", DEP, "F")]
+
+
+def test_a_history_covering_the_validity_one_placement_a_day_is_planned():
+    plan = plan_import([moved(), *TREE], {})
+    assert [r.code for r in plan.to_create] == ["F", "D1", "D2", "U1"]
+
+
+@pytest.mark.parametrize("placements, pointer", [
+    ((ImportPlacement("D1", "A", D0, date(2027, 1, 1)), ImportPlacement("D2", "B", date(2027, 1, 1))),
+     "/units/3/placements/1/valid_from"),  # one day under both
+    ((ImportPlacement("D1", "A", D0, date(2026, 12, 30)), ImportPlacement("D2", "B", date(2027, 1, 1))),
+     "/units/3/placements/1/valid_from"),  # one day under none
+    ((ImportPlacement("D1", "A", date(2026, 1, 2)),), "/units/3/placements/0/valid_from"),
+    ((ImportPlacement("D1", "A", D0, date(2030, 1, 1)),), "/units/3/placements/0/valid_to"),
+    ((ImportPlacement("F", "A", D0),), "/units/3/placements/0/parent_code"),
+], ids=["overlap", "gap", "late-start", "early-end", "wrong-kind"])
+def test_a_broken_history_points_at_the_placement(placements, pointer):
+    with pytest.raises(InvalidInput) as err:
+        plan_import([*TREE, moved(placements=placements)], {})
+    assert err.value.field == pointer
+
+
+def test_a_placement_outside_its_parents_validity_is_refused():
+    tree = [row("F", ADM, None), row("D1", DEP, "F", valid_to=date(2026, 6, 30)), row("D2", DEP, "F")]
+    with pytest.raises(InvalidInput) as err:
+        plan_import([*tree, moved()], {})
+    assert err.value.field == "/units/3/placements/0/parent_code"
+
+
+def stored_as(r: ImportRow) -> ExistingUnit:
+    current = r.history()[-1]
+    return ExistingUnit(r.code, current.name, r.kind, current.parent_code, r.valid_from, r.valid_to, r.history())
+
+
+def test_the_same_history_again_is_unchanged_and_one_reaching_further_back_extends():
+    stored = {r.code: existing(r) for r in TREE} | {"U1": stored_as(moved())}
+    assert plan_import([moved()], stored).unchanged == ["U1"]
+    earlier = moved(valid_from=date(2020, 1, 1), placements=(
+        ImportPlacement("D2", "Oldest name", date(2020, 1, 1), date(2025, 12, 31)),
+        ImportPlacement("D1", "Old name", D0, date(2026, 12, 31)),
+        ImportPlacement("D2", "New name", date(2027, 1, 1))))
+    stored_tree = {r.code: existing(r) for r in
+                   [row("F", ADM, None, valid_from=date(2020, 1, 1)), row("D1", DEP, "F", valid_from=date(2020, 1, 1)),
+                    row("D2", DEP, "F", valid_from=date(2020, 1, 1))]}
+    plan = plan_import([earlier], stored_tree | {"U1": stored_as(moved())})
+    assert [r.code for r in plan.to_extend] == ["U1"] and plan.unchanged == [] and plan.to_create == []
+
+
+@pytest.mark.parametrize("placements", [
+    (ImportPlacement("D1", "Old name", D0, date(2027, 6, 30)), ImportPlacement("D2", "New name", date(2027, 7, 1))),
+    (ImportPlacement("D1", "Other name", D0, date(2026, 12, 31)), ImportPlacement("D2", "New name", date(2027, 1, 1))),
+], ids=["moved-later", "renamed"])
+def test_a_history_that_says_otherwise_about_stored_days_is_a_conflict(placements):
+    stored = {r.code: existing(r) for r in TREE} | {"U1": stored_as(moved())}
+    with pytest.raises(Conflict) as err:
+        plan_import([moved(placements=placements)], stored)
+    assert err.value.field == "/units/0/code"
+
+
+def test_splitting_a_stored_placement_in_two_agrees_with_it():
+    stored = {r.code: existing(r) for r in TREE} | {"U1": stored_as(moved())}
+    split = moved(placements=(ImportPlacement("D1", "Old name", D0, date(2026, 6, 30)),
+                              ImportPlacement("D1", "Old name", date(2026, 7, 1), date(2026, 12, 31)),
+                              ImportPlacement("D2", "New name", date(2027, 1, 1))))
+    assert [r.code for r in plan_import([split], stored).to_extend] == ["U1"]
