@@ -47,7 +47,7 @@ CSV_LIST_SEPARATOR = "|"
 # ---- one row, as the JSON and NDJSON bodies give it -----------------------------------------------------
 
 
-class TypeIn(Input):
+class ImportedTypeIn(Input):
     type: ReportType
     lex_sarah_severity: LexSarahSeverity | None = None
     incident_risk: IncidentRisk | None = None
@@ -55,14 +55,14 @@ class TypeIn(Input):
     complaint_submitter: ComplaintSubmitter | None = Field(default=None, description="`not_stated` when not recorded.")
 
 
-class AssessmentIn(Input):
+class ImportedAssessmentIn(Input):
     assessed_at: Timestamp = Field(description="When the case was (first) assessed in the previous register.")
-    types: list[TypeIn] = Field(min_length=1, max_length=5)
+    types: list[ImportedTypeIn] = Field(min_length=1, max_length=5)
     incident_aware_at: Timestamp | None = Field(default=None, description=(
         "Personal-data incidents: when the organisation became aware; default noticed_at."))
 
 
-class NotificationIn(Input):
+class ImportedNotificationIn(Input):
     authority: Authority
     sent_at: Timestamp
     investigation_attached: bool = Field(default=False, description="IVO: the investigation went with it.")
@@ -84,8 +84,8 @@ class ImportedReportIn(Input):
     category: str = Field(min_length=1, max_length=64, description="A report category, or `not_stated`.")
     status: ImportedStatus
     closed_at: Timestamp | None = Field(default=None, description="Closed cases only.")
-    assessment: AssessmentIn | None = Field(default=None, description="Required for closed cases.")
-    notifications: list[NotificationIn] = Field(default_factory=list, max_length=2)
+    assessment: ImportedAssessmentIn | None = Field(default=None, description="Required for closed cases.")
+    notifications: list[ImportedNotificationIn] = Field(default_factory=list, max_length=2)
     description: BoundedText(20_000) = ""  # type: ignore[valid-type]
     immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
     subject_reference: BoundedText(100, min_length=1) | None = None  # type: ignore[valid-type]
