@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import anyio.from_thread
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from service import history_import
@@ -47,7 +47,14 @@ CSV_LIST_SEPARATOR = "|"
 # ---- one row, as the JSON and NDJSON bodies give it -----------------------------------------------------
 
 
-class ImportedTypeIn(Input):
+class _RowInput(BaseModel):
+    """As Input (service/api/types.py), but a row's text is checked for NUL once, after the row is read,
+    rather than field by field: a file holds many rows, and this is what its parsing costs most."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ImportedTypeIn(_RowInput):
     type: ReportType
     lex_sarah_severity: LexSarahSeverity | None = None
     incident_risk: IncidentRisk | None = None
@@ -55,14 +62,14 @@ class ImportedTypeIn(Input):
     complaint_submitter: ComplaintSubmitter | None = Field(default=None, description="`not_stated` when not recorded.")
 
 
-class ImportedAssessmentIn(Input):
+class ImportedAssessmentIn(_RowInput):
     assessed_at: Timestamp = Field(description="When the case was (first) assessed in the previous register.")
     types: list[ImportedTypeIn] = Field(min_length=1, max_length=5)
     incident_aware_at: Timestamp | None = Field(default=None, description=(
         "Personal-data incidents: when the organisation became aware; default noticed_at."))
 
 
-class ImportedNotificationIn(Input):
+class ImportedNotificationIn(_RowInput):
     authority: Authority
     sent_at: Timestamp
     investigation_attached: bool = Field(default=False, description="IVO: the investigation went with it.")
@@ -71,7 +78,7 @@ class ImportedNotificationIn(Input):
     authority_decision_on: Day | None = None
 
 
-class ImportedReportIn(Input):
+class ImportedReportIn(_RowInput):
     source: str = Field(min_length=1, max_length=32, description=(
         "The previous system, lower case: treserva, procapita, lifecare, stratsys, excel, …"))
     previous_case_number: BoundedText(64, min_length=1) = Field(  # type: ignore[valid-type]
@@ -90,6 +97,15 @@ class ImportedReportIn(Input):
     immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
     subject_reference: BoundedText(100, min_length=1) | None = None  # type: ignore[valid-type]
     no_specific_subject: bool = False
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> ImportedReportIn:
+        texts = [self.source, self.previous_case_number, self.category, self.description, self.immediate_actions,
+                 self.subject_reference or "", *self.units]
+        texts += [text or "" for n in self.notifications for text in (n.authority_reference, n.authority_decision)]
+        if any("\x00" in text for text in texts):
+            raise ValueError("text must not contain NUL characters")
+        return self
 
     def to_domain(self) -> rules.ImportedReport:
         assessment = self.assessment

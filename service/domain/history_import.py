@@ -204,29 +204,33 @@ def facts(row: ImportedReport) -> CaseFacts:
     )
 
 
-def _utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
+def _utc(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def fingerprint(row: ImportedReport) -> str:
     """SHA-256 of what the row says, independent of how it was written (JSON or CSV, time zone offsets,
-    order of enheter): equal for a row loaded again, different for one that says something else."""
+    order of enheter, types and notifications): equal for a row loaded again, different for one that says
+    something else. Fields are joined with control characters that no accepted text holds unescaped."""
     assessment = row.assessment
-    canonical = {
-        "source": row.source, "previous_case_number": row.previous_case_number,
-        "received_at": _utc(row.received_at), "occurred_at": _utc(row.occurred_at),
-        "noticed_at": _utc(row.noticed_at), "units": sorted(row.unit_codes), "category": row.category,
-        "status": row.status.value, "closed_at": _utc(row.closed_at),
-        "assessment": None if assessment is None else {
-            "assessed_at": _utc(assessment.assessed_at), "incident_aware_at": _utc(assessment.incident_aware_at),
-            "types": sorted(([f.type.value, f.lex_sarah_severity, f.incident_risk, f.complaint_kind,
-                              f.complaint_submitter] for f in assessment.findings), key=lambda t: t[0])},
-        "notifications": sorted(([n.authority.value, _utc(n.sent_at), n.investigation_attached,
-                                  n.authority_reference, n.authority_decision,
-                                  n.authority_decision_on.isoformat() if n.authority_decision_on else None]
-                                 for n in row.notifications), key=lambda n: n[0]),
-        "description": row.description, "immediate_actions": row.immediate_actions,
-        "subject_reference": row.subject_reference, "no_specific_subject": row.no_specific_subject,
-    }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    parts = [row.source, row.previous_case_number, _utc(row.received_at), _utc(row.occurred_at),
+             _utc(row.noticed_at), "\x1f".join(sorted(row.unit_codes)), row.category, row.status.value,
+             _utc(row.closed_at)]
+    if assessment is None:
+        parts.append("-")
+    else:
+        parts += [_utc(assessment.assessed_at), _utc(assessment.incident_aware_at), "\x1f".join(sorted(
+            "\x1d".join(_text(value) for value in (f.type, f.lex_sarah_severity, f.incident_risk, f.complaint_kind,
+                                                  f.complaint_submitter)) for f in assessment.findings))]
+    parts.append("\x1f".join(sorted(
+        "\x1d".join((n.authority.value, _utc(n.sent_at), str(n.investigation_attached), json.dumps(
+            [n.authority_reference, n.authority_decision]), _text(n.authority_decision_on)))
+        for n in row.notifications)))
+    # Free text may hold anything: as JSON, so that no separator inside it can shift a field.
+    parts.append(json.dumps([row.description, row.immediate_actions, row.subject_reference, row.no_specific_subject],
+                            ensure_ascii=False))
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -198,3 +198,20 @@ def test_unreadable_bodies_are_400_and_json_has_the_ordinary_size_limit(client, 
     too_big = client.post(IMPORT, content=b" " * (settings.max_body_bytes + 1),
                           headers={**admin, "Content-Type": "application/json"})
     assert too_big.status_code == 413
+
+
+def test_lead_times_of_imported_cases_come_from_their_own_history(client, org, admin, users, settings):
+    """The statistics read received_at, first_assessed_at, the notifications' sent_at and closed_at of an
+    imported case as of a live one (the annual table: tests/api/test_counting_reference.py)."""
+    settings.statistics_min_suppress_below = 1  # exact figures for two cases
+    client.post(IMPORT, json=_json(EXAMPLE_ROWS), headers=admin)
+    reader = users.headers(Role.statistics, "SOC", subject="stina")
+    answer = client.get("/api/v1/statistics/lead-times", params={"unit_id": org["SOC"], "year": 2025},
+                        headers=reader)
+    assert answer.status_code == 200, answer.text
+    measured = {lead["key"]: (lead["n"], lead["median_hours"]) for lead in answer.json()["lead_times"]}
+    n, median = measured["reported_to_assessed"]
+    assert n == 2 and abs(median - (25.75 + 23) / 2) <= 0.01
+    assert measured["assessed_to_notified_ivo"] == (1, 147.0)
+    n, median = measured["reported_to_closed"]  # the open case is not closed: not counted
+    assert n == 2 and abs(median - (1612.75 + 431) / 2) <= 0.01
