@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import Connection, Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -61,8 +61,8 @@ ACTION = "import_reports"
 
 _REPORT = Report.__table__  # type: ignore[attr-defined]
 _SEQUENCE = CaseNumberSequence.__table__  # type: ignore[attr-defined]
-_INSERTS = [insert(model.__table__) for model in  # type: ignore[attr-defined]
-            (Report, ReportUnit, ReportType, Assessment, Notification, CaseEvent, CaseDeadline)]
+_TABLES = [model.__table__ for model in  # type: ignore[attr-defined]
+           (Report, ReportUnit, ReportType, Assessment, Notification, CaseEvent, CaseDeadline)]
 
 
 @dataclass
@@ -325,10 +325,37 @@ class _Writer:
                            "due_at": deadline.due_at}
                           for deadline in open_deadlines(rules.facts(row), self.policy)]
         connection = self.session.connection()
-        for statement, values in zip(_INSERTS, (reports, pairs, types, assessments, notifications, events,
-                                                deadlines), strict=True):
+        for table, values in zip(_TABLES, (reports, pairs, types, assessments, notifications, events, deadlines),
+                                 strict=True):
             if values:
-                connection.execute(statement, values)
+                bulk_insert(connection, table, values)
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """INSERT every row (dicts with the same keys) in one executemany on the driver's cursor.
+
+    The same as `connection.execute(insert(table), rows)`, which builds and processes its parameters row by
+    row in Python: for an import that was a quarter of the time. Here each column's bind processor (the
+    column type's own conversion for this database: UUIDs, UTC times, days) runs in one tight loop, and the
+    statement is plain SQL in the driver's parameter style.
+    """
+    dialect = connection.dialect
+    columns = list(rows[0])
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    names = ", ".join(columns)
+    if dialect.name == "sqlite":
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        connection.exec_driver_sql(sql, [tuple(value if process is None or value is None else process(value)
+                                               for process, value in zip(processors, map(row.__getitem__, columns),
+                                                                         strict=True))
+                                         for row in rows])
+        return
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(f'%({name})s' for name in columns)})"
+    converting = [(name, process) for name, process in zip(columns, processors, strict=True) if process is not None]
+    if converting:
+        rows = [{**row, **{name: None if row[name] is None else process(row[name]) for name, process in converting}}
+                for row in rows]
+    connection.exec_driver_sql(sql, rows)
 
 
 def _reserve_numbers(dialect_insert):  # type: ignore[no-untyped-def]
