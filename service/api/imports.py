@@ -11,7 +11,7 @@ import codecs
 import csv
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.from_thread
@@ -45,6 +45,10 @@ CSV_LIST_SEPARATOR = "|"
 
 
 # ---- one row, as the JSON and NDJSON bodies give it -----------------------------------------------------
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
 
 
 class _RowInput(BaseModel):
@@ -108,18 +112,20 @@ class ImportedReportIn(_RowInput):
         return self
 
     def to_domain(self) -> rules.ImportedReport:
+        """The row for the use case, its times in UTC: every later step compares, hashes and stores them, and
+        the parser's fixed-offset zones are slow to ask for their offset."""
         assessment = self.assessment
         return rules.ImportedReport(
-            source=self.source, previous_case_number=self.previous_case_number, received_at=self.received_at,
-            occurred_at=self.occurred_at, noticed_at=self.noticed_at, unit_codes=list(self.units),
-            category=self.category, status=self.status, closed_at=self.closed_at,
+            source=self.source, previous_case_number=self.previous_case_number, received_at=_utc(self.received_at),
+            occurred_at=_utc(self.occurred_at), noticed_at=_utc(self.noticed_at), unit_codes=list(self.units),
+            category=self.category, status=self.status, closed_at=_utc(self.closed_at),
             assessment=None if assessment is None else rules.ImportedAssessment(
-                assessed_at=assessment.assessed_at, incident_aware_at=assessment.incident_aware_at,
+                assessed_at=_utc(assessment.assessed_at), incident_aware_at=_utc(assessment.incident_aware_at),
                 findings=[TypeFinding(type=t.type, lex_sarah_severity=t.lex_sarah_severity,
                                       incident_risk=t.incident_risk, complaint_kind=t.complaint_kind,
                                       complaint_submitter=t.complaint_submitter) for t in assessment.types]),
             notifications=[rules.ImportedNotification(
-                authority=n.authority, sent_at=n.sent_at, investigation_attached=n.investigation_attached,
+                authority=n.authority, sent_at=_utc(n.sent_at), investigation_attached=n.investigation_attached,
                 authority_reference=n.authority_reference, authority_decision=n.authority_decision,
                 authority_decision_on=n.authority_decision_on) for n in self.notifications],
             description=self.description, immediate_actions=self.immediate_actions,
