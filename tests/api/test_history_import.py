@@ -215,3 +215,15 @@ def test_lead_times_of_imported_cases_come_from_their_own_history(client, org, a
     assert measured["assessed_to_notified_ivo"] == (1, 147.0)
     n, median = measured["reported_to_closed"]  # the open case is not closed: not counted
     assert n == 2 and abs(median - (1612.75 + 431) / 2) <= 0.01
+
+
+def test_ndjson_and_csv_have_their_own_size_limit_declared_or_streamed(client, org, admin, settings, db):
+    settings.max_import_bytes = len(NDJSON_EXAMPLE) - 1
+    headers = {**admin, "Content-Type": "application/x-ndjson"}
+    declared = client.post(IMPORT, content=NDJSON_EXAMPLE, headers=headers)  # refused from its Content-Length
+    assert declared.status_code == 413
+    streamed = client.post(IMPORT, content=iter([NDJSON_EXAMPLE[:500], NDJSON_EXAMPLE[500:]]), headers=headers)
+    assert streamed.status_code == 413  # chunked: counted as it is read
+    assert _count(db) == 0
+    settings.max_import_bytes = len(NDJSON_EXAMPLE)
+    assert client.post(IMPORT, content=NDJSON_EXAMPLE, headers=headers).status_code == 200
