@@ -70,6 +70,11 @@ def test_a_closed_case_stays_closed_with_one_imported_event_and_no_invented_step
     assert timeline[0]["changes"]["previous_case_number"] == [None, "T-2025-0117"]
     assessments = client.get(f"{REPORTS}/{item['id']}/assessments", headers=investigator).json()
     assert len(assessments) == 1
+    [ivo] = client.get(f"{REPORTS}/{item['id']}/notifications", headers=investigator).json()
+    assert ivo["authority"] == "ivo" and ivo["sent_at"].startswith("2025-02-10T12:00:00")
+    assert ivo["authority_reference"] == "IVO 3.5.1-01234/2025"
+    document = client.get(f"{REPORTS}/{item['id']}/notifications/{ivo['id']}/document", headers=investigator)
+    assert document.status_code == 200, document.text
 
 
 def test_an_open_case_continues_in_the_normal_lifecycle(client, org, admin, investigator):
