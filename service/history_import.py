@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 
 from sqlalchemy import Connection, Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -341,21 +342,21 @@ def bulk_insert(connection: Connection, table: Table, rows: list[dict]) -> None:
     """
     dialect = connection.dialect
     columns = list(rows[0])
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    converting = [(name, process) for name in columns
+                  if (process := table.c[name].type.bind_processor(dialect)) is not None]
+    for row in rows:  # the dicts are this module's own, built for this statement
+        for name, process in converting:
+            value = row[name]
+            if value is not None:
+                row[name] = process(value)
     names = ", ".join(columns)
     if dialect.name == "sqlite":
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-        connection.exec_driver_sql(sql, [tuple(value if process is None or value is None else process(value)
-                                               for process, value in zip(processors, map(row.__getitem__, columns),
-                                                                         strict=True))
-                                         for row in rows])
-        return
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(f'%({name})s' for name in columns)})"
-    converting = [(name, process) for name, process in zip(columns, processors, strict=True) if process is not None]
-    if converting:
-        rows = [{**row, **{name: None if row[name] is None else process(row[name]) for name, process in converting}}
-                for row in rows]
-    connection.exec_driver_sql(sql, rows)
+        values = itemgetter(*columns)
+        connection.exec_driver_sql(sql, [values(row) if len(columns) > 1 else (values(row),) for row in rows])
+    else:
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(f'%({name})s' for name in columns)})"
+        connection.exec_driver_sql(sql, rows)
 
 
 def _reserve_numbers(dialect_insert):  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ relative to the row, so that a dry run can list all that is wrong with a file at
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -208,29 +207,21 @@ def _utc(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
 def fingerprint(row: ImportedReport) -> str:
     """SHA-256 of what the row says, independent of how it was written (JSON or CSV, time zone offsets,
     order of enheter, types and notifications): equal for a row loaded again, different for one that says
-    something else. Fields are joined with control characters that no accepted text holds unescaped."""
+    something else. The canonical form is the repr of a tuple of plain strings, which no text can make
+    ambiguous."""
     assessment = row.assessment
-    parts = [row.source, row.previous_case_number, _utc(row.received_at), _utc(row.occurred_at),
-             _utc(row.noticed_at), "\x1f".join(sorted(row.unit_codes)), row.category, row.status.value,
-             _utc(row.closed_at)]
-    if assessment is None:
-        parts.append("-")
-    else:
-        parts += [_utc(assessment.assessed_at), _utc(assessment.incident_aware_at), "\x1f".join(sorted(
-            "\x1d".join(_text(value) for value in (f.type, f.lex_sarah_severity, f.incident_risk, f.complaint_kind,
-                                                  f.complaint_submitter)) for f in assessment.findings))]
-    parts.append("\x1f".join(sorted(
-        "\x1d".join((n.authority.value, _utc(n.sent_at), str(n.investigation_attached), json.dumps(
-            [n.authority_reference, n.authority_decision]), _text(n.authority_decision_on)))
-        for n in row.notifications)))
-    # Free text may hold anything: as JSON, so that no separator inside it can shift a field.
-    parts.append(json.dumps([row.description, row.immediate_actions, row.subject_reference, row.no_specific_subject],
-                            ensure_ascii=False))
-    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+    canonical = (
+        row.source, row.previous_case_number, _utc(row.received_at), _utc(row.occurred_at), _utc(row.noticed_at),
+        tuple(sorted(row.unit_codes)), row.category, row.status.value, _utc(row.closed_at),
+        None if assessment is None else (
+            _utc(assessment.assessed_at), _utc(assessment.incident_aware_at),
+            tuple(sorted((str(f.type), str(f.lex_sarah_severity), str(f.incident_risk), str(f.complaint_kind),
+                          str(f.complaint_submitter)) for f in assessment.findings))),
+        tuple(sorted((n.authority.value, _utc(n.sent_at), n.investigation_attached, n.authority_reference,
+                      n.authority_decision, str(n.authority_decision_on)) for n in row.notifications)),
+        row.description, row.immediate_actions, row.subject_reference, row.no_specific_subject,
+    )
+    return hashlib.sha256(repr(canonical).encode()).hexdigest()
