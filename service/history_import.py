@@ -129,6 +129,9 @@ def import_reports(session: Session, principal: Principal, rows: Iterable[Parsed
             writer.flush()
     except BaseException:
         savepoint.rollback()
+        # A body over its limit, a client gone, an unreadable file: the attempt is logged all the same.
+        audit.record(session, principal, ACTION, outcome=audit.DENIED,
+                     detail=f"{'dry run: ' if dry_run else ''}aborted after {summary.rows} rows")
         raise
     if summary.stored:
         savepoint.commit()

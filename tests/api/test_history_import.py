@@ -230,5 +230,9 @@ def test_ndjson_and_csv_have_their_own_size_limit_declared_or_streamed(client, o
     streamed = client.post(IMPORT, content=iter([NDJSON_EXAMPLE[:500], NDJSON_EXAMPLE[500:]]), headers=headers)
     assert streamed.status_code == 413  # chunked: counted as it is read
     assert _count(db) == 0
+    with db.connect() as connection:
+        assert connection.execute(select(AuditRecord.outcome, AuditRecord.detail)
+                                  .where(AuditRecord.action == "import_reports")).all() == [
+            ("denied", "aborted after 0 rows")]  # the first chunk held no whole line yet
     settings.max_import_bytes = len(NDJSON_EXAMPLE)
     assert client.post(IMPORT, content=NDJSON_EXAMPLE, headers=headers).status_code == 200
