@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(default=0.0, ge=0)
 
     max_body_bytes: int = 1_048_576
+    # The history import's NDJSON and CSV bodies (POST /api/v1/imports/reports), read as a stream; its JSON
+    # bodies keep max_body_bytes. 100 000 cases as NDJSON are about 60 MB.
+    max_import_bytes: int = Field(default=268_435_456, ge=1)
     default_page_size: int = 50
     max_page_size: int = 200
     # Signs pagination cursors so clients cannot craft them. Must be shared by all instances.

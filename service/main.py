@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service import __version__
 from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
-from service.api import audit as audit_api, categories, grants
+from service.api import audit as audit_api, categories, grants, imports
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
@@ -38,6 +38,7 @@ from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discov
 
 API_PREFIX = "/api/v1"
 JSON_ONLY = frozenset({"application/json"})
+HISTORY_IMPORT_PATH = f"{API_PREFIX}/imports/reports"  # its body is read as a stream (service/api/imports.py)
 
 log = logging.getLogger("service")
 
@@ -71,6 +72,8 @@ async def reject_unknown_query_parameters(request: Request) -> None:
 def _accepted_body_types(path: str) -> frozenset[str]:
     if path == f"{API_PREFIX}/org-units/import":
         return org_units.IMPORT_MEDIA_TYPES
+    if path == HISTORY_IMPORT_PATH:
+        return imports.IMPORT_MEDIA_TYPES
     if path in web.FORM_PATHS:
         return web.FORM_MEDIA_TYPES
     return JSON_ONLY
@@ -152,7 +155,8 @@ def create_app(
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
-                       accepted_types=_accepted_body_types)
+                       accepted_types=_accepted_body_types,
+                       streamed_body_bytes=lambda path: settings.max_import_bytes if path == HISTORY_IMPORT_PATH else None)
     app.add_middleware(ObserveMiddleware, log_access=settings.access_log)  # access line and metrics
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
@@ -177,6 +181,7 @@ def create_app(
     api.include_router(meta.router)
     api.include_router(grants.router)
     api.include_router(audit_api.router)
+    api.include_router(imports.router)
     app.include_router(api)
     app.include_router(health.router)
     web.install(app, settings)

@@ -110,6 +110,8 @@ class Report(SQLModel, table=True):
     __tablename__ = "report"
     __table_args__ = (
         UniqueConstraint("submitted_by", "external_reference", name="uq_report_submitted_by_external_reference"),
+        # An imported case is stored once per previous system and its number there (service/history_import.py).
+        UniqueConstraint("import_source", "previous_case_number", name="uq_report_import_source_previous_case_number"),
         Index("ix_report_received_at_id", "received_at", "id"),
     )
 
@@ -146,6 +148,11 @@ class Report(SQLModel, table=True):
     first_assessed_at: datetime | None = None
     judged_serious_at: datetime | None = None
     closed_at: datetime | None = None
+    # Imported history (docs/history-import.md): the previous system, its case number, when and by whom.
+    import_source: str | None = Field(default=None, max_length=32)
+    previous_case_number: str | None = Field(default=None, max_length=64, index=True)
+    imported_at: datetime | None = None
+    imported_by: str | None = Field(default=None, max_length=255)
 
 
 class ReportUnit(SQLModel, table=True):

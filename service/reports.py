@@ -218,9 +218,11 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
 
 
 _REPORT_TABLE = Report.__table__  # type: ignore[attr-defined]
-# What the intake's `row` fills: every column but those later steps of the case set.
+# What the intake's `row` fills: every column but those later steps of the case set, and the marks of an
+# imported case (service/history_import.py).
 _REPORT_COLUMNS = [column.name for column in _REPORT_TABLE.columns
-                   if column.name not in ("first_assessed_at", "judged_serious_at", "closed_at")]
+                   if column.name not in ("first_assessed_at", "judged_serious_at", "closed_at", "import_source",
+                                          "previous_case_number", "imported_at", "imported_by")]
 _INSERT_REPORT = insert(_REPORT_TABLE)
 _INSERT_REPORT_UNIT = insert(ReportUnit.__table__)  # type: ignore[attr-defined]
 _INSERT_CASE_EVENT = insert(CaseEvent.__table__)  # type: ignore[attr-defined]
@@ -446,6 +448,7 @@ class ReportFilter:
     categories: list[str] = field(default_factory=list)
     text: str | None = None
     own_only: bool = False  # only the reports the caller made (the web form's "Mina rapporter")
+    previous_case_number: str | None = None  # imported cases: the number in the previous system
 
 
 @dataclass(frozen=True)
@@ -474,6 +477,8 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         conditions.append(col(Report.category).in_(wanted.categories))
     if wanted.own_only:
         conditions.append(Report.reporter_subject == principal.subject)
+    if wanted.previous_case_number is not None:
+        conditions.append(Report.previous_case_number == wanted.previous_case_number)
     if wanted.text:
         conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
     if after is not None:

@@ -76,6 +76,13 @@ class LinkedCase(BaseModel):
     case_number: str
 
 
+class ImportedFrom(BaseModel):
+    source: str = Field(examples=["treserva"])
+    previous_case_number: str
+    imported_at: datetime
+    imported_by: str
+
+
 class CaseRead(BaseModel):
     id: uuid.UUID
     case_number: str
@@ -97,6 +104,8 @@ class CaseRead(BaseModel):
         description="Personal-data incident: the case's one awareness time, the earliest any assessment recorded; "
                     "the IMY 72 hours count from it.")
     closed_at: datetime | None
+    imported: ImportedFrom | None = Field(default=None, description=(
+        "Set for a case brought from a previous register by POST /api/v1/imports/reports."))
 
 
 class AssessmentOut(BaseModel):
@@ -146,6 +155,9 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
         received_by=report.received_by,
         first_assessed_at=report.first_assessed_at, judged_serious_at=report.judged_serious_at,
         incident_aware_at=facts.incident_aware_at, closed_at=report.closed_at,
+        imported=ImportedFrom(source=report.import_source, previous_case_number=report.previous_case_number or "",
+                              imported_at=report.imported_at, imported_by=report.imported_by or "")
+        if report.import_source and report.imported_at else None,
     )
 
 

@@ -59,10 +59,14 @@ class RequestGuardMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int,
-                 accepted_types: Callable[[str], frozenset[str]]) -> None:
+                 accepted_types: Callable[[str], frozenset[str]],
+                 streamed_body_bytes: Callable[[str], int | None] = lambda path: None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.accepted_types = accepted_types
+        # Paths whose route reads the body as a stream (the history import), with their own, larger limit:
+        # the route counts what arrives and refuses it past the limit; here only the headers are checked.
+        self.streamed_body_bytes = streamed_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,17 +87,24 @@ class RequestGuardMiddleware:
                                 "Send either Content-Length or Transfer-Encoding, not both.")
             return
         declared: int | None = None
+        streamed_limit = self.streamed_body_bytes(scope["path"])
+        limit = self.max_body_bytes if streamed_limit is None else streamed_limit
         if lengths:
             if len(lengths) > 1 or not _DIGITS.match(next(iter(lengths))):
                 await _send_problem(send, 400, "Bad Request", "bad-content-length",
                                     "Content-Length is not one number.")
                 return
             declared = int(next(iter(lengths)))
-            if declared > self.max_body_bytes:
-                await self._too_large(send)
+            if declared > limit:
+                await self._too_large(send, limit)
                 return
             if declared > 0 and not await self._media_type_accepted(scope, send):
                 return  # refused before reading what was declared
+        if streamed_limit is not None:
+            if (declared is None and chunked) and not await self._media_type_accepted(scope, send):
+                return
+            await self.app(scope, receive, send)
+            return
 
         # Read the body whole, counting what arrives, before the app sees any of it; then replay it.
         chunks: list[bytes] = []
@@ -105,7 +116,7 @@ class RequestGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(send)
+                await self._too_large(send, self.max_body_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -145,9 +156,9 @@ class RequestGuardMiddleware:
         )
         return False
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         await _send_problem(send, 413, "Content Too Large", "body-too-large",
-                            f"The request body is larger than {self.max_body_bytes} bytes.")
+                            f"The request body is larger than {limit} bytes.")
 
 
 class RequestIdMiddleware:

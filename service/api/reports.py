@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -18,6 +19,10 @@ from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+# The channels a report may come in by; `imported` is the history import's own (POST /imports/reports).
+IntakeChannel = StrEnum("IntakeChannel", {channel.name: channel.value for channel in Channel
+                                           if channel is not Channel.imported})
 
 
 class ReporterIn(Input):
@@ -43,7 +48,8 @@ class ReportCreate(Input):
     category: str | None = Field(default=None, max_length=64, description=(
         "One of GET /api/v1/report-categories for the enheter's förvaltning, valid on the day the report is "
         "received. Left out: `not_stated` (a synpunkt need not have one)."))
-    channel: Channel | None = Field(default=None, description="Default: web_form, or integration for clients.")
+    channel: IntakeChannel | None = Field(  # type: ignore[valid-type]
+        default=None, description="Default: web_form, or integration for clients.")
     external_reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
         default=None,
         description="Your own id for the report; sending it again returns the first receipt, never a copy.")
@@ -108,6 +114,8 @@ class ReportRead(ReportReceipt):
                                   "later than it was received.")
     registered_by: str | None = Field(default=None, description="Who registered it later; null otherwise.")
     received_by: str | None = Field(default=None, description="Who received it, for a report registered later.")
+    import_source: str | None = Field(default=None, description="Imported cases: the previous system.")
+    previous_case_number: str | None = Field(default=None, description="Imported cases: the number there.")
 
 
 class ReportSummary(ReportReceipt):
@@ -129,7 +137,8 @@ def new_report(body: ReportCreate) -> reports.NewReport:
         unit_codes=body.units, occurred_at=body.occurred_at, noticed_at=body.noticed_at,
         description=body.description, immediate_actions=body.immediate_actions,
         subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
-        category=body.category, channel=body.channel, external_reference=body.external_reference,
+        category=body.category,
+        channel=Channel(body.channel.value) if body.channel else None, external_reference=body.external_reference,
         reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
         received_at=body.received_at, received_by=body.received_by,
     )
@@ -165,6 +174,7 @@ def _read(view: reports.ReportView) -> ReportRead:
         reporter_name=report.reporter_name if view.reporter_visible else None,
         reporter_title=report.reporter_title if view.reporter_visible else None,
         registered_at=report.registered_at, registered_by=report.registered_by, received_by=report.received_by,
+        import_source=report.import_source, previous_case_number=report.previous_case_number,
     )
 
 
@@ -206,7 +216,10 @@ def list_reports(
     received_to: Annotated[Day | None, Query(description="Received on or before this day (local time).")] = None,
     status_: Annotated[list[CaseStatus] | None, Query(alias="status", description="Repeat for several.")] = None,
     category: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the text.")] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description=(
+        "Words in the text (or an imported case's previous case number)."))] = None,
+    previous_case_number: Annotated[str | None, Query(min_length=1, max_length=64, description=(
+        "Imported cases with exactly this case number in the previous system (any source)."))] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ReportPage:
@@ -215,7 +228,8 @@ def list_reports(
     page = reports.list_reports(
         session, principal,
         reports.ReportFilter(unit_id=unit_id, received_from=received_from, received_to=received_to,
-                             statuses=[s.value for s in status_ or []], categories=category or [], text=q),
+                             statuses=[s.value for s in status_ or []], categories=category or [], text=q,
+                             previous_case_number=previous_case_number),
         limit=page_size, after=decode_cursor(secret, cursor) if cursor else None, time_zone=settings.time_zone,
     )
     next_cursor = encode_cursor(secret, *page.last_key) if page.last_key else None

@@ -20,6 +20,8 @@ class Channel(StrEnum):
     phone = "phone"
     paper = "paper"
     in_person = "in_person"
+    # Brought from a previous register by a history import (service/history_import.py); never sent by a client.
+    imported = "imported"
 
 
 def check_times(occurred_at: datetime, noticed_at: datetime, now: datetime) -> None:

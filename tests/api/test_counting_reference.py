@@ -18,7 +18,7 @@ the same examples every time; each example starts from emptied tables.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -266,3 +266,64 @@ def test_every_cell_and_share_is_what_the_definition_says(client, db, users, sce
                                                               strict=False) if got != wanted]
             pytest.fail(f"scope {scope or 'F'}: rows {len(rows)} vs {len(expected[0])}; first difference "
                         f"(SQL, definition): {differing[:1]}\n{scenario.describe()}")
+
+
+# ---- the same, for reports brought in by a history import -----------------------------------------------
+
+
+def _importable(scenario: Scenario) -> Scenario:
+    """The scenario's reports as a history import can bring them: each concerning only enheter that stood on
+    the day it was received (the import refuses others), and no drafts (only sent notifications are history)."""
+    reports = []
+    for fact in scenario.reports:
+        standing = frozenset(unit for unit in fact.units if scenario.starts[unit] <= fact.received_on)
+        if standing:
+            reports.append(replace(fact, units=standing))
+    return replace(scenario, reports=reports, drafts=[])
+
+
+def _import_row(index: int, fact: ReportFact) -> dict:
+    """One report of the history file: assessed and closed when it has types, open and unassessed when not."""
+    received_at = datetime.combine(fact.received_on, time(12, 0), SWEDEN)
+    row: dict = {"source": "generated", "previous_case_number": f"G-{index}", "received_at": received_at.isoformat(),
+                 "occurred_at": (received_at - timedelta(days=1)).isoformat(),
+                 "noticed_at": (received_at - timedelta(hours=1)).isoformat(),
+                 "units": sorted(fact.units), "category": "other", "no_specific_subject": True,
+                 "status": "closed" if fact.types else "open"}
+    if fact.types:
+        row["assessment"] = {"assessed_at": (received_at + timedelta(hours=2)).isoformat(), "types": [
+            {"type": kind, **({"lex_sarah_severity": fact.lex_sarah_severity} if kind == "lex_sarah" else {}),
+             **({"incident_risk": "no_risk"} if kind == "personal_data_incident" else {}),
+             **({"complaint_kind": "complaint", "complaint_submitter": "not_stated"} if kind == "complaint" else {})}
+            for kind in sorted(fact.types)]}
+        row["closed_at"] = (received_at + timedelta(days=3)).isoformat()
+    row["notifications"] = [{"authority": authority, "sent_at": (received_at + timedelta(hours=4)).isoformat()}
+                            for authority, sent in (("ivo", fact.notified_ivo), ("imy", fact.notified_imy)) if sent]
+    return row
+
+
+@hypothesis_settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_imported_reports_count_as_the_definition_says(client, db, users, clock, scenario):
+    """Statistics of past years come out of imported reports exactly as out of live ones."""
+    _truncate_all(db)
+    clock.now = datetime(YEAR + 1, 3, 1, 12, 0, tzinfo=UTC)  # the whole generated history lies in the past
+    scenario = _importable(scenario)
+    admin = users.headers(Role.admin, "*", subject="admin")
+    ids = _load_organisation(client, admin, scenario)
+    reader = users.headers(Role.statistics, "F", subject="stina")
+    if scenario.reports:
+        imported = client.post("/api/v1/imports/reports", headers=admin,
+                               json={"reports": [_import_row(index, fact) for index, fact in enumerate(scenario.reports)]})
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["new"] == len(scenario.reports)
+    code_of = {unit_id: code for code, unit_id in ids.items()}
+    placements = scenario.placements()
+    for scope in [None, *scenario.departments, scenario.enhet_scope]:
+        rows, shares = _answer(client, reader, ids[scope or "F"], scenario.period)
+        rows = [(level, code, code_of.get(department, department), counts)
+                for level, code, department, counts in rows]
+        expected = _expected(annual_table_reference(scenario.departments, placements, scenario.reports,
+                                                    scenario.period, scope))
+        assert (rows, shares) == expected, f"scope {scope or 'F'}\n{scenario.describe()}"

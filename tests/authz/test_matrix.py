@@ -79,6 +79,11 @@ INPUTS: dict[str, Input] = {
     "import_units": lambda w, role, relation: (None, {"units": [{
         "code": f"SOC-ALD-M{next(_import_codes)}", "name": "Importerad av matrisen", "kind": "unit",
         "parent_code": "SOC-ALD", "valid_from": "2020-01-01"}]}),
+    # a dry run: checked and counted, nothing stored, so no other cell sees it
+    "import_reports": lambda w, role, relation: ({"dry_run": "true"}, {"reports": [{
+        "source": "matris", "previous_case_number": f"M-{role}-{relation}", "received_at": "2025-05-05T10:00:00+02:00",
+        "occurred_at": "2025-05-05T08:00:00+02:00", "noticed_at": "2025-05-05T08:00:00+02:00", "units": ["SOC-ALD-1"],
+        "category": "other", "status": "open", "no_specific_subject": True}]}),
     "report_categories": _none,
     "create_category": lambda w, role, relation: (None, {"administration_id": w.units["SOC"], "code": "matrix",
                                                          "label_sv": "Matrisens kategori"}),
