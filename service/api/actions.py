@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from service import actions
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId
+from service.api.types import Day, Input, Name, NonBlankText20k, RowId
 from service.config import Settings
 from service.domain.actions import ActionKind
 from service.domain.deadlines import end_of_day
@@ -22,13 +22,11 @@ router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actio
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
 
-LongText = BoundedText(20_000, min_length=1)
-
 
 class ActionCreate(Input):
     kind: ActionKind
-    description: LongText  # type: ignore[valid-type]
-    owner_name: Name() = Field(description="Who is responsible for the action.")  # type: ignore[valid-type]
+    description: NonBlankText20k
+    owner_name: Name = Field(description="Who is responsible for the action.")
     due_date: Day | None = Field(default=None, description="Not in the past for an action still open.")
     done_date: Day | None = Field(
         default=None, description="Only for an immediate action already taken: between the event and today.")
@@ -40,7 +38,7 @@ class ActionDone(Input):
 
 
 class ActionEvaluation(Input):
-    effect_evaluation: LongText = Field(  # type: ignore[valid-type]
+    effect_evaluation: NonBlankText20k = Field(
         description="Whether the action had the intended effect.")
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from service import assessments, cases
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Timestamp
+from service.api.types import Input, NonBlankText10k, Text10k, Timestamp
 from service.domain.access import Permission, Principal
 from service.domain.assessment import (
     ComplaintKind,
@@ -45,7 +45,7 @@ class TypeIn(Input):
 
 class AssessmentCreate(Input):
     types: list[TypeIn] = Field(min_length=1, max_length=5)
-    justification: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    justification: NonBlankText10k
     incident_aware_at: Timestamp | None = Field(
         default=None, description="Personal-data incidents: when the organisation became aware (GDPR art. 33). "
                                   "Default: the case's awareness time so far, or the first time when the report "
@@ -103,15 +103,15 @@ class AssessmentOut(BaseModel):
 
 
 class FollowUpCreate(Input):
-    summary: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    summary: NonBlankText10k
 
 
 class CloseCreate(Input):
-    note: BoundedText(10_000) | None = None  # type: ignore[valid-type]
+    note: Text10k | None = None
 
 
 class ReopenCreate(Input):
-    reason: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    reason: NonBlankText10k
 
 
 class TimelineEntry(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from service import investigations
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId
+from service.api.types import Day, Input, LongName, Name, NonBlankText20k, RowId
 from service.config import Settings
 from service.domain.investigation import InvestigationKind, Nature, Topic
 from service.models import InvestigationEntry
@@ -21,8 +21,6 @@ router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actio
 
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
-
-LongText = BoundedText(20_000, min_length=1)
 
 
 # ---- the investigation -------------------------------------------------------------------------------
@@ -37,22 +35,22 @@ class InvestigationStart(Input):
 class EntryCreate(Input):
     topic: Topic = Field(description="The item of SOSFS 2011:5 5 kap. the entry documents.")
     documented_on: Day = Field(description="The day it was documented; not in the future.")
-    source: Name(500) = Field(  # type: ignore[valid-type]
+    source: LongName = Field(
         description="Where the information comes from, e.g. an interview.")
     nature: Nature = Field(description="Fact or assessment.")
-    author_name: Name()  # type: ignore[valid-type]
-    author_title: Name() = Field(description="Befattning/titel.")  # type: ignore[valid-type]
-    text: LongText  # type: ignore[valid-type]
+    author_name: Name
+    author_title: Name = Field(description="Befattning/titel.")
+    text: NonBlankText20k
     corrects_entry_id: RowId | None = Field(
         default=None,
         description="The entry this one corrects: an entry of this investigation, on the same topic.")
 
 
 class DecisionCreate(Input):
-    decision: LongText = Field(  # type: ignore[valid-type]
+    decision: NonBlankText20k = Field(
         description="The beslut or ställningstagande that closes the investigation.")
-    decided_by_name: Name()  # type: ignore[valid-type]
-    decided_by_title: Name()  # type: ignore[valid-type]
+    decided_by_name: Name
+    decided_by_title: Name
     root_causes: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=20,
         description="Codes from the configured list of root causes (setting AVV_ROOT_CAUSES).")

@@ -14,7 +14,22 @@ from pydantic import BaseModel, Field
 from service import notifications
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
+from service.api.types import (
+    Day,
+    Input,
+    Name,
+    NonBlankText10k,
+    NonBlankText20k,
+    NonBlankText100,
+    NonBlankText200,
+    RowId,
+    Text10k,
+    Text20k,
+    Text40,
+    Text254,
+    Text500,
+    Timestamp,
+)
 from service.domain.notifications import (
     Authority,
     DataSubjectExemption,
@@ -34,8 +49,6 @@ STEP_ERRORS = problem_responses(403, 404, 409)
 
 OrganisationNumber = Annotated[str, Field(pattern=r"^\d{6}-\d{4}$", examples=["212000-0142"],
                                           description="Organisationsnummer, NNNNNN-NNNN.")]
-ShortText = BoundedText(500)
-LongText = BoundedText(20_000)
 Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 
@@ -45,32 +58,32 @@ Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 class Operator(Input):
     """Who runs the verksamhet and makes the notification (for a kommun: the nämnd)."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
+    name: Name | None = None
     organisation_number: OrganisationNumber | None = None
-    contact: ShortText | None = Field(default=None, description="Postal address, phone, e-mail.")  # type: ignore[valid-type]
+    contact: Text500 | None = Field(default=None, description="Postal address, phone, e-mail.")
 
 
 class UnitAddress(Input):
     """The verksamhet where it happened; IVO picks its regional avdelning from the address."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
-    address: ShortText | None = None  # type: ignore[valid-type]
+    name: Name | None = None
+    address: Text500 | None = None
 
 
 class Contact(Input):
     """The DPO or another contact point (GDPR art. 33(3)(b))."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
-    email: BoundedText(254) | None = None  # type: ignore[valid-type]
-    phone: BoundedText(40) | None = None  # type: ignore[valid-type]
+    name: Name | None = None
+    email: Text254 | None = None
+    phone: Text40 | None = None
 
 
 class Controller(Input):
     """The personuppgiftsansvarig (usually the nämnd)."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
+    name: Name | None = None
     organisation_number: OrganisationNumber | None = None
-    address: ShortText | None = None  # type: ignore[valid-type]
+    address: Text500 | None = None
 
 
 class FormFields(Input):
@@ -78,27 +91,27 @@ class FormFields(Input):
     occurred_at belong to both. A field of the other authority's form is refused. Nested objects are
     replaced whole."""
 
-    sender_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+    sender_reference: NonBlankText100 | None = Field(
         default=None, description="Avsändarens diarienummer. Default: the case number.")
     occurred_at: Timestamp | None = Field(default=None, description="When it happened. Default: from the report.")
     # IVO
     kind: IvoKind | None = Field(default=None, description="IVO. Default: the assessment's serious severity.")
     operator: Operator | None = Field(default=None, description="IVO.")
     unit: UnitAddress | None = Field(default=None, description="IVO. Default name: the report's enheter.")
-    what_happened: LongText | None = Field(  # type: ignore[valid-type]
+    what_happened: Text20k | None = Field(
         default=None, description="IVO. Default: the report's description.")
-    where: ShortText | None = Field(default=None, description="IVO. Default: the report's enheter.")  # type: ignore[valid-type]
+    where: Text500 | None = Field(default=None, description="IVO. Default: the report's enheter.")
     investigation_attached: bool | None = Field(
         default=None, description="IVO: the completed investigation goes with the notification.")
     # IMY
-    nature: LongText | None = Field(default=None, description="IMY. Default: the report's description.")  # type: ignore[valid-type]
-    data_subject_categories: ShortText | None = Field(default=None, description="IMY.")  # type: ignore[valid-type]
+    nature: Text20k | None = Field(default=None, description="IMY. Default: the report's description.")
+    data_subject_categories: Text500 | None = Field(default=None, description="IMY.")
     data_subjects_approx: Count | None = Field(default=None, description="IMY: approximate number of persons.")
-    record_categories: ShortText | None = Field(  # type: ignore[valid-type]
+    record_categories: Text500 | None = Field(
         default=None, description="IMY: categories of personal data records.")
     records_approx: Count | None = Field(default=None, description="IMY: approximate number of records.")
-    likely_consequences: LongText | None = Field(default=None, description="IMY.")  # type: ignore[valid-type]
-    measures: LongText | None = Field(default=None, description="IMY: measures taken or proposed.")  # type: ignore[valid-type]
+    likely_consequences: Text20k | None = Field(default=None, description="IMY.")
+    measures: Text20k | None = Field(default=None, description="IMY: measures taken or proposed.")
     aware_at: Timestamp | None = Field(
         default=None, description="IMY: when the organisation became aware: the case's awareness time, set by the "
                                   "assessment (incident_aware_at). Shown, not changed here: another value is 422.")
@@ -116,28 +129,28 @@ class NotificationEdit(FormFields):
 
 
 class SendIn(Input):
-    decision_maker_name: Name()  # type: ignore[valid-type]
-    delegation_reference: Name() = Field(  # type: ignore[valid-type]
+    decision_maker_name: Name
+    delegation_reference: Name = Field(
         description="The point of the delegationsordning the decision was made under.")
     channel: SendChannel = Field(description="IVO and IMY take e_service or post, never e-mail or fax.")
     sent_at: Timestamp | None = Field(
         default=None, description="Default: now. Not in the future; not before the event, the report's receipt, "
                                   "the draft's creation or (IMY) the case's awareness time.")
-    delay_reason: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
+    delay_reason: NonBlankText10k | None = Field(
         default=None, description="IMY: required when sent more than 72 hours after aware_at (GDPR art. 33(1)).")
 
 
 class SupplementIn(Input):
     kind: SupplementKind = Field(description="investigation: the completed investigation (IVO, two-month rule).")
-    content: BoundedText(20_000, min_length=1)  # type: ignore[valid-type]
+    content: NonBlankText20k
     channel: SendChannel
     sent_at: Timestamp | None = Field(default=None, description="Default: now.")
 
 
 class AuthorityResponseIn(Input):
-    authority_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+    authority_reference: NonBlankText100 | None = Field(
         default=None, description="The authority's diarienummer.")
-    authority_decision: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
+    authority_decision: NonBlankText10k | None = Field(
         default=None, description="E.g. IVO closed the matter.")
     authority_decision_at: Day | None = None
 
@@ -146,10 +159,10 @@ class DataSubjectCommunicationIn(Input):
     """Either informed_at and method, or exemption and justification."""
 
     informed_at: Timestamp | None = None
-    method: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
+    method: NonBlankText200 | None = Field(
         default=None, description="How they were informed, e.g. letter.")
     exemption: DataSubjectExemption | None = Field(default=None, description="GDPR art. 34(3).")
-    justification: BoundedText(10_000) | None = None  # type: ignore[valid-type]
+    justification: Text10k | None = None
 
 
 # ---- answers -----------------------------------------------------------------------------------------

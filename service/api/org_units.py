@@ -42,7 +42,7 @@ class OrgUnitRead(BaseModel):
 class OrgUnitCreate(Input):
     code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
                       description=f"Unique regardless of case, e.g. 'SOC' or 'SOC-ALD-1'. {org_rules.CODE_RULE}")
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     kind: OrgKind
     parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
     valid_from: Day | None = Field(default=None, description="Defaults to today.")
@@ -50,7 +50,7 @@ class OrgUnitCreate(Input):
 
 
 class OrgUnitRename(Input):
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     effective_date: Day | None = Field(default=None, description=(
         "First day of the new name; default today. A later day is stored and takes effect on that day."))
 
@@ -69,7 +69,7 @@ class OrgUnitClose(Input):
 class ImportUnit(Input):
     code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
                       description=org_rules.CODE_RULE)
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     kind: OrgKind
     parent_code: str | None = Field(default=None, max_length=32)
     valid_from: Day | None = None

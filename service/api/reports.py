@@ -13,7 +13,7 @@ from service import reports
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
+from service.api.types import Day, Input, Name, NonBlankText100, NonBlankText200, NonBlankText20k, RowId, Text10k, Timestamp
 from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
 
@@ -24,8 +24,8 @@ class ReporterIn(Input):
     """Who made the report, when an integration client submits on a person's behalf."""
 
     subject: str = Field(min_length=1, max_length=255, description="The person's id in your identity system.")
-    name: Name()  # type: ignore[valid-type]
-    title: Name() | None = None  # type: ignore[valid-type]
+    name: Name
+    title: Name | None = None
 
 
 class ReportCreate(Input):
@@ -34,15 +34,15 @@ class ReportCreate(Input):
     )
     occurred_at: Timestamp = Field(description="When it happened (with UTC offset).")
     noticed_at: Timestamp = Field(description="When it was noticed (with UTC offset).")
-    description: BoundedText(20_000, min_length=1)  # type: ignore[valid-type]
-    immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
-    subject_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+    description: NonBlankText20k
+    immediate_actions: Text10k = ""
+    subject_reference: NonBlankText100 | None = Field(
         default=None, description="Pseudonymous reference to the person concerned; a personnummer or "
                                   "samordningsnummer, however written, is refused (422).")
     no_specific_subject: bool = Field(default=False, description="True when no specific person is concerned.")
     category: str = Field(max_length=64, description="One of GET /api/v1/report-categories.")
     channel: Channel | None = Field(default=None, description="Default: web_form, or integration for clients.")
-    external_reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
+    external_reference: NonBlankText200 | None = Field(
         default=None,
         description="Your own id for the report; sending it again returns the first receipt, never a copy.")
     reporter: ReporterIn | None = Field(default=None, description="Integration clients only.")
