@@ -30,8 +30,8 @@ from sqlalchemy import Column, Index, MetaData, Table, bindparam, insert, select
 # Importable both as bench.bare_app and, with --app-dir bench, as bare_app.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.db import make_engine  # noqa: E402
-from service.models import AuditRecord, Report  # noqa: E402
+from service.db import make_engine
+from service.models import AuditRecord, Report
 
 INSERT = text("INSERT INTO bench_bare (id, body, received_at) VALUES (:id, :body, :received_at)")
 

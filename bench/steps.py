@@ -25,14 +25,14 @@ from sqlalchemy import create_engine, event, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.config import Settings  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.demo import ensure_grant, load_demo_organisation  # noqa: E402
-from service.domain.access import Role  # noqa: E402
-from service.main import create_app  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
-from service.tokens import StaticKeySource, TokenVerifier, load_or_create_dev_key  # noqa: E402
-from tests.bodies import OPERATOR, UNIT, report_body, send_order  # noqa: E402
+from service.config import Settings
+from service.db import make_engine
+from service.demo import ensure_grant, load_demo_organisation
+from service.domain.access import Role
+from service.main import create_app
+from service.migrate import upgrade
+from service.tokens import StaticKeySource, TokenVerifier, load_or_create_dev_key
+from tests.bodies import OPERATOR, UNIT, report_body, send_order
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -69,7 +69,8 @@ def run(url: str, workdir: Path) -> list[tuple[str, Counter]]:
     app = create_app(settings, engine=engine, clock=clock, token_verifier=verifier)
 
     def who(subject: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key.mint({'sub': subject, 'name': subject.title()}, issuer=ISSUER, audience=AUDIENCE)}"}
+        token = key.mint({'sub': subject, 'name': subject.title()}, issuer=ISSUER, audience=AUDIENCE)
+        return {"Authorization": f"Bearer {token}"}
 
     staff, ivar, disa = who("anna"), who("ivar"), who("disa")
     counted: Counter | None = None

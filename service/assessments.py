@@ -12,16 +12,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from service import audit
+from service.cases import StepDone, case_awareness, case_step, current_findings
 from service.config import Settings
 from service.domain.access import Permission, Principal
-from service.domain.assessment import TypeFinding, check_findings, has_type, incident_awareness, is_serious_lex_sarah
-from service.domain.assessment import ReportType as Type
+from service.domain.assessment import (
+    ReportType as Type,
+    TypeFinding,
+    check_findings,
+    has_type,
+    incident_awareness,
+    is_serious_lex_sarah,
+)
 from service.domain.closing import check_can_close, check_can_follow_up
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import CaseChange
 from service.domain.notifications import Authority
 from service.domain.org import OrgKind
-from service.cases import StepDone, case_awareness, case_step, current_findings
 from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
 from service.reports import units_of
 from service.scope import reports_within

@@ -250,8 +250,8 @@ def seal(session: Session, now: datetime) -> int:
 
     Returns how many were sealed (0 also when another instance holds the sealing lock).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one():
+    if (session.get_bind().dialect.name == "postgresql"
+            and not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one()):
             session.rollback()
             return 0
     top = head(session)

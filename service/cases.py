@@ -355,9 +355,9 @@ def timeline(session: Session, principal: Principal, report_id: uuid.UUID) -> li
     report = load_case(session, principal, report_id, Permission.read_case, action="read_timeline")
     events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
     items = []
-    for event in events:
-        detail = json.loads(event.detail)
+    for case_event in events:
+        detail = json.loads(case_event.detail)
         changes = detail.get("changes", {k: v for k, v in detail.items() if k != "note"})
-        items.append(TimelineItem(at=event.at, actor_name=event.actor_name, kind=event.kind,
+        items.append(TimelineItem(at=case_event.at, actor_name=case_event.actor_name, kind=case_event.kind,
                                   changes=changes, note=detail.get("note")))
     return items

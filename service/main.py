@@ -17,22 +17,33 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from service import __version__
-from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
-from service.api import audit as audit_api, grants
-from service.api.openapi_bodies import SCHEMA_REF, body_models
+from service import __version__, web
+from service.api import (
+    actions,
+    audit as audit_api,
+    cases,
+    deadlines,
+    grants,
+    health,
+    investigations,
+    meta,
+    notifications,
+    org_units,
+    reports,
+    statistics,
+)
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
-from service.audit import Sealer
+from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.problems import FieldError, Problem, ProblemException, install_problem_handlers, problem_responses
+from service.audit import Sealer
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import install_session_listeners, make_engine
-from service import web
-from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 from service.metrics import app_registry
 from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
+from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 
 API_PREFIX = "/api/v1"
 JSON_ONLY = frozenset({"application/json"})
@@ -76,7 +87,8 @@ def _accepted_body_types(path: str) -> frozenset[str]:
 
 def build_token_verifier(settings: Settings) -> TokenVerifier:
     if settings.auth_mode == "dev":
-        keys: StaticKeySource | JwksKeySource = StaticKeySource(load_or_create_dev_key(settings.dev_key_path).public_jwks())
+        keys: StaticKeySource | JwksKeySource = StaticKeySource(
+            load_or_create_dev_key(settings.dev_key_path).public_jwks())
     else:
         # Short timeouts: a slow identity provider must not hold request threads for long.
         http = httpx.Client(timeout=httpx.Timeout(5.0))
@@ -205,7 +217,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(str(code), {**response})
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
-                    response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                    response["content"] = {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
             operation.setdefault("security", [{"bearer": []}])
     spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     app.openapi_schema = spec

@@ -70,7 +70,7 @@ class DatabaseCollector(Collector):
             if self._read_at is None or time.monotonic() - self._read_at >= self.cache_seconds:
                 try:
                     self._cached = _read_database(self.engine, self.clock())
-                except Exception as exc:  # a scrape while the database is away says so, and no more
+                except Exception as exc:  # noqa: BLE001 - a scrape while the database is away says so, and no more
                     log.warning("metrics: database unavailable (%s)", type(exc).__name__)
                     self._cached = None
                 self._read_at = time.monotonic()

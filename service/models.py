@@ -359,7 +359,8 @@ class AuditRecord(SQLModel, table=True):
 
 
 class LogReview(SQLModel, table=True):
-    """A loggkontroll (docs/requirements.md L3): who reviewed which part of the access log, when, and what they found."""
+    """A loggkontroll (docs/requirements.md L3): who reviewed which part of the access log, when, and what they
+    found."""
 
     __tablename__ = "log_review"
 

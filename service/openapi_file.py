@@ -14,7 +14,8 @@ def render_openapi() -> str:
     from service.main import create_app
 
     # The document depends on code, not on this machine's settings or database.
-    app = create_app(Settings(database_url="sqlite://", dev_key_path=Path("/nonexistent")), token_verifier=_NoVerifier())
+    app = create_app(Settings(database_url="sqlite://", dev_key_path=Path("/nonexistent")),
+                     token_verifier=_NoVerifier())
     return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -13,8 +13,8 @@ from service.domain.access import EVERYWHERE, Permission, Principal
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.org import (
     OrgKind,
-    active_on,
     Placement,
+    active_on,
     check_code,
     check_move,
     check_parent,

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.org_units import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
@@ -34,6 +33,7 @@ from service.domain.reports import (
     local_date,
 )
 from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
+from service.org_units import OrgSnapshot, UnitInfo
 from service.scope import readable_reports, reports_within
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
-    text,
     BigInteger,
     FunctionElement,
     Integer,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -279,7 +279,7 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
     report_id = base.c.report_id
     month = cast(extract("month", base.c.received_on), Integer)
     year = cast(extract("year", base.c.received_on), Integer)
-    D = Dimension
+    D = Dimension  # noqa: N806 - short, so the branches below read as a table
     if dimension is D.period_year:
         return [year], []
     if dimension is D.period_quarter:
@@ -567,7 +567,7 @@ def annual_table(session: Session, principal: Principal, unit_id: int | None, pe
     total_row = len(layout) - 1
     total = next((row.counts for row in counts if row.level == "total"), None)
     if total is None:
-        total = {key: 0 for key in (*keys, *SHARE_MEASURES)}
+        total = dict.fromkeys((*keys, *SHARE_MEASURES), 0)
     share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
     hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
 
@@ -608,7 +608,7 @@ def _org_layout(root: OrgUnit, units: list[PlacedUnit], counts: list[CountRow],
                 keys: list[str]) -> tuple[list[_OrgRow], dict[int, list[int]]]:
     """One row per avdelning with its enheter under it, and a total row last, as a kvalitetsberättelse prints
     them; and which rows stand under which (by index: an avdelning's enheter, the total's avdelningar)."""
-    zero = {key: 0 for key in keys}
+    zero = dict.fromkeys(keys, 0)
     by_unit = {(row.unit_id, row.department_id): row.counts for row in counts if row.level == "unit"}
     by_department = {row.department_id: row.counts for row in counts if row.level == "department"}
     total = next((row.counts for row in counts if row.level == "total"), zero)

@@ -1,4 +1,5 @@
-"""/api/v1/audit: the access log for auditors (docs/requirements.md L3), per user, per case and per period, and loggkontroll.
+"""/api/v1/audit: the access log for auditors (docs/requirements.md L3), per user, per case and per period,
+and loggkontroll.
 
 What an auditor sees is decided in service/scope.py, and the reads are the use cases in service/audit.py;
 this router maps HTTP to them. Reading the log is itself logged.
@@ -12,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
+
 from service import audit as core_audit
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor

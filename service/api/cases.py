@@ -130,7 +130,7 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
     facts = view.facts
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
-        types=[TypeOut(**{k: v for k, v in vars(f).items()}) for f in facts.findings],
+        types=[TypeOut(**vars(f)) for f in facts.findings],
         allowed_steps=allowed_steps(CaseStatus(report.status)),
         closing_blockers=closing_blockers(facts) if facts.status is not CaseStatus.closed else [],
         deadlines=[DeadlineOut(kind=d.kind, due_at=d.due_at, overdue=d.due_at < now, action_id=d.action_id)

@@ -8,16 +8,15 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from service.api.problems import ProblemException
-from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.reports import local_date
 from service.grants import grants_key, load_grants, principal_of
-from service.org_units import apply_due_placements
+from service.org_units import OrgSnapshot, apply_due_placements
 from service.tokens import TokenInvalid, TokenVerifier
 
 log = logging.getLogger("service.auth")

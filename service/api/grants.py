@@ -1,4 +1,5 @@
-"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged (docs/requirements.md L4).
+"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged
+(docs/requirements.md L4).
 
 The rules (who may manage which grants, nobody grants to themselves, grants are revoked, never deleted)
 are the use cases' in service/grants.py; this router maps HTTP to them.

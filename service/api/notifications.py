@@ -30,6 +30,7 @@ from service.api.types import (
     Text500,
     Timestamp,
 )
+from service.domain.errors import NotFound
 from service.domain.notifications import (
     Authority,
     DataSubjectExemption,
@@ -39,7 +40,6 @@ from service.domain.notifications import (
     imy_deadline,
     imy_is_late,
 )
-from service.domain.errors import NotFound
 from service.models import DataSubjectCommunication
 
 router = APIRouter(prefix="/reports/{report_id}", tags=["notifications"])
@@ -87,7 +87,8 @@ class Controller(Input):
 
 
 class FormFields(Input):
-    """The form's fields (docs/lifecycle.md, notifications). IVO takes the first group, IMY the second; sender_reference and
+    """The form's fields (docs/lifecycle.md, notifications). IVO takes the first group, IMY the second;
+    sender_reference and
     occurred_at belong to both. A field of the other authority's form is refused. Nested objects are
     replaced whole."""
 

@@ -13,7 +13,17 @@ from service import reports
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
-from service.api.types import Day, Input, Name, NonBlankText100, NonBlankText200, NonBlankText20k, RowId, Text10k, Timestamp
+from service.api.types import (
+    Day,
+    Input,
+    Name,
+    NonBlankText20k,
+    NonBlankText100,
+    NonBlankText200,
+    RowId,
+    Text10k,
+    Timestamp,
+)
 from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
 
@@ -139,7 +149,8 @@ def _read(view: reports.ReportView) -> ReportRead:
     if not view.case_access:
         return ReportRead(**_receipt_fields(view), access="receipt", possible_personal_identity_numbers=flags)
     return ReportRead(
-        **_receipt_fields(view), access="case", possible_personal_identity_numbers=flags, category=report.category, channel=Channel(report.channel),
+        **_receipt_fields(view), access="case", possible_personal_identity_numbers=flags,
+        category=report.category, channel=Channel(report.channel),
         occurred_at=report.occurred_at, noticed_at=report.noticed_at, reported_late=report.reported_late,
         description=report.description, immediate_actions=report.immediate_actions,
         subject_reference=report.subject_reference, no_specific_subject=report.no_specific_subject,

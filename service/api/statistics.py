@@ -17,7 +17,6 @@ from service.api.problems import problem_responses
 from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
 from service.domain.assessment import ReportType as ReportTypeValue
-from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 from service.domain.reports import local_date
 from service.domain.statistics import (
     CROSSTAB_NOTE_EN,
@@ -32,11 +31,11 @@ from service.domain.statistics import (
     ORG_DIMENSIONS,
     P90,
     PERIOD_DIMENSIONS,
+    SUPPRESSED_MARK,
     TABLE_COLUMNS,
     TYPE_LABELS,
     Dimension,
     Member,
-    SUPPRESSED_MARK,
     Period,
     check_dimensions,
     coded_members,
@@ -49,6 +48,7 @@ from service.domain.statistics import (
     table_groups,
     unknown_member,
 )
+from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 _TYPE_ORDER = [value.value for value in ReportTypeValue]
@@ -142,8 +142,10 @@ def build_annual_table(session, principal, unit_id: int | None, period: Period, 
 )
 def annual_table(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
-    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year (default: this year).")] = None,
+    unit_id: Annotated[RowId | None,
+                       Query(description="The förvaltning or avdelning (default: your only one).")] = None,
+    year: Annotated[int | None,
+                    Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year (default: this year).")] = None,
     from_: Annotated[Day | None, Query(alias="from", description="Instead of year: first day.")] = None,
     to: Annotated[Day | None, Query(description="Instead of year: last day (inclusive).")] = None,
     suppress_below: Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)] = None,
@@ -198,7 +200,8 @@ def _with_suppression(note: str, threshold: int | None, sv: bool) -> str:
 
 
 UnitQuery = Annotated[RowId | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
-YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of received_on (default: this year).")]
+YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR,
+                                        description="Calendar year of received_on (default: this year).")]
 FromQuery = Annotated[Day | None, Query(alias="from", description="Instead of year: first day received.")]
 ToQuery = Annotated[Day | None, Query(description="Instead of year: last day received (inclusive).")]
 TypeQuery = Annotated[list[ReportTypeValue] | None, Query(

@@ -20,7 +20,6 @@ from pydantic_core import PydanticCustomError
 
 from service.domain.time_range import OUT_OF_RANGE, day_in_range
 
-
 # The id of a row, in a path, a query or a body: positive and within the id columns' type (PostgreSQL's
 # 32-bit integer). A larger number names no row, and neither database can even take it as a parameter
 # (it was a 500); the answer is a 422 naming the field.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from service.domain.errors import Conflict, InvalidInput
-from service.domain.org import OrgKind, PARENT_KIND, check_code, check_validity
+from service.domain.org import PARENT_KIND, OrgKind, check_code, check_validity
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,13 @@ def plan_import(rows: list[ImportRow], existing: dict[str, ExistingUnit]) -> tup
         check_code(row.code, field=f"{pointer}/code")
         check_validity(row.valid_from, row.valid_to, field=f"{pointer}/valid_to")
         if row.code in by_code:
-            raise Conflict(f"This code appears twice in the file (also at /units/{by_code[row.code][0]}/code).", field=f"{pointer}/code")
+            raise Conflict(f"This code appears twice in the file (also at /units/{by_code[row.code][0]}/code).",
+                           field=f"{pointer}/code")
         by_code[row.code] = (index, row)
 
     kinds = {code: unit.kind for code, unit in existing.items()}
     kinds.update({code: row.kind for code, (_, row) in by_code.items()})
-    for code, (index, row) in by_code.items():
+    for index, row in by_code.values():
         pointer = f"/units/{index}/parent_code"
         expected = PARENT_KIND[row.kind]
         if expected is None:

@@ -503,7 +503,8 @@ def period_member(dimension: Dimension, year: int, part: int | None = None) -> M
         return Member(f"{year}-Q{part}", f"Kvartal {part} {year}", f"Q{part} {year}")
     if dimension is Dimension.period_tertial:
         first, last = 4 * part - 3, 4 * part
-        return Member(f"{year}-T{part}", f"Tertial {part} {year} ({MONTHS_SV[first - 1][:3]}–{MONTHS_SV[last - 1][:3]})",
+        return Member(f"{year}-T{part}",
+                      f"Tertial {part} {year} ({MONTHS_SV[first - 1][:3]}–{MONTHS_SV[last - 1][:3]})",
                       f"Tertial {part} {year} ({MONTHS_EN[first - 1][:3]}–{MONTHS_EN[last - 1][:3]})")
     if dimension is Dimension.period_month:
         return Member(f"{year}-{part:02d}", f"{MONTHS_SV[part - 1]} {year}", f"{MONTHS_EN[part - 1]} {year}")

@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service import audit, reports
 from service.api.deps import ClockDep, OrgDep, SessionDep, SettingsDep
-from service.api.problems import ProblemException
 from service.api.pagination import decode_cursor, encode_cursor
+from service.api.problems import ProblemException
 from service.api.reports import new_report
-from service.org_units import OrgSnapshot, UnitInfo
 from service.domain.access import Permission, Principal
 from service.domain.errors import DomainError, InvalidInput, NotFound
 from service.domain.org import OrgKind
 from service.domain.reports import local_date
+from service.org_units import OrgSnapshot, UnitInfo
 from service.web import report_form
 from service.web.render import pages
 from service.web.session import BrowserSessionDep, FormDep, WebPrincipalDep, WebRefusal

@@ -22,11 +22,11 @@ from pydantic import ValidationError
 
 from service import reports
 from service.api.reports import ReportCreate
-from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.errors import DomainError, Forbidden
 from service.domain.reports import Channel, check_subject, check_times
+from service.org_units import OrgSnapshot
 
 # The form's fields in page order (the error summary lists them in this order), with the id of the element
 # an error links to.
@@ -117,7 +117,7 @@ def read(data: dict[str, str]) -> dict[str, str]:
 def defaults(now: datetime, time_zone: str, form_id: str) -> dict[str, str]:
     local = now.astimezone(ZoneInfo(time_zone))
     day, clock = local.strftime("%Y-%m-%d"), local.strftime("%H:%M")
-    return {**{name: "" for name in INPUTS}, "intraffat_datum": day, "intraffat_tid": clock,
+    return {**dict.fromkeys(INPUTS, ""), "intraffat_datum": day, "intraffat_tid": clock,
             "upptackt_datum": day, "upptackt_tid": clock, "formular_id": form_id}
 
 

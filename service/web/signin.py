@@ -2,7 +2,8 @@
 
 AVV_AUTH_MODE=oidc: OpenID Connect authorization code flow with PKCE (S256) against AVV_OIDC_ISSUER. The
 authorization request, the token request and the PKCE challenge are built by authlib's OAuth 2 functions and
-sent with the service's httpx client (authlib's own httpx integration wants another HTTP library). The ID token is verified by the project's own verifier (service/tokens.py: RS256
+sent with the service's httpx client (authlib's own httpx integration wants another HTTP library). The ID
+token is verified by the project's own verifier (service/tokens.py: RS256
 only, the key by `kid` from the issuer's JWKS, `iss`, `aud` = the client id, `exp`, `iat`, `sub`), then its
 `nonce` is checked against the one this browser's sign-in sent. The session's subject is then treated
 exactly as a token's `sub`: the same grants, the same principal.

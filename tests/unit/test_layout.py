@@ -113,7 +113,7 @@ def test_scoping_lives_in_one_module() -> None:
             for call in _calls(function):
                 func = call.func
                 if (isinstance(func, ast.Attribute) and func.attr == "startswith"
-                        and "path" in ast.unparse(func.value) and "autoescape" in ast.unparse(call)):
-                    if (path.name, function.name) not in PATH_FILTERS_ALLOWED or path.parent != SERVICE:
-                        found.append(f"{path.relative_to(SERVICE.parent)}:{call.lineno} {function.name}")
+                        and "path" in ast.unparse(func.value) and "autoescape" in ast.unparse(call)
+                        and ((path.name, function.name) not in PATH_FILTERS_ALLOWED or path.parent != SERVICE)):
+                    found.append(f"{path.relative_to(SERVICE.parent)}:{call.lineno} {function.name}")
     assert found == [], "scoping conditions belong in service/scope.py:\n" + "\n".join(found)
