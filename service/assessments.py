@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -28,7 +29,18 @@ from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import CaseChange
 from service.domain.notifications import Authority
 from service.domain.org import OrgKind
-from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
+from service.models import (
+    Assessment,
+    CaseLink,
+    FollowUp,
+    Notification,
+    OrgUnit,
+    Report,
+    ReportType,
+    ReportUnit,
+    table_of,
+)
+from service.org_units import UnitInfo
 from service.reports import units_of
 from service.scope import reports_within
 
@@ -111,7 +123,7 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
         return None
     current = units_of(session, [report.id])[report.id]
     current_codes = [unit.code for unit in current]
-    wanted = {unit.code: unit for unit in current}
+    wanted: dict[str, UnitInfo | OrgUnit] = {unit.code: unit for unit in current}
     for index, code in enumerate(new.remove_unit_codes):
         if code not in wanted:
             raise InvalidInput("The report does not concern this enhet.", field=f"/remove_units/{index}")
@@ -157,7 +169,8 @@ def _link(session: Session, principal: Principal, report: Report, ids: tuple[uui
     return linked
 
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERT: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
@@ -169,7 +182,7 @@ def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
     """
     first, second = sorted((one, other))
     insert = _INSERT[session.get_bind().dialect.name]
-    session.execute(insert(CaseLink.__table__).values([  # type: ignore[attr-defined]
+    session.execute(insert(table_of(CaseLink)).values([
         {"report_id": first, "related_report_id": second},
         {"report_id": second, "related_report_id": first},
     ]).on_conflict_do_nothing())

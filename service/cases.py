@@ -240,7 +240,7 @@ def case_facts(session: Session, report: Report) -> CaseFacts:
     session.flush()
     investigation = session.exec(select(Investigation).where(Investigation.report_id == report.id)).first()
     open_actions = session.exec(
-        select(CaseAction.id, CaseAction.due_date)
+        select(col(CaseAction.id), col(CaseAction.due_date))
         .where(CaseAction.report_id == report.id, col(CaseAction.done_date).is_(None))
     ).all()
     return CaseFacts(

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -30,13 +31,13 @@ _OTHER_LOGGERS = ("uvicorn", "uvicorn.error")
 # The ASGI scope of the request being served (service/api/observe.py sets it), None outside a request.
 # Its state holds the request id (service/api/middleware.py) and, once the token is verified, the
 # principal's subject (service/api/deps.py); the threadpool copies the context, so sync code sees it too.
-request_scope: ContextVar[dict[str, Any] | None] = ContextVar("request_scope", default=None)
+request_scope: ContextVar[MutableMapping[str, Any] | None] = ContextVar("request_scope", default=None)
 
 # Fields of a JSON line taken from `extra=` on a log call (the access line's).
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
 
 
-def route_template(scope: dict[str, Any]) -> str | None:
+def route_template(scope: Mapping[str, Any]) -> str | None:
     """The matched operation's path template ("/api/v1/reports/{report_id}"), never the path as sent,
     which may hold ids or anything a client typed; None before a route matched or when none did."""
     path_format = getattr(scope.get("route"), "path_format", None)

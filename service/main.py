@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
+from fastapi.params import Param
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -58,7 +59,7 @@ def _query_parameters(route: APIRoute) -> frozenset[str]:
     known = _QUERY_PARAMETERS.get(id(route))
     if known is None:
         known = frozenset(param.alias for param in get_flat_params(route.dependant)
-                          if param.field_info.in_.value == "query")  # type: ignore[attr-defined]
+                          if isinstance(param.field_info, Param) and param.field_info.in_.value == "query")
         _QUERY_PARAMETERS[id(route)] = known
     return known
 
@@ -175,7 +176,7 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
     web.install(app, settings)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to replace the document
     return app
 
 
@@ -207,8 +208,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     for model in (FieldError, Problem):
         _add_schema(schemas, model)
-    for model in body_models():
-        _add_schema(schemas, model)
+    for body_model in body_models():
+        _add_schema(schemas, body_model)
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})

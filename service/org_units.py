@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select as sa_select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -294,7 +294,7 @@ class OrgSnapshot:
 
     @classmethod
     def load(cls, session: Session) -> OrgSnapshot:
-        rows = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
-                                   OrgUnit.valid_from, OrgUnit.valid_to)).all()
+        rows = session.execute(sa_select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name), col(OrgUnit.kind),
+                                         col(OrgUnit.path), col(OrgUnit.valid_from), col(OrgUnit.valid_to))).all()
         units = [UnitInfo(*row) for row in rows]
         return cls(by_id={unit.id: unit for unit in units}, by_code={unit.code: unit for unit in units})

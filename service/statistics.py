@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
+    ColumnElement,
+    FromClause,
     FunctionElement,
     Integer,
     Select,
     String,
+    Table,
     and_,
     case,
     cast,
@@ -30,6 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col
 
 from service import audit, scope
@@ -51,6 +57,7 @@ from service.domain.statistics import (
     Dimension,
     Member,
     Period,
+    Share,
     ShareCounts,
     share_cell,
     share_groups,
@@ -68,6 +75,7 @@ from service.models import (
     Report,
     ReportType,
     ReportUnit,
+    table_of,
 )
 
 
@@ -100,9 +108,9 @@ def placed_reports(root: OrgUnit, period: Period) -> Select:
 
     Read from report_unit alone (it carries the report's day), through an index that covers the query.
     """
-    placement = OrgUnitPlacement.__table__.alias("placement")  # type: ignore[attr-defined]
-    department = OrgUnit.__table__.alias("department")  # type: ignore[attr-defined]
-    pair = ReportUnit.__table__  # type: ignore[attr-defined]
+    placement = table_of(OrgUnitPlacement).alias("placement")
+    department = table_of(OrgUnit).alias("department")
+    pair = table_of(ReportUnit)
     query = (
         select(pair.c.report_id, pair.c.unit_id, placement.c.parent_id.label("department_id"), pair.c.received_on)
         .join(placement, and_(placement.c.unit_id == pair.c.unit_id,
@@ -138,8 +146,8 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
     report_type's covering index alone; the join keeps the ones in scope. (Restricting them to the
     scope first with a semi-join doubled the time of a whole förvaltning's table at 1 M reports.)
     """
-    types = ReportType.__table__.alias("types")  # type: ignore[attr-defined]
-    sent = Notification.__table__.alias("sent")  # type: ignore[attr-defined]
+    types = table_of(ReportType).alias("types")
+    sent = table_of(Notification).alias("sent")
     is_ = {key: types.c.type == key for key in _TYPE_KEYS}
     conditions = {
         **is_,
@@ -165,7 +173,7 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
         .cte("facts")
     )
 
-    def counted(bits_of):  # type: ignore[no-untyped-def]
+    def counted(bits_of: ColumnElement[Any]) -> list[ColumnElement[int]]:
         return [*(func.count().filter(bits_of.bitwise_and(_BITS[key]) != 0).label(key) for key in _COUNTED),
                 func.count().filter(bits_of.bitwise_and(_BITS["assessed"]) == 0).label("unassessed"),
                 func.count().label("total")]
@@ -205,7 +213,8 @@ def share_counts_of(total: dict[str, int]) -> ShareCounts:
     )
 
 
-def _by_level(session: Session, pairs, joined, measures, keys: list[str]) -> list[CountRow]:  # type: ignore[no-untyped-def]
+def _by_level(session: Session, pairs: FromClause, joined: FromClause, measures: Sequence[ColumnElement[Any]],
+              keys: list[str]) -> list[CountRow]:
     """The measures per enhet (under its avdelning), per avdelning and in total, in one UNION ALL query."""
     per_unit = (select(literal("unit", String).label("level"), pairs.c.unit_id, pairs.c.department_id, *measures)
                 .select_from(joined).group_by(pairs.c.unit_id, pairs.c.department_id))
@@ -238,8 +247,8 @@ def units_in_period(session: Session, root: OrgUnit, period: Period) -> list[Pla
     overlapping = and_(col(OrgUnitPlacement.valid_from) <= period.end,
                        or_(col(OrgUnitPlacement.valid_to).is_(None), col(OrgUnitPlacement.valid_to) >= period.start))
     rows = session.execute(
-        select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnit.path, OrgUnitPlacement.name,
-               OrgUnitPlacement.parent_id, OrgUnitPlacement.valid_from)
+        select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.kind), col(OrgUnit.path), col(OrgUnitPlacement.name),
+               col(OrgUnitPlacement.parent_id), col(OrgUnitPlacement.valid_from))
         .join(OrgUnitPlacement, col(OrgUnitPlacement.unit_id) == col(OrgUnit.id))
         .where(overlapping, col(OrgUnit.kind).in_([OrgKind.department.value, OrgKind.unit.value]))
         .order_by(col(OrgUnitPlacement.valid_from))
@@ -263,14 +272,15 @@ def scoped_reports(root: OrgUnit, period: Period, types: Sequence[str] = ()) -> 
     """placed_reports, kept to reports that have at least one of `types` (all reports when none are given)."""
     query = placed_reports(root, period)
     if types:
-        wanted = ReportType.__table__.alias("wanted_type")  # type: ignore[attr-defined]
-        pair = ReportUnit.__table__  # type: ignore[attr-defined]
+        wanted = table_of(ReportType).alias("wanted_type")
+        pair = table_of(ReportUnit)
         query = query.where(select(wanted.c.report_id)
                             .where(wanted.c.report_id == pair.c.report_id, wanted.c.type.in_(list(types))).exists())
     return query
 
 
-def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: str):  # type: ignore[no-untyped-def]
+def _dimension_sql(dimension: Dimension, base: FromClause, report: Table, period: Period,
+                   prefix: str) -> tuple[list[ColumnElement[Any]], list[tuple[FromClause, ColumnElement[bool]]]]:
     """The SQL values a dimension groups by, and the outer joins they need. Never multiplies a report's rows
     except for dimensions where a report really has several values (type, root cause, enhet).
 
@@ -297,18 +307,18 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
     if dimension is D.status:
         return [report.c.status], []
     if dimension is D.root_cause:
-        investigation = Investigation.__table__.alias(f"{prefix}_investigation")  # type: ignore[attr-defined]
-        cause = InvestigationRootCause.__table__.alias(f"{prefix}_cause")  # type: ignore[attr-defined]
+        investigation = table_of(Investigation).alias(f"{prefix}_investigation")
+        cause = table_of(InvestigationRootCause).alias(f"{prefix}_cause")
         return [cause.c.cause], [(investigation, investigation.c.report_id == report_id),
                                  (cause, cause.c.investigation_id == investigation.c.id)]
     if dimension in (D.notified_ivo, D.notified_imy):
-        notification = Notification.__table__.alias(f"{prefix}_notification")  # type: ignore[attr-defined]
+        notification = table_of(Notification).alias(f"{prefix}_notification")
         authority = "ivo" if dimension is D.notified_ivo else "imy"
         on = and_(notification.c.report_id == report_id, notification.c.authority == authority,
                   notification.c.sent_at.is_not(None))
         return [case((notification.c.id.is_not(None), literal("yes", String)), else_=literal("no", String))], [
             (notification, on)]
-    types = ReportType.__table__.alias(f"{prefix}_type")  # type: ignore[attr-defined]
+    types = table_of(ReportType).alias(f"{prefix}_type")
     # The period condition is implied by the report's; stated, it lets the planner read the period's types
     # from report_type's covering index in one range instead of probing the key once per report.
     of_report = and_(types.c.report_id == report_id,
@@ -325,15 +335,16 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
 _REPORT_DIMENSIONS = frozenset({Dimension.category, Dimension.status})
 
 
-def _facts(root: OrgUnit, period: Period, types: Sequence[str], dimensions: Sequence[Dimension]):  # type: ignore[no-untyped-def]
+def _facts(root: OrgUnit, period: Period, types: Sequence[str],
+           dimensions: Sequence[Dimension]) -> tuple[CTE, list[list[str]]]:
     """A CTE of (report_id, the dimensions' values...) for the reports in scope; grouped by the caller."""
     pairs = scoped_reports(root, period, types).subquery("pairs")
     if any(dimension in ORG_DIMENSIONS for dimension in dimensions):
         base = pairs
     else:  # one row per report: the enheter only matter for the scope
         base = select(pairs.c.report_id, pairs.c.received_on).distinct().subquery("scope")
-    report = Report.__table__  # type: ignore[attr-defined]
-    joined = base
+    report = table_of(Report)
+    joined: FromClause = base
     if _REPORT_DIMENSIONS.intersection(dimensions):
         joined = joined.join(report, report.c.id == base.c.report_id)
     columns = [base.c.report_id.label("report_id")]
@@ -365,10 +376,10 @@ def crosstab_counts(session: Session, root: OrgUnit, period: Period, types: Sequ
     column_columns = [facts.c[name] for name in names[1]] if columns is not None else []
     count = func.count(distinct(facts.c.report_id)).label("n")
 
-    def level(name: str):  # type: ignore[no-untyped-def]
+    def level(name: str) -> ColumnElement[str]:
         return literal(name, String).label("level")
 
-    def nulls(grouped):  # type: ignore[no-untyped-def]
+    def nulls(grouped: Sequence[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
         return [cast(null(), column.type).label(column.name) for column in grouped]
 
     parts = [select(level("row"), *row_columns, *nulls(column_columns), count).group_by(*row_columns),
@@ -394,7 +405,7 @@ def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dime
     kind = OrgKind.department if dimension is Dimension.department else OrgKind.unit
     placed = {unit.id: unit for unit in units_in_period(session, root, period) if unit.kind == kind}
     missing = seen_ids - set(placed)
-    extra = session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name)
+    extra = session.execute(select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name))
                             .where(col(OrgUnit.id).in_(sorted(missing)))).all() if missing else []
     members = [(unit.code, unit.id, unit.name) for unit in placed.values()] + [
         (row.code, row.id, row.name) for row in extra]
@@ -404,7 +415,7 @@ def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dime
 # ---- lead times ---------------------------------------------------------------------------------------
 
 
-class EpochSeconds(FunctionElement):  # type: ignore[type-arg]
+class EpochSeconds(FunctionElement[int]):
     """Whole seconds since 1970 (UTC) of a stored timestamp: the one place where the two databases differ.
 
     Fractions of a second are dropped on both, so durations are exact integers and agree between them.
@@ -415,21 +426,21 @@ class EpochSeconds(FunctionElement):  # type: ignore[type-arg]
 
 
 @compiles(EpochSeconds, "postgresql")
-def _epoch_seconds_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_seconds_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 @compiles(EpochSeconds, "sqlite")
-def _epoch_seconds_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_seconds_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     # SQLite keeps UTC timestamps as text; strftime('%s') reads them as UTC and drops the fraction.
     return f"CAST(STRFTIME('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
-def duration_seconds(start, end):  # type: ignore[no-untyped-def]
+def duration_seconds(start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElement[int]:
     return EpochSeconds(end) - EpochSeconds(start)
 
 
-def _scaled_percentile(ranked, fraction: tuple[int, int]):  # type: ignore[no-untyped-def]
+def _scaled_percentile(ranked: FromClause, fraction: tuple[int, int]) -> ColumnElement[int]:
     """b·percentile in integers: the value at the lower rank weighted b - r, the next weighted r (see
     service.domain.statistics.percentile_positions, which this mirrors)."""
     a, b = fraction
@@ -440,7 +451,7 @@ def _scaled_percentile(ranked, fraction: tuple[int, int]):  # type: ignore[no-un
                          (ranked.c.rn == lower + 1, ranked.c.seconds * remainder), else_=0))
 
 
-def percentiles(durations) -> Select:  # type: ignore[no-untyped-def]
+def percentiles(durations: FromClause) -> Select:
     """(measure, n, median × 2, p90 × 10) per measure of a (measure, seconds) subquery, in integers.
 
     Portable: ROW_NUMBER() and COUNT() OVER the measure's durations, then the rows at the percentile's ranks.
@@ -466,17 +477,17 @@ class LeadTimeCounts:
 def lead_times(session: Session, root: OrgUnit, period: Period, types: Sequence[str]) -> dict[str, LeadTimeCounts]:
     """Median and 90th percentile of each lead time, in the database: durations ranked by ROW_NUMBER()."""
     pairs = scoped_reports(root, period, types).cte("pairs")  # placed once, read by each of the five measures
-    report = Report.__table__  # type: ignore[attr-defined]
+    report = table_of(Report)
     in_scope = report.c.id.in_(select(pairs.c.report_id))
 
-    def measure(key: str, start, end, source=report):  # type: ignore[no-untyped-def]
+    def measure(key: str, start: ColumnElement[Any], end: ColumnElement[Any], source: FromClause = report) -> Select:
         return (select(literal(key, String).label("measure"), duration_seconds(start, end).label("seconds"))
                 .select_from(source).where(in_scope, start.is_not(None), end.is_not(None)))
 
     parts = [measure("noticed_to_reported", report.c.noticed_at, report.c.received_at),
              measure("reported_to_assessed", report.c.received_at, report.c.first_assessed_at)]
     for authority in ("ivo", "imy"):
-        sent = Notification.__table__.alias(f"sent_{authority}")  # type: ignore[attr-defined]
+        sent = table_of(Notification).alias(f"sent_{authority}")
         source = report.join(sent, and_(sent.c.report_id == report.c.id, sent.c.authority == authority))
         parts.append(measure(f"assessed_to_notified_{authority}", report.c.first_assessed_at, sent.c.sent_at, source))
     parts.append(measure("reported_to_closed", report.c.received_at, report.c.closed_at))
@@ -499,7 +510,7 @@ def open_and_overdue_counts(session: Session, root: OrgUnit, at: datetime, at_da
              .join(Report, col(Report.id) == col(ReportUnit.report_id))
              .where(col(Report.received_at) <= at, or_(col(Report.closed_at).is_(None), col(Report.closed_at) > at))
              .cte("pairs"))
-    deadline = CaseDeadline.__table__.alias("overdue")  # type: ignore[attr-defined]
+    deadline = table_of(CaseDeadline).alias("overdue")
     joined = pairs.outerjoin(deadline, and_(deadline.c.report_id == pairs.c.report_id, deadline.c.due_at < at))
     report_id = pairs.c.report_id
     measures = [
@@ -571,7 +582,7 @@ def annual_table(session: Session, principal: Principal, unit_id: int | None, pe
     share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
     hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
 
-    def share_figure(share) -> ShareFigure:  # type: ignore[no-untyped-def]
+    def share_figure(share: Share) -> ShareFigure:
         if {share_cell(share.numerator_of, total_row), share_cell(share.denominator_of, total_row)} & hidden:
             return ShareFigure(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=None,
                                denominator=None, percent=None, suppressed=True)

@@ -211,7 +211,7 @@ def display_name(claims: dict) -> str:
 
 def _is_numeric_date(value: object) -> bool:
     # jose accepts strings such as "9999999999" and lets inf/lists escape as TypeError/OverflowError.
-    return type(value) in (int, float) and math.isfinite(value)
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 
 class TokenVerifier:

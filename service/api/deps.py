@@ -128,7 +128,9 @@ async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         # A remembered token costs nothing; verifying may fetch the JWKS, so it runs off the event loop.
-        claims = verifier.remembered(token) or await run_in_threadpool(verifier.verify, token)
+        claims = verifier.remembered(token)
+        if claims is None:
+            claims = await run_in_threadpool(verifier.verify, token)
     except TokenInvalid as exc:
         # The reason goes to our log only; the client learns nothing about why.
         log.info("token refused: %s", exc)

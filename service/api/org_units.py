@@ -93,7 +93,8 @@ def _read(unit: OrgUnit, today: date) -> OrgUnitRead:
     )
 
 
-_WRITE_ERRORS = problem_responses(403, 409, 422)
+_WRITE_STATUSES = (403, 409, 422)
+_WRITE_ERRORS = problem_responses(*_WRITE_STATUSES)
 
 
 @router.get("", summary="List org units, parents before children")
@@ -128,7 +129,7 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
 
 
 @router.patch("/{unit_id}", summary="Rename an org unit (the old name stays in its history)",
-              responses=problem_responses(404, *_WRITE_ERRORS))
+              responses=problem_responses(404, *_WRITE_STATUSES))
 def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
@@ -140,7 +141,7 @@ def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: 
 
 
 @router.post("/{unit_id}/move", summary="Move an org unit under another parent (with its subtree)",
-             responses=problem_responses(404, *_WRITE_ERRORS))
+             responses=problem_responses(404, *_WRITE_STATUSES))
 def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: SessionDep, principal: PrincipalDep,
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
@@ -152,7 +153,7 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
 
 
 @router.post("/{unit_id}/close", summary="Close an org unit from a date (its reports keep it)",
-             responses=problem_responses(404, *_WRITE_ERRORS))
+             responses=problem_responses(404, *_WRITE_STATUSES))
 def close_unit(unit_id: RowId, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
@@ -195,7 +196,7 @@ def _csv_rows(text: str) -> list[dict[str, str | None]]:
 
 
 @router.post(
-    "/import", status_code=status.HTTP_200_OK, responses=problem_responses(400, *_WRITE_ERRORS),
+    "/import", status_code=status.HTTP_200_OK, responses=problem_responses(400, *_WRITE_STATUSES),
     summary="Load a whole organisation in one call, all or nothing",
     description=(
         "JSON `{\"units\": [...]}` or CSV with the header `code,name,kind,parent_code,valid_from,valid_to` "

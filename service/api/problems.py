@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Param
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -146,8 +147,8 @@ def _parameter_locations(request: Request) -> dict[str, str]:
         return {}
     known = _PARAMETERS.get(id(route))
     if known is None:
-        known = {param.alias: param.field_info.in_.value  # type: ignore[attr-defined]
-                 for param in get_flat_params(route.dependant)}
+        known = {param.alias: param.field_info.in_.value
+                 for param in get_flat_params(route.dependant) if isinstance(param.field_info, Param)}
         _PARAMETERS[id(route)] = known
     return known
 
@@ -202,8 +203,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                     errors = [_field_error(request, exc.field, exc.detail, type_)]
                 if status == 403:  # the reason, as the client is told it (it repeats none of their input)
                     log.info("refused 403 %s: %s", type_, exc.detail)
+                extensions: dict[str, Any] = exc.extensions()
                 return problem_response(status, type_=type_, detail=exc.detail, instance=_instance(request),
-                                        errors=errors, **exc.extensions())
+                                        errors=errors, **extensions)
         raise exc  # a DomainError subclass without a mapping is a programming error
 
     @app.exception_handler(ProblemException)

@@ -26,6 +26,7 @@ from service.api.types import (
 )
 from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
+from service.models import Report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -136,7 +137,7 @@ def _receipt_fields(view: reports.ReportView) -> dict:
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
 
 
-def _flags(report) -> list[str]:  # type: ignore[no-untyped-def]
+def _flags(report: Report) -> list[str]:
     """Free text that seems to hold a personnummer: shown on the receipt and to the case's handlers."""
     return possible_identity_numbers({"/description": report.description,
                                       "/immediate_actions": report.immediate_actions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from service import statistics as core_statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
@@ -16,6 +18,7 @@ from service.api.exports import FILE_RESPONSE, Cell, Delimiter, csv_response, xl
 from service.api.problems import problem_responses
 from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
+from service.domain.access import Principal
 from service.domain.assessment import ReportType as ReportTypeValue
 from service.domain.reports import local_date
 from service.domain.statistics import (
@@ -49,6 +52,7 @@ from service.domain.statistics import (
     unknown_member,
 )
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
+from service.models import OrgUnit
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 _TYPE_ORDER = [value.value for value in ReportTypeValue]
@@ -121,7 +125,7 @@ NOTE_EN = ("Each row counts distinct reports within its own scope: a report conc
            "once in Total. Rows are therefore not sums of the rows below them.")
 
 
-def build_annual_table(session, principal, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
+def build_annual_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
                        threshold: int | None) -> AnnualTable:
     table = core_statistics.annual_table(session, principal, unit_id, period, threshold)
     root = table.root
@@ -163,10 +167,10 @@ def annual_table(
 
 def _annual_file(table: AnnualTable, format: OutputFormat, delimiter: Delimiter, lang: Language) -> Response:  # noqa: A002
     sv = lang is Language.sv
-    header = [("Avdelning / enhet" if sv else "Department / unit")] + [
-        column.label_sv if sv else column.label_en for column in table.columns]
-    body: list[list[Cell]] = [[row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-                              + [_shown(value) for value in row.counts.values()] for row in table.rows]
+    header = [("Avdelning / enhet" if sv else "Department / unit"),
+              *(column.label_sv if sv else column.label_en for column in table.columns)]
+    body: list[list[Cell]] = [[row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1],
+                               *(_shown(value) for value in row.counts.values())] for row in table.rows]
     period = f"{table.period_from.isoformat()} – {table.period_to.isoformat()}"
     filename = f"avvikelser-{table.unit_code}-{table.period_from.isoformat()}-{table.period_to.isoformat()}"
     if format is OutputFormat.csv:
@@ -266,9 +270,10 @@ def _dimension_out(dimension: Dimension) -> DimensionOut:
     return DimensionOut(key=dimension.value, label_sv=sv, label_en=en)
 
 
-def _members(session, root, period: Period, dimension: Dimension, settings: Settings,  # type: ignore[no-untyped-def]
+def _members(session: Session, root: OrgUnit, period: Period, dimension: Dimension, settings: Settings,
              seen: set[tuple]) -> dict[tuple, Member]:
     """Every value of the dimension in table order (zeros included), then any other value the counts hold."""
+    known: Sequence[tuple[tuple[Any, ...], Member]]
     if dimension in PERIOD_DIMENSIONS:
         known = period_members(dimension, period)
     elif dimension in ORG_DIMENSIONS:
@@ -283,7 +288,7 @@ def _members(session, root, period: Period, dimension: Dimension, settings: Sett
     return members
 
 
-def build_crosstab(session, principal, settings: Settings, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
+def build_crosstab(session: Session, principal: Principal, settings: Settings, unit_id: int | None, period: Period,
                    types: list[str], rows: Dimension, columns: Dimension | None,
                    threshold: int | None) -> CrossTab:
     check_dimensions(rows, columns)
@@ -302,7 +307,7 @@ def build_crosstab(session, principal, settings: Settings, unit_id: int | None, 
     values = {(row, column): cells.get((row, column), 0) for row in row_ids for column in column_ids}
     hidden = suppressed_cells(values, table_groups(row_ids, column_ids, {_TOTAL: list(row_members)}), threshold)
 
-    def shown(row, column) -> int | None:  # type: ignore[no-untyped-def]
+    def shown(row: tuple[Any, ...], column: tuple[Any, ...]) -> int | None:
         return None if (row, column) in hidden else values[(row, column)]
 
     table_rows = [
@@ -506,11 +511,11 @@ def open_and_overdue(
     if format is OutputFormat.json:
         return table
     sv = lang is Language.sv
-    header = [("Avdelning / enhet" if sv else "Department / unit")] + [
-        column.label_sv if sv else column.label_en for column in OPEN_COLUMNS]
+    header = [("Avdelning / enhet" if sv else "Department / unit"),
+              *(column.label_sv if sv else column.label_en for column in OPEN_COLUMNS)]
     body: list[list[Cell]] = [
-        [row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1]]
-        + [_shown(value) for value in row.counts.values()] for row in rows]
+        [row.name if row.level != "total" else LEVEL_LABELS["total"][0 if sv else 1],
+         *(_shown(value) for value in row.counts.values())] for row in rows]
     return _file(format, delimiter, header, body,
                  title=(f"Öppna ärenden och passerade tidsfrister, {root.name}" if sv
                         else f"Open cases and overdue deadlines, {root.name}"),

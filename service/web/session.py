@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Depends, Request, Response
@@ -53,7 +54,10 @@ def clear_cookie(response: Response, settings: Settings) -> None:
                            samesite="lax")
 
 
-def in_own_session(request: Request, work):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def in_own_session(request: Request, work: Callable[[Session], T]) -> T:
     """Run work(session) in a short database session of its own and commit it: the page's own session stays
     unopened until the page uses it (intake relies on that), as for the API's token checks."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:

@@ -117,9 +117,10 @@ def _exchange(request: Request, settings: Settings, provider: Provider, code: st
     body = prepare_token_request("authorization_code", code=code, redirect_uri=_redirect_uri(request, settings),
                                  code_verifier=verifier, **({} if secret else {"client_id": settings.client_id}))
     http: httpx.Client = request.app.state.oidc_http
+    # RFC 6749 2.3.1: id and secret are form-encoded before they go into Basic.
+    basic = (quote(settings.client_id, safe=""), quote(secret, safe="")) if secret else None
     response = http.post(provider.token_endpoint, content=body,
-                         # RFC 6749 2.3.1: id and secret are form-encoded before they go into Basic.
-                         auth=(quote(settings.client_id, safe=""), quote(secret, safe="")) if secret else None,
+                         auth=basic,  # type: ignore[arg-type]  # httpx reads None as "no auth"; its annotation omits it
                          headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
     response.raise_for_status()
     return response.json()
