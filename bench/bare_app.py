@@ -111,6 +111,9 @@ def create_app(database_url: str) -> FastAPI:
     return app
 
 
+app: FastAPI  # made by __getattr__ below on first use
+
+
 def __getattr__(name: str) -> FastAPI:
     # `app` is made on first use (uvicorn's `bare_app:app`), so that bench/load.py can import the tables.
     if name != "app":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -70,7 +72,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(cmd: list[str], *, timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(cmd: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, text=True, timeout=timeout, **kwargs)
 
 
@@ -87,7 +89,7 @@ class ThrowawayPostgres:
         self.pg_ctl = ""
         self.version = ""
 
-    def _as_pg(self, cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _as_pg(self, cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         # initdb refuses root, so as root the server belongs to Debian's `postgres` user.
         # cwd=self.dir keeps that user out of a cwd it may not be able to read.
         if os.geteuid() != 0:
@@ -578,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert server.proc is not None
                 probes: dict[str, Callable[[], float | None]] = {
                     "client": time.process_time,
-                    "server": lambda pid=server.proc.pid: tree_cpu_seconds(pid),
+                    "server": functools.partial(tree_cpu_seconds, server.proc.pid),
                     "postgres": lambda: tree_cpu_seconds(postmaster),
                 }
                 try:

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -409,7 +409,7 @@ def describe_data(conn: psycopg.Connection, year: int) -> str:
                pg_size_pretty(pg_database_size(current_database()))""").fetchone()
     assert row is not None
     total = row[0] or 1
-    types = dict(conn.execute("SELECT type, count(*) FROM report_type GROUP BY 1").fetchall())
+    types: dict[str, int] = dict(conn.execute("SELECT type, count(*) FROM report_type GROUP BY 1").fetchall())
     mix = ", ".join(f"{t} {100 * types.get(t, 0) / total:.1f}%" for t in TYPES)
     return (f"{row[0]} reports ({row[1]} in {year}); on 2 enheter {100 * row[2] / total:.1f}%, on 3 "
             f"{100 * row[3] / total:.1f}%; two types {100 * row[4] / total:.1f}%, unassessed "
@@ -545,8 +545,9 @@ def compare_annual(endpoint: AnnualNumbers, raw: AnnualNumbers) -> list[str]:
     every row the endpoint has but the SQL does not must be all zeros."""
     zero = dict.fromkeys(COUNT_KEYS, 0)
     problems = []
-    for name, ours, theirs in (("enhet", raw.units, endpoint.units),
-                               ("avdelning", raw.departments, endpoint.departments)):
+    tables: tuple[tuple[str, Mapping[Any, dict[str, int]], Mapping[Any, dict[str, int]]], ...] = (
+        ("enhet", raw.units, endpoint.units), ("avdelning", raw.departments, endpoint.departments))
+    for name, ours, theirs in tables:
         for key in sorted(set(ours) | set(theirs), key=str):
             if key not in theirs:
                 problems.append(f"{name} {key}: missing from the endpoint's table (SQL: {ours[key]})")
