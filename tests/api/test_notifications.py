@@ -57,11 +57,13 @@ def decide_investigation(db, case_id, clock, *entries: str) -> None:
     """Stands in for the investigation endpoints (built separately): a decided investigation with entries."""
     with Session(db) as session:
         case = session.get(Report, uuid.UUID(case_id))
+        assert case is not None
         investigation = Investigation(report_id=case.id, kind="full", started_at=clock(), started_by_name="Ivar",
                                       decision="Brister i rutinen för läkemedelsöverlämning.", decided_at=clock(),
                                       decided_by_name="Ivar Isaksson", decided_by_title="Kvalitetsutvecklare")
         session.add(investigation)
         session.flush()
+        assert investigation.id is not None
         session.add_all(InvestigationEntry(investigation_id=investigation.id, topic="what_happened",
                                            documented_on=clock().date(), source="Samtal med personal", nature="fact",
                                            author_name="Ivar Isaksson", author_title="Kvalitetsutvecklare",

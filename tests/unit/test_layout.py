@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
@@ -30,13 +31,13 @@ PATH_FILTERS_ALLOWED = {
 }
 
 
-def _functions(tree: ast.Module):  # type: ignore[no-untyped-def]
+def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield node
 
 
-def _calls(node: ast.AST):  # type: ignore[no-untyped-def]
+def _calls(node: ast.AST) -> Iterator[ast.Call]:
     for call in ast.walk(node):
         if isinstance(call, ast.Call):
             yield call
