@@ -24,7 +24,6 @@ from service.domain.assessment import (
     incident_awareness,
     is_serious_lex_sarah,
 )
-from service.domain.closing import check_can_close, check_can_follow_up
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import CaseChange
 from service.domain.notifications import Authority
@@ -32,7 +31,6 @@ from service.domain.org import OrgKind
 from service.models import (
     Assessment,
     CaseLink,
-    FollowUp,
     Notification,
     OrgUnit,
     Report,
@@ -186,32 +184,3 @@ def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
         {"report_id": first, "related_report_id": second},
         {"report_id": second, "related_report_id": first},
     ]).on_conflict_do_nothing())
-
-
-def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,
-              settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.follow_up, now, settings) as step:
-        check_can_follow_up(step.facts())
-        session.add(FollowUp(report_id=step.report.id, followed_up_at=now, by_name=principal.display_name,
-                             summary=summary))
-        step.facts_after(followed_up=True)
-        step.record(note=summary)
-    return step.result
-
-
-def close(session: Session, principal: Principal, report_id: uuid.UUID, note: str | None, now: datetime,
-          settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.close, now, settings) as step:
-        check_can_close(step.facts())
-        step.report.closed_at = now
-        step.facts_after()
-        step.record(note=note)
-    return step.result
-
-
-def reopen(session: Session, principal: Principal, report_id: uuid.UUID, reason: str, now: datetime,
-           settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.reopen, now, settings) as step:
-        step.report.closed_at = None
-        step.record(note=reason)
-    return step.result

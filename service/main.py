@@ -23,6 +23,7 @@ from service.api import (
     actions,
     audit as audit_api,
     cases,
+    closing,
     deadlines,
     grants,
     health,
@@ -165,6 +166,7 @@ def create_app(
     api.include_router(org_units.router)
     api.include_router(reports.router)
     api.include_router(cases.router)
+    api.include_router(closing.router)
     api.include_router(investigations.router)
     api.include_router(actions.router)
     api.include_router(notifications.router)

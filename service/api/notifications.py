@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from service import notifications
+from service import notifications as core_notifications
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import (
@@ -229,7 +229,7 @@ class DataSubjectCommunicationOut(BaseModel):
     recorded_by_name: str
 
 
-def _out(view: notifications.NotificationView) -> NotificationOut:
+def _out(view: core_notifications.NotificationView) -> NotificationOut:
     n = view.notification
     aware_at = view.case_aware_at if view.authority is Authority.imy else None  # the case's one awareness time
     return NotificationOut(
@@ -266,7 +266,7 @@ def _dsc_out(row: DataSubjectCommunication) -> DataSubjectCommunicationOut:
 
 @router.get("/notifications", summary="The case's IVO and IMY notifications", responses=READ_ERRORS)
 def list_notifications(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[NotificationOut]:
-    return [_out(view) for view in notifications.list_notifications(session, principal, report_id)]
+    return [_out(view) for view in core_notifications.list_notifications(session, principal, report_id)]
 
 
 @router.post("/notifications", status_code=201, responses=STEP_ERRORS,
@@ -274,7 +274,7 @@ def list_notifications(report_id: uuid.UUID, session: SessionDep, principal: Pri
 def create_notification(report_id: uuid.UUID, body: NotificationCreate, request: Request, response: Response,
                         session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                         settings: SettingsDep) -> NotificationOut:
-    view = notifications.create_draft(session, principal, report_id, body.authority,
+    view = core_notifications.create_draft(session, principal, report_id, body.authority,
                                       _given(body, frozenset({"authority"})), clock(), settings)
     result = _out(view)
     response.headers["Location"] = str(request.url_for("get_notification", report_id=report_id,
@@ -286,14 +286,15 @@ def create_notification(report_id: uuid.UUID, body: NotificationCreate, request:
             responses=READ_ERRORS)
 def get_notification(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                      principal: PrincipalDep) -> NotificationOut:
-    return _out(notifications.get_notification(session, principal, report_id, notification_id))
+    return _out(core_notifications.get_notification(session, principal, report_id, notification_id))
 
 
 @router.patch("/notifications/{notification_id}", summary="Edit a draft (a sent notification is frozen)",
               responses=STEP_ERRORS)
 def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: NotificationEdit, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    view = notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(), settings)
+    view = core_notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(),
+                                         settings)
     return _out(view)
 
 
@@ -301,19 +302,19 @@ def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: Notifi
              summary="Record the decision and the sending; the notification is frozen from then on")
 def send_notification(report_id: uuid.UUID, notification_id: RowId, body: SendIn, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    order = notifications.SendOrder(decision_maker_name=body.decision_maker_name,
+    order = core_notifications.SendOrder(decision_maker_name=body.decision_maker_name,
                                     delegation_reference=body.delegation_reference, channel=body.channel,
                                     sent_at=body.sent_at, delay_reason=body.delay_reason)
-    return _out(notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
+    return _out(core_notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
 
 
 @router.post("/notifications/{notification_id}/supplements", status_code=201, responses=STEP_ERRORS,
              summary="Record a supplement (komplettering) sent after the notification")
 def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: SupplementIn, session: SessionDep,
                    principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    new = notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
+    new = core_notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
                                       sent_at=body.sent_at)
-    return _out(notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
+    return _out(core_notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
                                                settings))
 
 
@@ -322,7 +323,7 @@ def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: Supplemen
 def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body: AuthorityResponseIn,
                               session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                               settings: SettingsDep) -> NotificationOut:
-    return _out(notifications.record_authority_response(session, principal, report_id, notification_id,
+    return _out(core_notifications.record_authority_response(session, principal, report_id, notification_id,
                                                           _given(body), clock(), settings))
 
 
@@ -335,7 +336,7 @@ def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body
 )
 def notification_document(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                           principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
-    page = notifications.document(session, principal, report_id, notification_id, clock(), settings)
+    page = core_notifications.document(session, principal, report_id, notification_id, clock(), settings)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
@@ -343,7 +344,7 @@ def notification_document(report_id: uuid.UUID, notification_id: RowId, session:
             summary="How the data subjects of a high-risk incident were informed, or why not (404 if not recorded)")
 def get_data_subject_communication(report_id: uuid.UUID, session: SessionDep,
                                    principal: PrincipalDep) -> DataSubjectCommunicationOut:
-    row = notifications.get_data_subject_communication(session, principal, report_id)
+    row = core_notifications.get_data_subject_communication(session, principal, report_id)
     if row is None:
         raise NotFound("Nothing is recorded about informing the data subjects.")
     return _dsc_out(row)
@@ -354,7 +355,7 @@ def get_data_subject_communication(report_id: uuid.UUID, session: SessionDep,
 def record_data_subject_communication(report_id: uuid.UUID, body: DataSubjectCommunicationIn, session: SessionDep,
                                       principal: PrincipalDep, clock: ClockDep,
                                       settings: SettingsDep) -> DataSubjectCommunicationOut:
-    notice = notifications.DataSubjectNotice(informed_at=body.informed_at, method=body.method,
+    notice = core_notifications.DataSubjectNotice(informed_at=body.informed_at, method=body.method,
                                              exemption=body.exemption, justification=body.justification)
-    return _dsc_out(notifications.record_data_subject_communication(session, principal, report_id, notice,
+    return _dsc_out(core_notifications.record_data_subject_communication(session, principal, report_id, notice,
                                                                       clock(), settings))

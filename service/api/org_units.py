@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from service import org_units
+from service import org_units as core_org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
@@ -105,14 +105,14 @@ def list_units(
 ) -> list[OrgUnitRead]:
     today = local_date(clock(), settings.time_zone)
     if under is not None:
-        org_units.get_unit(session, under)
-    return [_read(unit, today) for unit in org_units.list_units(session, active_on=active_on, under=under)]
+        core_org_units.get_unit(session, under)
+    return [_read(unit, today) for unit in core_org_units.list_units(session, active_on=active_on, under=under)]
 
 
 @router.get("/{unit_id}", summary="One org unit", responses=problem_responses(404))
 def get_unit(unit_id: RowId, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
              settings: SettingsDep) -> OrgUnitRead:
-    return _read(org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
+    return _read(core_org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an org unit", responses=_WRITE_ERRORS)
@@ -120,7 +120,7 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
                 principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.create_unit(session, principal, org_units.NewUnit(
+    unit = core_org_units.create_unit(session, principal, core_org_units.NewUnit(
         code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id,
         valid_from=body.valid_from or today, valid_to=body.valid_to), now)
     org_changed(request)
@@ -134,7 +134,7 @@ def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: 
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
+    unit = core_org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
                                  today)
     org_changed(request)
     return _read(unit, today)
@@ -146,7 +146,7 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
+    unit = core_org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
                                today)
     org_changed(request)
     return _read(unit, today)
@@ -157,7 +157,7 @@ def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: Sess
 def close_unit(unit_id: RowId, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
-    unit = org_units.close_unit(session, principal, unit_id, body.valid_to, now)
+    unit = core_org_units.close_unit(session, principal, unit_id, body.valid_to, now)
     org_changed(request)
     return _read(unit, local_date(now, settings.time_zone))
 
@@ -214,6 +214,6 @@ def import_units(payload: Annotated[OrgImport, Depends(_import_payload)], reques
     today = local_date(now, settings.time_zone)
     rows = [ImportRow(code=u.code, name=u.name, kind=u.kind, parent_code=u.parent_code,
                       valid_from=u.valid_from or today, valid_to=u.valid_to) for u in payload.units]
-    result = org_units.import_units(session, principal, rows, now)
+    result = core_org_units.import_units(session, principal, rows, now)
     org_changed(request)
     return OrgImportResult(created=[_read(unit, today) for unit in result.created], unchanged=result.unchanged)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
-from service import reports
+from service import reports as core_reports
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
@@ -114,24 +114,24 @@ class ReportPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-def new_report(body: ReportCreate) -> reports.NewReport:
+def new_report(body: ReportCreate) -> core_reports.NewReport:
     """The intake use case's input from a validated request body (the API's and the web form's)."""
-    reporter = (reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
+    reporter = (core_reports.Reporter(subject=body.reporter.subject, name=body.reporter.name, title=body.reporter.title)
                 if body.reporter else None)
-    return reports.NewReport(
+    return core_reports.NewReport(
         unit_codes=body.units, occurred_at=body.occurred_at, noticed_at=body.noticed_at,
         description=body.description, immediate_actions=body.immediate_actions,
         subject_reference=body.subject_reference, no_specific_subject=body.no_specific_subject,
         category=body.category, channel=body.channel, external_reference=body.external_reference,
-        reporter=reporter, fingerprint=reports.fingerprint(body.model_dump(mode="json")),
+        reporter=reporter, fingerprint=core_reports.fingerprint(body.model_dump(mode="json")),
     )
 
 
-def _units(view: reports.ReportView) -> list[UnitRef]:
+def _units(view: core_reports.ReportView) -> list[UnitRef]:
     return [UnitRef(id=unit.id or 0, code=unit.code, name=unit.name) for unit in view.units]
 
 
-def _receipt_fields(view: reports.ReportView) -> dict:
+def _receipt_fields(view: core_reports.ReportView) -> dict:
     report = view.report
     return dict(id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
@@ -144,7 +144,7 @@ def _flags(report: Report) -> list[str]:
                                       "/external_reference": report.external_reference})
 
 
-def _read(view: reports.ReportView) -> ReportRead:
+def _read(view: core_reports.ReportView) -> ReportRead:
     report = view.report
     flags = _flags(report)
     if not view.case_access:
@@ -160,7 +160,7 @@ def _read(view: reports.ReportView) -> ReportRead:
     )
 
 
-def _summary(view: reports.ReportView) -> ReportSummary:
+def _summary(view: core_reports.ReportView) -> ReportSummary:
     if not view.case_access:
         return ReportSummary(**_receipt_fields(view), access="receipt")
     return ReportSummary(**_receipt_fields(view), access="case", category=view.report.category,
@@ -176,8 +176,8 @@ def _summary(view: reports.ReportView) -> ReportSummary:
 )
 def submit_report(body: ReportCreate, request: Request, session: SessionDep, principal: PrincipalDep,
                   clock: ClockDep, settings: SettingsDep, org: OrgDep) -> Response:
-    stored = reports.submit_report(session, principal, new_report(body), clock(), settings, org)
-    receipt = _read(reports.view_of_new(principal, stored))
+    stored = core_reports.submit_report(session, principal, new_report(body), clock(), settings, org)
+    receipt = _read(core_reports.view_of_new(principal, stored))
     # Serialised once, here: returned as a model, the receipt would be validated again first. Intake is
     # the hottest path; the model above still documents the response.
     return Response(receipt.model_dump_json(), media_type="application/json",
@@ -187,7 +187,7 @@ def submit_report(body: ReportCreate, request: Request, session: SessionDep, pri
 
 @router.get("/{report_id}", summary="One report, as far as the caller may see it", responses=problem_responses(404))
 def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReportRead:
-    return _read(reports.get_report(session, principal, report_id))
+    return _read(core_reports.get_report(session, principal, report_id))
 
 
 @router.get("", summary="Reports the caller may see, newest first, a page at a time")
@@ -204,9 +204,9 @@ def list_reports(
 ) -> ReportPage:
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
-    page = reports.list_reports(
+    page = core_reports.list_reports(
         session, principal,
-        reports.ReportFilter(unit_id=unit_id, received_from=received_from, received_to=received_to,
+        core_reports.ReportFilter(unit_id=unit_id, received_from=received_from, received_to=received_to,
                              statuses=[s.value for s in status_ or []], categories=category or [], text=q),
         limit=page_size, after=decode_cursor(secret, cursor) if cursor else None, time_zone=settings.time_zone,
     )

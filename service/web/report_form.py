@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from service import reports
+from service import reports as core_reports
 from service.api.reports import ReportCreate
 from service.config import Settings
 from service.domain.access import Principal
@@ -212,8 +212,8 @@ def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, set
         lambda: check_times(occurred, noticed, now) if occurred and noticed else None,
         lambda: check_subject(valid.get("subject_reference"), bool(valid.get("no_specific_subject")))
         if "person" not in result.errors else None,
-        lambda: reports.check_category(valid["category"], settings) if "category" in valid else None,
-        lambda: reports.units_for_report(org, principal, valid["units"], occurred, settings)
+        lambda: core_reports.check_category(valid["category"], settings) if "category" in valid else None,
+        lambda: core_reports.units_for_report(org, principal, valid["units"], occurred, settings)
         if valid.get("units") and occurred else None,
     ]
     for rule in rules:

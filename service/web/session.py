@@ -12,7 +12,7 @@ from fastapi import Depends, Request, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from service import web_sessions
+from service import web_sessions as core_web_sessions
 from service.api.deps import SettingsDep, principal_from_claims
 from service.config import Settings
 from service.domain.access import Principal
@@ -74,7 +74,7 @@ async def browser_session(request: Request, settings: SettingsDep) -> BrowserSes
     if token:
         now = request.app.state.clock()
         found = await run_in_threadpool(
-            in_own_session, request, lambda session: web_sessions.load(session, token, now, settings))
+            in_own_session, request, lambda session: core_web_sessions.load(session, token, now, settings))
     request.state.browser_session = found
     return found
 

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from service import web_sessions
+from service import web_sessions as core_web_sessions
 from service.api.deps import ClockDep, SettingsDep
 from service.config import Settings
 from service.demo import DEMO_GRANT_UNIT, ensure_grant
@@ -137,14 +137,14 @@ def sign_in_page(request: Request, settings: SettingsDep, clock: ClockDep, curre
         provider = _provider(request)
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         login = {"state": state, "nonce": nonce, "verifier": verifier, "next": next_path}
-        started = in_own_session(request, lambda session: web_sessions.start(session, now, settings,
+        started = in_own_session(request, lambda session: core_web_sessions.start(session, now, settings,
                                                                               login_state=login))
         response: Response = RedirectResponse(_authorization_url(request, settings, provider, login), status_code=303)
         set_cookie(response, settings, started.token)
         return response
     # Development: pick a demo user. A session protects the form with its CSRF token.
     if current is None:
-        current = in_own_session(request, lambda session: web_sessions.start(session, now, settings))
+        current = in_own_session(request, lambda session: core_web_sessions.start(session, now, settings))
         request.state.browser_session = current
     response = pages(request).render(request, "logga_in.html", users=DEMO_USERS, next_path=next_path)
     set_cookie(response, settings, current.token)
@@ -164,12 +164,12 @@ def dev_sign_in(request: Request, form: FormDep, settings: SettingsDep, clock: C
     now = clock()
     subject = f"demo-{role.value}"
 
-    def sign_in(session: Session) -> web_sessions.BrowserSession:
+    def sign_in(session: Session) -> core_web_sessions.BrowserSession:
         try:  # as `devtoken` does: the demo user holds the demo grant, if the demo organisation is there
             ensure_grant(session, subject, role, DEMO_GRANT_UNIT[role], now, granted_by="system:demo")
         except ValueError:
             pass
-        return web_sessions.sign_in(session, current.token if current else None,
+        return core_web_sessions.sign_in(session, current.token if current else None,
                                     {"sub": subject, "name": f"Demo {DEMO_USERS[role].split(',')[0].lower()}"},
                                     now, settings)
 
@@ -205,7 +205,7 @@ def callback(request: Request, settings: SettingsDep, clock: ClockDep, current: 
         raise WebRefusal(403, "Inloggningen kunde inte slutföras",
                          "Svaret från inloggningstjänsten kunde inte godtas. Försök igen.") from None
     now = clock()
-    signed_in = in_own_session(request, lambda session: web_sessions.sign_in(
+    signed_in = in_own_session(request, lambda session: core_web_sessions.sign_in(
         session, current.token, claims, now, settings, id_token=id_token))
     response = RedirectResponse(safe_next(login.get("next")), status_code=303)
     set_cookie(response, settings, signed_in.token)
@@ -216,7 +216,7 @@ def callback(request: Request, settings: SettingsDep, clock: ClockDep, current: 
 def sign_out(request: Request, form: FormDep, settings: SettingsDep, current: BrowserSessionDep) -> Response:
     target = "/utloggad"
     if current is not None:
-        in_own_session(request, lambda session: web_sessions.end(session, current.token))
+        in_own_session(request, lambda session: core_web_sessions.end(session, current.token))
         provider = getattr(request.app.state, "oidc_provider", None)
         if settings.auth_mode == "oidc" and provider is not None and provider.end_session_endpoint:
             query = {"client_id": settings.client_id,
