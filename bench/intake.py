@@ -43,7 +43,7 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
@@ -179,7 +179,7 @@ class ThrowawayPostgres:
 
 # ------------------------------------------------------------------------ databases
 
-def admin_engine(url: URL):  # type: ignore[no-untyped-def]
+def admin_engine(url: URL) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
@@ -197,7 +197,7 @@ def drop_database(admin_url: URL, name: str) -> None:
     engine = admin_engine(admin_url)
     try:
         with engine.connect() as connection:
-            force = " WITH (FORCE)" if connection.dialect.server_version_info >= (13,) else ""
+            force = " WITH (FORCE)" if (connection.dialect.server_version_info or ()) >= (13,) else ""
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
     finally:
         engine.dispose()

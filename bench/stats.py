@@ -649,7 +649,7 @@ def service_statements(db_url: URL, year: int, what: str) -> list[CapturedStatem
             assert root is not None
             period = Period(date(year, 1, 1), date(year, 12, 31))
 
-            def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+            def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
                 captured.append(CapturedStatement(statement, parameters))
 
             event.listen(engine, "before_cursor_execute", record)

@@ -20,6 +20,7 @@ import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, make_url, text
 
@@ -76,7 +77,7 @@ def run(url: str, workdir: Path) -> list[tuple[str, Counter]]:
     counted: Counter | None = None
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if counted is not None:
             word = statement.lstrip().split(None, 1)[0].upper()
             counted["SELECT" if word in ("SELECT", "WITH") else "other"] += 1
