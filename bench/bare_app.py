@@ -30,15 +30,15 @@ from sqlalchemy import Column, Index, MetaData, Table, bindparam, insert, select
 # Importable both as bench.bare_app and, with --app-dir bench, as bare_app.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.db import make_engine  # noqa: E402
-from service.models import AuditRecord, Report  # noqa: E402
+from service.db import make_engine
+from service.models import AuditRecord, Report, table_of
 
 INSERT = text("INSERT INTO bench_bare (id, body, received_at) VALUES (:id, :body, :received_at)")
 
 # The access log's shape under another name: the bare read's records are not the service's (its sealer
 # would chain them, in the real server's process, while the bare endpoint is being measured).
 bench_metadata = MetaData()
-_audit = AuditRecord.__table__  # type: ignore[attr-defined]
+_audit = table_of(AuditRecord)
 bench_access = Table(
     "bench_access", bench_metadata,
     *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, autoincrement=c.autoincrement)
@@ -48,7 +48,7 @@ Index("ix_bench_access_actor_subject_id", bench_access.c.actor_subject, bench_ac
 Index("ix_bench_access_report_id_id", bench_access.c.report_id, bench_access.c.id)
 Index("ix_bench_access_at", bench_access.c.at)
 
-_report = Report.__table__  # type: ignore[attr-defined]
+_report = table_of(Report)
 SELECT_REPORT = select(_report).where(_report.c.id == bindparam("id"))
 INSERT_ACCESS = insert(bench_access)
 
@@ -109,6 +109,9 @@ def create_app(database_url: str) -> FastAPI:
         return BareReport.model_validate(dict(found))
 
     return app
+
+
+app: FastAPI  # made by __getattr__ below on first use
 
 
 def __getattr__(name: str) -> FastAPI:

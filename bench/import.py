@@ -70,13 +70,13 @@ def generated_rows(count: int, seed: int = 11) -> Iterator[dict]:
             kinds = rng.choice([["other_deviation"], ["lex_sarah"], ["complaint"], ["personal_data_incident"],
                                 ["lex_sarah", "complaint"], ["not_a_deviation"]])
             types = []
-            for kind in kinds:
-                finding: dict = {"type": kind}
-                if kind == "lex_sarah":
+            for report_type in kinds:
+                finding: dict = {"type": report_type}
+                if report_type == "lex_sarah":
                     finding["lex_sarah_severity"] = rng.choice(SEVERITIES)
-                if kind == "personal_data_incident":
+                if report_type == "personal_data_incident":
                     finding["incident_risk"] = rng.choice(["no_risk", "risk"])
-                if kind == "complaint":
+                if report_type == "complaint":
                     finding["complaint_kind"], finding["complaint_submitter"] = "complaint", "not_stated"
                 types.append(finding)
             assessed = received + timedelta(hours=rng.randrange(1, 96))
@@ -140,9 +140,10 @@ def run_once(name: str, database_url: str, data: Path, rows: int, tmp: Path) -> 
             cpu_before = cpu_seconds(server.proc.pid)
             seconds, summary = post_file(server.base_url, token, data)
             cpu = cpu_seconds(server.proc.pid) - cpu_before
-            rss, peak = peak_rss_kib(server.proc.pid)
+            _rss, peak = peak_rss_kib(server.proc.pid)
             load = Path("/proc/loadavg").read_text().split()[0]
-            lines.append(f"{name:10} {attempt:16} {seconds:7.1f} s {rows / seconds:7.0f} rows/s  server CPU {cpu:6.1f} s  "
+            lines.append(f"{name:10} {attempt:16} {seconds:7.1f} s {rows / seconds:7.0f} rows/s  "
+                         f"server CPU {cpu:6.1f} s  "
                          f"load {load:>5}  "
                          f"new {summary['new']:6} unchanged {summary['unchanged']:6}  "
                          f"RSS {rss_before / 1024:5.0f} MiB before, peak {peak / 1024:5.0f} MiB")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -35,13 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
@@ -70,7 +72,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(cmd: list[str], *, timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(cmd: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, text=True, timeout=timeout, **kwargs)
 
 
@@ -87,7 +89,7 @@ class ThrowawayPostgres:
         self.pg_ctl = ""
         self.version = ""
 
-    def _as_pg(self, cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _as_pg(self, cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         # initdb refuses root, so as root the server belongs to Debian's `postgres` user.
         # cwd=self.dir keeps that user out of a cwd it may not be able to read.
         if os.geteuid() != 0:
@@ -177,7 +179,7 @@ class ThrowawayPostgres:
 
 # ------------------------------------------------------------------------ databases
 
-def admin_engine(url: URL):  # type: ignore[no-untyped-def]
+def admin_engine(url: URL) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
@@ -195,7 +197,7 @@ def drop_database(admin_url: URL, name: str) -> None:
     engine = admin_engine(admin_url)
     try:
         with engine.connect() as connection:
-            force = " WITH (FORCE)" if connection.dialect.server_version_info >= (13,) else ""
+            force = " WITH (FORCE)" if (connection.dialect.server_version_info or ()) >= (13,) else ""
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
     finally:
         engine.dispose()
@@ -578,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert server.proc is not None
                 probes: dict[str, Callable[[], float | None]] = {
                     "client": time.process_time,
-                    "server": lambda pid=server.proc.pid: tree_cpu_seconds(pid),
+                    "server": functools.partial(tree_cpu_seconds, server.proc.pid),
                     "postgres": lambda: tree_cpu_seconds(postmaster),
                 }
                 try:

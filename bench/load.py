@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -52,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
+from sqlmodel import col  # noqa: E402
 
 from bench.bare_app import bench_access, bench_metadata  # noqa: E402
 
@@ -83,6 +85,7 @@ from service.models import (  # noqa: E402
     OrgUnit,
     Report,
     ReportUnit,
+    table_of,
 )
 
 API = "/api/v1"
@@ -280,10 +283,12 @@ def seed_reports(db_url: str, count: int, reporter_subject: str) -> list[str]:
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
-            units = connection.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.path)
-                                       .where(OrgUnit.kind == OrgKind.unit.value).order_by(OrgUnit.code)).all()
+            units = connection.execute(select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.path))
+                                       .where(col(OrgUnit.kind) == OrgKind.unit.value)
+                                       .order_by(col(OrgUnit.code))).all()
             admin_id, admin_code = connection.execute(
-                select(OrgUnit.id, OrgUnit.code).where(OrgUnit.kind == OrgKind.administration.value)).one()
+                select(col(OrgUnit.id), col(OrgUnit.code))
+                .where(col(OrgUnit.kind) == OrgKind.administration.value)).one()
             now = datetime.now(UTC)
             rng = random.Random(2026)
             offsets = sorted((rng.uniform(60, 60 * 24 * 3600) for _ in range(count)), reverse=True)
@@ -320,8 +325,8 @@ def seed_reports(db_url: str, count: int, reporter_subject: str) -> list[str]:
             for table, rows in ((Report, reports), (ReportUnit, report_units), (CaseEvent, events),
                                 (CaseDeadline, deadlines)):
                 for start in range(0, len(rows), 1000):
-                    connection.execute(insert(table.__table__), rows[start:start + 1000])  # type: ignore[attr-defined]
-            connection.execute(insert(CaseNumberSequence.__table__),  # type: ignore[attr-defined]
+                    connection.execute(insert(table_of(table)), rows[start:start + 1000])
+            connection.execute(insert(table_of(CaseNumberSequence)),
                                [{"administration_id": admin_id, "year": year, "last_number": number}
                                 for year, number in last_number.items()])
     finally:
@@ -509,14 +514,15 @@ def main(argv: list[str] | None = None) -> int:
             assert server.proc is not None
             probes: dict[str, Callable[[], float | None]] = {
                 "client": time.process_time,
-                "server": lambda pid=server.proc.pid: tree_cpu_seconds(pid),
+                "server": functools.partial(tree_cpu_seconds, server.proc.pid),
                 "postgres": lambda: tree_cpu_seconds(postmaster),
             }
             spy = None
             if args.py_spy is not None:
                 args.py_spy.mkdir(parents=True, exist_ok=True)
                 out = args.py_spy / f"{args.database}-{name.replace(' ', '-')}.txt"
-                spy = subprocess.Popen([py_spy_path(), "record", "-p", str(server.proc.pid), "--gil", "-r", "100",
+                spy = subprocess.Popen([py_spy_path() or "py-spy", "record", "-p", str(server.proc.pid), "--gil",
+                                        "-r", "100",
                                         "--format", "raw", "-o", str(out), "-d", str(math.ceil(args.warmup + seconds))],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -541,13 +547,13 @@ def main(argv: list[str] | None = None) -> int:
         alone: dict[str, Phase] = {}
         for kind in KINDS:
             alone[kind] = measure(f"alone {kind}", bare if kind == "bare_read" else real,
-                                  lambda kind=kind: kind, args.concurrency, args.phase_seconds)
+                                  functools.partial(str, kind), args.concurrency, args.phase_seconds)
         # 2. Submissions and single reads per concurrency level (the alone phases serve their own level).
         levels: dict[tuple[int, str], Phase] = {}
         for level in args.levels:
             for kind in ("submit", "read"):
                 levels[(level, kind)] = (alone[kind] if level == args.concurrency else
-                                         measure(f"level {level} {kind}", real, lambda kind=kind: kind, level,
+                                         measure(f"level {level} {kind}", real, functools.partial(str, kind), level,
                                                  args.phase_seconds))
         # 3. The mix.
         names, weights = list(args.mix), list(args.mix.values())

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -196,8 +196,10 @@ def generate_sql(lo: int, hi: int, seed: int) -> str:
     ), typed AS (
         SELECT *,
                CASE WHEN t1 IS NOT NULL AND t1 <> 'not_a_deviation' AND r_second < {second_share} THEN
-                   CASE t1 WHEN 'lex_sarah' THEN CASE WHEN r_choice < 0.5 THEN 'personal_data_incident' ELSE 'other_deviation' END
-                           WHEN 'personal_data_incident' THEN CASE WHEN r_choice < 0.5 THEN 'lex_sarah' ELSE 'other_deviation' END
+                   CASE t1 WHEN 'lex_sarah'
+                           THEN CASE WHEN r_choice < 0.5 THEN 'personal_data_incident' ELSE 'other_deviation' END
+                           WHEN 'personal_data_incident'
+                           THEN CASE WHEN r_choice < 0.5 THEN 'lex_sarah' ELSE 'other_deviation' END
                            WHEN 'complaint' THEN CASE WHEN r_choice < 0.5 THEN 'other_deviation' ELSE 'lex_sarah' END
                            ELSE CASE WHEN r_choice < 0.5 THEN 'complaint' ELSE 'personal_data_incident' END END
                END AS t2,
@@ -207,11 +209,13 @@ def generate_sql(lo: int, hi: int, seed: int) -> str:
     SELECT n, id, received_on, received_at, t1, t2, d1, d2, r_notify, r_cat, r_lag, r_misc,
            {FIRST_UNIT_ID} + u1 AS unit1,
            CASE WHEN n_units >= 2 THEN {FIRST_UNIT_ID} + CASE
-               WHEN r_cross < 0.9 THEN home * {UNITS_PER_DEPARTMENT} + (u1 % {UNITS_PER_DEPARTMENT} + o1) % {UNITS_PER_DEPARTMENT}
+               WHEN r_cross < 0.9
+               THEN home * {UNITS_PER_DEPARTMENT} + (u1 % {UNITS_PER_DEPARTMENT} + o1) % {UNITS_PER_DEPARTMENT}
                ELSE (u1 + {UNITS_PER_DEPARTMENT} + floor(r_o2 * {UNITS - 2 * UNITS_PER_DEPARTMENT})::int) % {UNITS} END
            END AS unit2,
            CASE WHEN n_units = 3
-               THEN {FIRST_UNIT_ID} + home * {UNITS_PER_DEPARTMENT} + (u1 % {UNITS_PER_DEPARTMENT} + o2) % {UNITS_PER_DEPARTMENT}
+               THEN {FIRST_UNIT_ID} + home * {UNITS_PER_DEPARTMENT}
+                    + (u1 % {UNITS_PER_DEPARTMENT} + o2) % {UNITS_PER_DEPARTMENT}
            END AS unit3,
            (t1 = 'lex_sarah' AND d1 < 0.15) OR (t2 = 'lex_sarah' AND d2 < 0.15) AS serious
     FROM typed
@@ -356,7 +360,8 @@ def load_reports(conn: psycopg.Connection, lo: int, hi: int, seed: int) -> tuple
                                       investigation_attached, aware_at, decision_maker_name, sent_at, channel,
                                       sent_by_name, authority_reference)
             SELECT t.report_id, a.authority, r.first_assessed_at, 'AVV-' || r.case_number,
-                   json_build_object('kind', CASE a.authority WHEN 'ivo' THEN 'lex_sarah' ELSE 'personal_data_breach' END,
+                   json_build_object('kind',
+                                     CASE a.authority WHEN 'ivo' THEN 'lex_sarah' ELSE 'personal_data_breach' END,
                                      'summary', 'Syntetisk anmälan')::text,
                    false,
                    CASE WHEN a.authority = 'imy' THEN r.received_at END,
@@ -369,9 +374,11 @@ def load_reports(conn: psycopg.Connection, lo: int, hi: int, seed: int) -> tuple
             JOIN report r ON r.id = g.id
             JOIN report_type t ON t.report_id = g.id
             CROSS JOIN LATERAL (SELECT CASE WHEN t.type = 'lex_sarah'
-                                                 AND t.lex_sarah_severity IN ('serious_impropriety', 'serious_tangible_risk')
+                                                 AND t.lex_sarah_severity
+                                                     IN ('serious_impropriety', 'serious_tangible_risk')
                                             THEN 'ivo'
-                                            WHEN t.type = 'personal_data_incident' AND t.incident_risk IN ('risk', 'high_risk')
+                                            WHEN t.type = 'personal_data_incident'
+                                                 AND t.incident_risk IN ('risk', 'high_risk')
                                             THEN 'imy' END AS authority) a
             WHERE a.authority IS NOT NULL AND g.r_notify < 0.95
             ORDER BY r.received_at, g.n, a.authority""")
@@ -404,7 +411,7 @@ def describe_data(conn: psycopg.Connection, year: int) -> str:
                pg_size_pretty(pg_database_size(current_database()))""").fetchone()
     assert row is not None
     total = row[0] or 1
-    types = dict(conn.execute("SELECT type, count(*) FROM report_type GROUP BY 1").fetchall())
+    types: dict[str, int] = dict(conn.execute("SELECT type, count(*) FROM report_type GROUP BY 1").fetchall())
     mix = ", ".join(f"{t} {100 * types.get(t, 0) / total:.1f}%" for t in TYPES)
     return (f"{row[0]} reports ({row[1]} in {year}); on 2 enheter {100 * row[2] / total:.1f}%, on 3 "
             f"{100 * row[3] / total:.1f}%; two types {100 * row[4] / total:.1f}%, unassessed "
@@ -540,7 +547,9 @@ def compare_annual(endpoint: AnnualNumbers, raw: AnnualNumbers) -> list[str]:
     every row the endpoint has but the SQL does not must be all zeros."""
     zero = dict.fromkeys(COUNT_KEYS, 0)
     problems = []
-    for name, ours, theirs in (("enhet", raw.units, endpoint.units), ("avdelning", raw.departments, endpoint.departments)):
+    tables: tuple[tuple[str, Mapping[Any, dict[str, int]], Mapping[Any, dict[str, int]]], ...] = (
+        ("enhet", raw.units, endpoint.units), ("avdelning", raw.departments, endpoint.departments))
+    for name, ours, theirs in tables:
         for key in sorted(set(ours) | set(theirs), key=str):
             if key not in theirs:
                 problems.append(f"{name} {key}: missing from the endpoint's table (SQL: {ours[key]})")
@@ -642,7 +651,7 @@ def service_statements(db_url: URL, year: int, what: str) -> list[CapturedStatem
             assert root is not None
             period = Period(date(year, 1, 1), date(year, 12, 31))
 
-            def record(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+            def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
                 captured.append(CapturedStatement(statement, parameters))
 
             event.listen(engine, "before_cursor_execute", record)
@@ -692,7 +701,8 @@ def explain_summary(conn: psycopg.Connection, statement: CapturedStatement, top:
             if key in node:
                 label += f" {node[key]}"
         if "Sort Method" in node:
-            label += f" [{node['Sort Method']}, {node.get('Sort Space Used', '?')} kB {node.get('Sort Space Type', '')}]"
+            label += (f" [{node['Sort Method']}, {node.get('Sort Space Used', '?')} kB"
+                      f" {node.get('Sort Space Type', '')}]")
         if node.get("HashAgg Batches", 1) > 1:
             label += f" [{node['HashAgg Batches']} batches, {node.get('Disk Usage', '?')} kB disk]"
         if node.get("Workers Launched"):
@@ -708,7 +718,8 @@ def explain_summary(conn: psycopg.Connection, statement: CapturedStatement, top:
                          if option in ("Inlining", "Optimization"))
     lines = [f"execution {document.get('Execution Time', 0):.0f} ms (of which JIT compilation {fmt(jit_total)} ms"
              + (f": {jit.get('Functions')} functions, {jit_kind}" if jit else "")
-             + f"), planning {document.get('Planning Time', 0):.1f} ms; cost {document['Plan'].get('Total Cost', 0):.0f}"]
+             + f"), planning {document.get('Planning Time', 0):.1f} ms;"
+             + f" cost {document['Plan'].get('Total Cost', 0):.0f}"]
     lines += [f"  {own:8.0f} ms  {label}" for own, label in sorted(nodes, reverse=True)[:top]]
     return lines
 

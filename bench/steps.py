@@ -20,19 +20,20 @@ import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.config import Settings  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.demo import ensure_grant, load_demo_organisation  # noqa: E402
-from service.domain.access import Role  # noqa: E402
-from service.main import create_app  # noqa: E402
-from service.migrate import upgrade  # noqa: E402
-from service.tokens import StaticKeySource, TokenVerifier, load_or_create_dev_key  # noqa: E402
-from tests.bodies import OPERATOR, UNIT, report_body, send_order  # noqa: E402
+from service.config import Settings
+from service.db import make_engine
+from service.demo import ensure_grant, load_demo_organisation
+from service.domain.access import Role
+from service.main import create_app
+from service.migrate import upgrade
+from service.tokens import StaticKeySource, TokenVerifier, load_or_create_dev_key
+from tests.bodies import OPERATOR, UNIT, report_body, send_order
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -69,13 +70,14 @@ def run(url: str, workdir: Path) -> list[tuple[str, Counter]]:
     app = create_app(settings, engine=engine, clock=clock, token_verifier=verifier)
 
     def who(subject: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key.mint({'sub': subject, 'name': subject.title()}, issuer=ISSUER, audience=AUDIENCE)}"}
+        token = key.mint({'sub': subject, 'name': subject.title()}, issuer=ISSUER, audience=AUDIENCE)
+        return {"Authorization": f"Bearer {token}"}
 
     staff, ivar, disa = who("anna"), who("ivar"), who("disa")
     counted: Counter | None = None
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if counted is not None:
             word = statement.lstrip().split(None, 1)[0].upper()
             counted["SELECT" if word in ("SELECT", "WITH") else "other"] += 1

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from service.cases import case_step, load_case
 from service.config import Settings
 from service.domain.access import Permission, Principal
-from service.domain.errors import NotFound
 from service.domain.actions import ActionKind, check_done, check_evaluation, check_new_action
+from service.domain.errors import NotFound
 from service.domain.lifecycle import CaseChange
 from service.domain.reports import local_date
 from service.models import CaseAction, Report

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from service import audit
+from service.cases import StepDone, case_awareness, case_step, current_findings
 from service.config import Settings
 from service.domain.access import Permission, Principal
-from service.domain.assessment import TypeFinding, check_findings, has_type, incident_awareness, is_serious_lex_sarah
-from service.domain.assessment import ReportType as Type
-from service.domain.closing import check_can_close, check_can_follow_up
+from service.domain.assessment import (
+    ReportType as Type,
+    TypeFinding,
+    check_findings,
+    has_type,
+    incident_awareness,
+    is_serious_lex_sarah,
+)
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.lifecycle import CaseChange
 from service.domain.notifications import Authority
 from service.domain.org import OrgKind
-from service.cases import StepDone, case_awareness, case_step, current_findings
-from service.models import Assessment, CaseLink, FollowUp, Notification, OrgUnit, Report, ReportType, ReportUnit
+from service.models import (
+    Assessment,
+    CaseLink,
+    Notification,
+    OrgUnit,
+    Report,
+    ReportType,
+    ReportUnit,
+    table_of,
+)
+from service.org_units import UnitInfo
 from service.reports import units_of
 from service.scope import reports_within
 
@@ -105,7 +121,7 @@ def _change_units(session: Session, principal: Principal, report: Report, new: N
         return None
     current = units_of(session, [report.id])[report.id]
     current_codes = [unit.code for unit in current]
-    wanted = {unit.code: unit for unit in current}
+    wanted: dict[str, UnitInfo | OrgUnit] = {unit.code: unit for unit in current}
     for index, code in enumerate(new.remove_unit_codes):
         if code not in wanted:
             raise InvalidInput("The report does not concern this enhet.", field=f"/remove_units/{index}")
@@ -151,7 +167,8 @@ def _link(session: Session, principal: Principal, report: Report, ids: tuple[uui
     return linked
 
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERT: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
@@ -163,36 +180,7 @@ def _store_link(session: Session, one: uuid.UUID, other: uuid.UUID) -> None:
     """
     first, second = sorted((one, other))
     insert = _INSERT[session.get_bind().dialect.name]
-    session.execute(insert(CaseLink.__table__).values([  # type: ignore[attr-defined]
+    session.execute(insert(table_of(CaseLink)).values([
         {"report_id": first, "related_report_id": second},
         {"report_id": second, "related_report_id": first},
     ]).on_conflict_do_nothing())
-
-
-def follow_up(session: Session, principal: Principal, report_id: uuid.UUID, summary: str, now: datetime,
-              settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.follow_up, now, settings) as step:
-        check_can_follow_up(step.facts())
-        session.add(FollowUp(report_id=step.report.id, followed_up_at=now, by_name=principal.display_name,
-                             summary=summary))
-        step.facts_after(followed_up=True)
-        step.record(note=summary)
-    return step.result
-
-
-def close(session: Session, principal: Principal, report_id: uuid.UUID, note: str | None, now: datetime,
-          settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.close, now, settings) as step:
-        check_can_close(step.facts())
-        step.report.closed_at = now
-        step.facts_after()
-        step.record(note=note)
-    return step.result
-
-
-def reopen(session: Session, principal: Principal, report_id: uuid.UUID, reason: str, now: datetime,
-           settings: Settings) -> StepDone:
-    with case_step(session, principal, report_id, CaseChange.reopen, now, settings) as step:
-        step.report.closed_at = None
-        step.record(note=reason)
-    return step.result

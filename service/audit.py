@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select as select_model
 
 from service.domain.access import Permission, Principal, Role, Scope
 from service.domain.errors import Forbidden, InvalidInput
-from service.models import AuditRecord, LogReview
+from service.models import AuditRecord, LogReview, table_of
 from service.request_id import current_request_id
 from service.scope import audit_records_within, log_reviews_visible_to
 
@@ -54,7 +54,7 @@ BATCH = 5000
 _SEAL_LOCK = 0x61756469  # PostgreSQL advisory lock key ("audi"): one sealer at a time across instances
 _PENDING = "audit_pending"  # session.info key: records waiting for the session's commit
 
-_table = AuditRecord.__table__  # type: ignore[attr-defined]
+_table = table_of(AuditRecord)
 _HASHED = ("id", "chain_seq", "at", "actor_subject", "actor_name", "actor_kind", "acting_roles", "report_id",
            "action", "outcome", "request_id", "detail")
 
@@ -114,7 +114,7 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
     # or a session closed uncommitted) and its connection is back in the pool: commit them alone.
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
-        with session.get_bind().begin() as connection:
+        with cast(Engine, session.get_bind()).begin() as connection:  # sessions are bound to the engine
             connection.execute(INSERT, pending)
 
 
@@ -250,8 +250,8 @@ def seal(session: Session, now: datetime) -> int:
 
     Returns how many were sealed (0 also when another instance holds the sealing lock).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one():
+    if (session.get_bind().dialect.name == "postgresql"
+            and not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one()):
             session.rollback()
             return 0
     top = head(session)
@@ -322,7 +322,7 @@ def walk(session: Session, start: ChainHead | None = None) -> Walk:
         for row in rows:
             if row["chain_seq"] != expected:
                 return Walk(Broken(row["id"], row["chain_seq"], f"chain_seq {expected} is missing before it"), last)
-            if row["prev_hash"] != prev or row["hash"] != _digest(prev, row):
+            if row["prev_hash"] != prev or row["hash"] != _digest(prev, dict(row)):
                 return Walk(Broken(row["id"], row["chain_seq"], "its contents or link do not match its hash"), last)
             prev, expected = row["hash"], expected + 1
             last = ChainHead(row["chain_seq"], row["hash"])

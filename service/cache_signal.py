@@ -1,7 +1,8 @@
 """Tells the other instances on the same PostgreSQL database that grants, the org tree or categories changed.
 
 Each process caches the org tree, subjects' grants and the report categories (service/caches.py). A
-transaction that writes a grant, a unit, a placement or a category sends `NOTIFY avv_caches` on its own connection; PostgreSQL delivers it when,
+transaction that writes a grant, a unit, a placement or a category sends `NOTIFY avv_caches` on its own
+connection; PostgreSQL delivers it when,
 and only if, that transaction commits. Every process listens on a dedicated connection in a background
 thread and clears those caches when a notice arrives, so a revoked grant is refused by every instance a
 moment after the revoking request returned, not after the cache's TTL. Were the listening connection lost,
@@ -19,16 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Delete, Engine, Update, event
-from sqlalchemy.orm import ORMExecuteState
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import ORMExecuteState, Session as OrmSession
 
-from service.models import OrgUnit, OrgUnitPlacement, ReportCategory, RoleGrant
+from service.models import OrgUnit, OrgUnitPlacement, ReportCategory, RoleGrant, table_of
 
 log = logging.getLogger("service.caches")
 
 CHANNEL = "avv_caches"
 _WATCHED = (RoleGrant, OrgUnit, OrgUnitPlacement, ReportCategory)
-_WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)  # type: ignore[attr-defined]
+_WATCHED_TABLES = frozenset(table_of(model).name for model in _WATCHED)
 
 def _notify(session: OrmSession, tables: set[str]) -> None:
     connection = session.connection()

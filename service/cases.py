@@ -240,7 +240,7 @@ def case_facts(session: Session, report: Report) -> CaseFacts:
     session.flush()
     investigation = session.exec(select(Investigation).where(Investigation.report_id == report.id)).first()
     open_actions = session.exec(
-        select(CaseAction.id, CaseAction.due_date)
+        select(col(CaseAction.id), col(CaseAction.due_date))
         .where(CaseAction.report_id == report.id, col(CaseAction.done_date).is_(None))
     ).all()
     return CaseFacts(
@@ -334,11 +334,24 @@ def case_view(session: Session, principal: Principal, report: Report, facts: Cas
                     linked_cases=[(linked_id, number) for linked_id, number in links])
 
 
-def assessments_of(session: Session, principal: Principal, report_id: uuid.UUID) -> list[Assessment]:
+@dataclass(frozen=True)
+class AssessmentItem:
+    assessed_at: datetime
+    assessor_name: str
+    findings: list[dict[str, Any]]  # one per type: the type and its details, as the assessor gave them
+    justification: str
+    incident_aware_at: datetime | None
+    current: bool
+
+
+def assessments_of(session: Session, principal: Principal, report_id: uuid.UUID) -> list[AssessmentItem]:
     """Every assessment of the case, oldest first."""
     report = load_case(session, principal, report_id, Permission.read_case)
-    return list(session.exec(select(Assessment).where(Assessment.report_id == report.id)
-                             .order_by(col(Assessment.assessed_at), col(Assessment.id))).all())
+    rows = session.exec(select(Assessment).where(col(Assessment.report_id) == report.id)
+                        .order_by(col(Assessment.assessed_at), col(Assessment.id))).all()
+    return [AssessmentItem(assessed_at=row.assessed_at, assessor_name=row.assessor_name,
+                           findings=json.loads(row.findings), justification=row.justification,
+                           incident_aware_at=row.incident_aware_at, current=row.is_current) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -355,9 +368,9 @@ def timeline(session: Session, principal: Principal, report_id: uuid.UUID) -> li
     report = load_case(session, principal, report_id, Permission.read_case, action="read_timeline")
     events = session.exec(select(CaseEvent).where(CaseEvent.report_id == report.id).order_by(col(CaseEvent.id))).all()
     items = []
-    for event in events:
-        detail = json.loads(event.detail)
+    for case_event in events:
+        detail = json.loads(case_event.detail)
         changes = detail.get("changes", {k: v for k, v in detail.items() if k != "note"})
-        items.append(TimelineItem(at=event.at, actor_name=event.actor_name, kind=event.kind,
+        items.append(TimelineItem(at=case_event.at, actor_name=case_event.actor_name, kind=case_event.kind,
                                   changes=changes, note=detail.get("note")))
     return items

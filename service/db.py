@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import PoolProxiedConnection
 
 # How long a writer waits for SQLite's one write lock, in this process's queue or in SQLite's busy handler.
 _BUSY_SECONDS = 30
@@ -80,33 +82,33 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     # The queue is released after the DBAPI commit or rollback has run, not in SQLAlchemy's `commit` event
     # (which fires before it): the next writer's BEGIN IMMEDIATE then never meets a lock still held.
     # SQLAlchemy hands these the pool's proxy of the connection; the queue knows the DBAPI connection.
-    def do_commit(connection) -> None:  # type: ignore[no-untyped-def]
+    def do_commit(connection: PoolProxiedConnection) -> None:
         try:
             commit(connection)
         finally:
             queue.release(getattr(connection, "dbapi_connection", connection))
 
-    def do_rollback(connection) -> None:  # type: ignore[no-untyped-def]
+    def do_rollback(connection: PoolProxiedConnection) -> None:
         try:
             rollback(connection)
         finally:
             queue.release(getattr(connection, "dbapi_connection", connection))
 
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    dialect.do_commit = do_commit  # type: ignore[method-assign, assignment]  # this engine's dialect only
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign, assignment]  # likewise
 
     # A connection closed or invalidated mid-transaction (a crash, a lost file handle) ends its
     # transaction without a rollback call; it must not take the queue with it.
     @event.listens_for(engine, "invalidate")
-    def _on_invalidate(dbapi_connection, _record, _exception) -> None:  # type: ignore[no-untyped-def]
+    def _on_invalidate(dbapi_connection: sqlite3.Connection, _record: object, _exception: object) -> None:
         queue.release(dbapi_connection)
 
     @event.listens_for(engine, "close")
-    def _on_close(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_close(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         queue.release(dbapi_connection)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -117,7 +119,7 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
         # taking the write lock up front makes concurrent requests queue instead.
         dbapi_connection = connection.connection.dbapi_connection

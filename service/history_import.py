@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,6 +51,7 @@ from service.models import (
     Report,
     ReportType,
     ReportUnit,
+    table_of,
 )
 from service.org_units import OrgSnapshot, UnitInfo
 
@@ -58,10 +60,10 @@ from service.org_units import OrgSnapshot, UnitInfo
 BATCH_ROWS = 1000
 ACTION = "import_reports"
 
-_REPORT = Report.__table__  # type: ignore[attr-defined]
-_SEQUENCE = CaseNumberSequence.__table__  # type: ignore[attr-defined]
-_TABLES = [model.__table__ for model in  # type: ignore[attr-defined]
-           (Report, ReportUnit, ReportType, Assessment, Notification, CaseEvent, CaseDeadline)]
+_REPORT = table_of(Report)
+_SEQUENCE = table_of(CaseNumberSequence)
+_TABLES = [table_of(model) for model in (Report, ReportUnit, ReportType, Assessment, Notification, CaseEvent,
+                                         CaseDeadline)]
 
 
 @dataclass
@@ -262,7 +264,8 @@ class _Writer:
 
     def _write(self, new: list[tuple[ImportedReport, list[UnitInfo], str]]) -> None:
         numbers = self._numbers(new)
-        reports, pairs, types, assessments, notifications, events, deadlines = [], [], [], [], [], [], []
+        rows: tuple[list[dict[str, Any]], ...] = ([], [], [], [], [], [], [])
+        reports, pairs, types, assessments, notifications, events, deadlines = rows
         for (row, units, fingerprint), number in zip(new, numbers, strict=True):
             report_id = uuid.uuid4()
             received_on = local_date(row.received_at, self.settings.time_zone)
@@ -274,7 +277,8 @@ class _Writer:
                 occurred_at=row.occurred_at, noticed_at=row.noticed_at, received_at=row.received_at,
                 # Registered in the previous register when received, as far as anyone knows; imported_at says
                 # when it came here.
-                registered_at=row.received_at, received_on=received_on, description=row.description, immediate_actions=row.immediate_actions,
+                registered_at=row.received_at, received_on=received_on,
+                description=row.description, immediate_actions=row.immediate_actions,
                 subject_reference=row.subject_reference, no_specific_subject=row.no_specific_subject,
                 reporter_subject=f"import:{row.source}", reporter_name=row.source, reporter_title=None,
                 submitted_by=self.principal.subject, external_reference=None, payload_sha256=fingerprint,
@@ -323,8 +327,7 @@ class _Writer:
                            "due_at": deadline.due_at}
                           for deadline in open_deadlines(rules.facts(row), self.policy)]
         connection = self.session.connection()
-        for table, values in zip(_TABLES, (reports, pairs, types, assessments, notifications, events, deadlines),
-                                 strict=True):
+        for table, values in zip(_TABLES, rows, strict=True):
             if values:
                 bulk_insert(connection, table, values)
 

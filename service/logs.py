@@ -19,6 +19,7 @@ import os
 import sqlite3
 import sys
 import traceback
+from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -32,13 +33,13 @@ _OTHER_LOGGERS = ("uvicorn", "uvicorn.error")
 # The ASGI scope of the request being served (service/api/observe.py sets it), None outside a request.
 # Its state holds the request id (service/api/middleware.py) and, once the token is verified, the
 # principal's subject (service/api/deps.py); the threadpool copies the context, so sync code sees it too.
-request_scope: ContextVar[dict[str, Any] | None] = ContextVar("request_scope", default=None)
+request_scope: ContextVar[MutableMapping[str, Any] | None] = ContextVar("request_scope", default=None)
 
 # Fields of a JSON line taken from `extra=` on a log call (the access line's).
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
 
 
-def route_template(scope: dict[str, Any]) -> str | None:
+def route_template(scope: Mapping[str, Any]) -> str | None:
     """The matched operation's path template ("/api/v1/reports/{report_id}"), never the path as sent,
     which may hold ids or anything a client typed; None before a route matched or when none did."""
     path_format = getattr(scope.get("route"), "path_format", None)
@@ -93,7 +94,7 @@ def database_error_summary(exc: BaseException) -> str | None:
         if error is not None and type(error).__name__ not in names:
             names.append(type(error).__name__)
     parts = [names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else "")]
-    for error in errors + [getattr(errors[0], "orig", None)]:
+    for error in [*errors, getattr(errors[0], "orig", None)]:
         diag = getattr(error, "diag", None)
         if diag is not None:  # psycopg
             parts += [f"{name.removesuffix('_name')}={value}" for name in _DIAGNOSTIC_NAMES
@@ -165,7 +166,7 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
-    def formatException(self, ei: Any) -> str:
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - overrides logging.Formatter's method
         """A database error without its text (safe_traceback); any other exception as usual."""
         return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
 
@@ -181,7 +182,7 @@ class TextFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None)
         return f"{text} [request {request_id}]" if request_id and "\n" not in text else text
 
-    def formatException(self, ei: Any) -> str:
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - overrides logging.Formatter's method
         """A database error without its text (safe_traceback); any other exception as usual."""
         return safe_traceback(ei[1]) if ei[1] is not None else super().formatException(ei)
 

@@ -12,29 +12,51 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
+from fastapi.params import Param
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from service import __version__
-from service.api import actions, cases, deadlines, health, investigations, meta, notifications, org_units, reports, statistics
-from service.api import audit as audit_api, categories, grants, imports
-from service.api.openapi_bodies import SCHEMA_REF, body_models
+from service import __version__, web
+from service.api import (
+    actions,
+    audit as audit_api,
+    cases,
+    categories,
+    closing,
+    deadlines,
+    grants,
+    health,
+    imports,
+    investigations,
+    meta,
+    notifications,
+    org_units,
+    reports,
+    statistics,
+)
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
+from service.api.openapi_bodies import SCHEMA_REF, body_models
+from service.api.problems import (
+    DATABASE_UNAVAILABLE,
+    FieldError,
+    Problem,
+    ProblemException,
+    database_unavailable_response,
+    install_problem_handlers,
+    problem_responses,
+)
 from service.audit import Sealer
-from service.api.problems import (DATABASE_UNAVAILABLE, FieldError, Problem, ProblemException,
-                                  database_unavailable_response, install_problem_handlers, problem_responses)
 from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
 from service.db import install_session_listeners, make_engine
-from service import web
-from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 from service.metrics import app_registry
 from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
+from service.web.headers import ApiCorsMiddleware, SecurityHeadersMiddleware
 
 API_PREFIX = "/api/v1"
 JSON_ONLY = frozenset({"application/json"})
@@ -50,7 +72,7 @@ def _query_parameters(route: APIRoute) -> frozenset[str]:
     known = _QUERY_PARAMETERS.get(id(route))
     if known is None:
         known = frozenset(param.alias for param in get_flat_params(route.dependant)
-                          if param.field_info.in_.value == "query")  # type: ignore[attr-defined]
+                          if isinstance(param.field_info, Param) and param.field_info.in_.value == "query")
         _QUERY_PARAMETERS[id(route)] = known
     return known
 
@@ -81,7 +103,8 @@ def _accepted_body_types(path: str) -> frozenset[str]:
 
 def build_token_verifier(settings: Settings) -> TokenVerifier:
     if settings.auth_mode == "dev":
-        keys: StaticKeySource | JwksKeySource = StaticKeySource(load_or_create_dev_key(settings.dev_key_path).public_jwks())
+        keys: StaticKeySource | JwksKeySource = StaticKeySource(
+            load_or_create_dev_key(settings.dev_key_path).public_jwks())
     else:
         # Short timeouts: a slow identity provider must not hold request threads for long.
         http = httpx.Client(timeout=httpx.Timeout(5.0))
@@ -156,7 +179,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        accepted_types=_accepted_body_types,
-                       streamed_body_bytes=lambda path: settings.max_import_bytes if path == HISTORY_IMPORT_PATH else None)
+                       streamed_body_bytes=lambda path: (settings.max_import_bytes if path == HISTORY_IMPORT_PATH
+                                                         else None))
     app.add_middleware(ObserveMiddleware, log_access=settings.access_log)  # access line and metrics
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors,
@@ -172,6 +196,7 @@ def create_app(
     api.include_router(org_units.router)
     api.include_router(reports.router)
     api.include_router(cases.router)
+    api.include_router(closing.router)
     api.include_router(investigations.router)
     api.include_router(actions.router)
     api.include_router(notifications.router)
@@ -185,7 +210,7 @@ def create_app(
     app.include_router(api)
     app.include_router(health.router)
     web.install(app, settings)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to replace the document
     return app
 
 
@@ -218,8 +243,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     for model in (FieldError, Problem):
         _add_schema(schemas, model)
-    for model in body_models():
-        _add_schema(schemas, model)
+    for body_model in body_models():
+        _add_schema(schemas, body_model)
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
@@ -228,7 +253,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(str(code), {**response})
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
-                    response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                    response["content"] = {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
             responses["503"] = {"$ref": f"#/components/responses/{DATABASE_UNAVAILABLE}"}
             operation.setdefault("security", [{"bearer": []}])
     spec["components"]["responses"] = {DATABASE_UNAVAILABLE: database_unavailable_response()}

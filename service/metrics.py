@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
+from sqlmodel import col
 
 from service.models import AuditRecord, CaseDeadline
 
@@ -43,10 +44,10 @@ def _read_database(engine: Engine, now: datetime) -> tuple[int, float, dict[str,
             connection.execute(text(f"SET LOCAL statement_timeout = {_STATEMENT_TIMEOUT_MS}"))
         # Through the models' columns, so times are bound and read as the application stores them.
         unsealed, oldest = connection.execute(
-            select(func.count(), func.min(AuditRecord.at)).where(AuditRecord.chain_seq.is_(None))).one()
-        overdue = dict(connection.execute(
-            select(CaseDeadline.kind, func.count()).where(CaseDeadline.due_at < now)
-            .group_by(CaseDeadline.kind)).all())
+            select(func.count(), func.min(col(AuditRecord.at))).where(col(AuditRecord.chain_seq).is_(None))).one()
+        overdue: dict[str, int] = dict(connection.execute(
+            select(col(CaseDeadline.kind), func.count()).where(col(CaseDeadline.due_at) < now)
+            .group_by(col(CaseDeadline.kind))).all())
         connection.rollback()
     lag = 0.0
     if oldest is not None:
@@ -70,7 +71,7 @@ class DatabaseCollector(Collector):
             if self._read_at is None or time.monotonic() - self._read_at >= self.cache_seconds:
                 try:
                     self._cached = _read_database(self.engine, self.clock())
-                except Exception as exc:  # a scrape while the database is away says so, and no more
+                except Exception as exc:  # noqa: BLE001 - a scrape while the database is away says so, and no more
                     log.warning("metrics: database unavailable (%s)", type(exc).__name__)
                     self._cached = None
                 self._read_at = time.monotonic()
@@ -78,12 +79,12 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         pool = self.engine.pool
-        for name, doc, read in (
+        for name, doc, attribute in (
             ("avv_db_pool_size", "Connections the pool keeps open.", "size"),
             ("avv_db_pool_checked_out", "Connections in use by requests now.", "checkedout"),
             ("avv_db_pool_overflow", "Connections opened beyond the pool's size now.", "overflow"),
         ):
-            method = getattr(pool, read, None)
+            method = getattr(pool, attribute, None)
             if callable(method):
                 yield GaugeMetricFamily(name, doc, value=max(0, int(method())))
         read = self._database()

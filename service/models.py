@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, func, literal_column, text
+from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint, func, literal_column, text
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -394,7 +394,8 @@ class AuditRecord(SQLModel, table=True):
 
 
 class LogReview(SQLModel, table=True):
-    """A loggkontroll (docs/requirements.md L3): who reviewed which part of the access log, when, and what they found."""
+    """A loggkontroll (docs/requirements.md L3): who reviewed which part of the access log, when, and what they
+    found."""
 
     __tablename__ = "log_review"
 
@@ -432,3 +433,8 @@ class WebSession(SQLModel, table=True):
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime  # whichever comes first: idle time from last_seen_at, or the absolute lifetime
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements written in SQLAlchemy Core (bulk inserts, statistics)."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table=True classes, undeclared

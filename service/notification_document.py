@@ -204,7 +204,8 @@ def _investigation(page: _Page, data: DocumentData) -> None:
         page.table(
             ["Nr", "Datum", "Avser", "Källa", "Fakta/bedömning", "Dokumenterat av", "Anteckning"],
             [[entry.id if entry.corrects_entry_id is None else f"{entry.id} (rättar {entry.corrects_entry_id})",
-              page.day(entry.documented_on), TOPICS.get(entry.topic, entry.topic), entry.source, NATURES.get(entry.nature, entry.nature),
+              page.day(entry.documented_on), TOPICS.get(entry.topic, entry.topic), entry.source,
+              NATURES.get(entry.nature, entry.nature),
               f"{entry.author_name}, {entry.author_title}", entry.text] for entry in data.entries],
         )
 

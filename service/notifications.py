@@ -157,7 +157,7 @@ def _check_form(form: dict[str, Any], now: datetime) -> None:
 def _defaults(session: Session, report: Report, authority: Authority) -> dict[str, Any]:
     """What the case already says, so that nobody types it twice."""
     units = ", ".join(unit.name for unit in units_of(session, [report.id])[report.id])
-    form: dict[str, Any] = {name: None for name in FORM_FIELDS[authority]}
+    form: dict[str, Any] = dict.fromkeys(FORM_FIELDS[authority])
     form.update(sender_reference=report.case_number, occurred_at=report.occurred_at)
     if authority is Authority.ivo:
         form.update(kind=default_ivo_kind(current_findings(session, report.id)), what_happened=report.description,

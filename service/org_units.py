@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select as sa_select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,8 +16,8 @@ from service.domain.access import EVERYWHERE, Permission, Principal
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.org import (
     OrgKind,
-    active_on,
     Placement,
+    active_on,
     check_code,
     check_move,
     check_parent,
@@ -112,8 +112,8 @@ def _insert(session: Session, new: NewUnit, parent: OrgUnit | None, now: datetim
         raise Conflict(DUPLICATE_CODE, field=code_field) from None
     unit.path = path_for(parent.path if parent else None, unit.id or 0)
     if history is None:
-        history = [OrgUnitPlacement(parent_id=unit.parent_id, name=unit.name, valid_from=unit.valid_from,
-                                    valid_to=unit.valid_to)]
+        history = [OrgUnitPlacement(unit_id=unit.id or 0, parent_id=unit.parent_id, name=unit.name,
+                                    valid_from=unit.valid_from, valid_to=unit.valid_to)]
     for placement in history:
         placement.unit_id = unit.id or 0
         session.add(placement)
@@ -359,7 +359,7 @@ class OrgSnapshot:
 
     @classmethod
     def load(cls, session: Session) -> OrgSnapshot:
-        rows = session.exec(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
-                                   OrgUnit.valid_from, OrgUnit.valid_to)).all()
+        rows = session.execute(sa_select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name), col(OrgUnit.kind),
+                                         col(OrgUnit.path), col(OrgUnit.valid_from), col(OrgUnit.valid_to))).all()
         units = [UnitInfo(*row) for row in rows]
         return cls(by_id={unit.id: unit for unit in units}, by_code={unit.code: unit for unit in units})

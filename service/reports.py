@@ -5,20 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, text, true, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, select as sa_select, text, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import audit
 from service.categories import CategoryBook, check_category
-from service.org_units import OrgSnapshot, UnitInfo
 from service.config import Settings
 from service.domain.access import Permission, Principal, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
@@ -35,7 +34,8 @@ from service.domain.reports import (
     is_late_report,
     local_date,
 )
-from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit
+from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit, table_of
+from service.org_units import OrgSnapshot, UnitInfo
 from service.scope import readable_reports, reports_within
 
 
@@ -133,7 +133,7 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
     year = received_on.year
     channel = new.channel or (Channel.integration if principal.is_integration else Channel.web_form)
     report_id = uuid.uuid4()
-    row = dict(
+    row: dict[str, Any] = dict(
         id=report_id, case_number=f"pending-{report_id.hex}", administration_id=administration.id,
         status=CaseStatus.reported.value, category=category, channel=channel.value,
         occurred_at=new.occurred_at, noticed_at=new.noticed_at,
@@ -217,16 +217,16 @@ def _submit(session: Session, principal: Principal, new: NewReport, now: datetim
         return _replay(session, earlier, new)
 
 
-_REPORT_TABLE = Report.__table__  # type: ignore[attr-defined]
+_REPORT_TABLE = table_of(Report)
 # What the intake's `row` fills: every column but those later steps of the case set, and the marks of an
 # imported case (service/history_import.py).
 _REPORT_COLUMNS = [column.name for column in _REPORT_TABLE.columns
                    if column.name not in ("first_assessed_at", "judged_serious_at", "closed_at", "import_source",
                                           "previous_case_number", "imported_at", "imported_by")]
 _INSERT_REPORT = insert(_REPORT_TABLE)
-_INSERT_REPORT_UNIT = insert(ReportUnit.__table__)  # type: ignore[attr-defined]
-_INSERT_CASE_EVENT = insert(CaseEvent.__table__)  # type: ignore[attr-defined]
-_INSERT_CASE_DEADLINE = insert(CaseDeadline.__table__)  # type: ignore[attr-defined]
+_INSERT_REPORT_UNIT = insert(table_of(ReportUnit))
+_INSERT_CASE_EVENT = insert(table_of(CaseEvent))
+_INSERT_CASE_DEADLINE = insert(table_of(CaseDeadline))
 _NUMBERED_COLUMNS = [c for c in _REPORT_COLUMNS if c != "case_number"]
 _AUDIT_COLUMNS = [c for c in audit.ENTRY_COLUMNS if c != "report_id"]
 # The whole intake in one statement, case number and access record included. The counter row is locked
@@ -261,8 +261,8 @@ WITH number AS (
 )
 SELECT case_number FROM new_report
 """).bindparams(*(bindparam(c, type_=_REPORT_TABLE.c[c].type) for c in _NUMBERED_COLUMNS),
-                bindparam("event_at", type_=CaseEvent.__table__.c.at.type),  # type: ignore[attr-defined]
-                bindparam("deadline_due_at", type_=CaseDeadline.__table__.c.due_at.type),  # type: ignore[attr-defined]
+                bindparam("event_at", type_=table_of(CaseEvent).c.at.type),
+                bindparam("deadline_due_at", type_=table_of(CaseDeadline).c.due_at.type),
                 bindparam("audit_at", type_=audit.INSERT.table.c.at.type))
 _SET_CASE_NUMBER = (update(_REPORT_TABLE).where(_REPORT_TABLE.c.id == bindparam("report_id"))
                     .values(case_number=bindparam("number")))
@@ -337,8 +337,8 @@ def _next_case_number(session: Session, administration_id: int, year: int) -> in
                                                         "year": year}).scalar_one())
 
 
-def _upsert_increment(dialect_insert):  # type: ignore[no-untyped-def]
-    table = CaseNumberSequence.__table__  # type: ignore[attr-defined]
+def _upsert_increment(dialect_insert: Callable[[Table], Any]) -> Any:  # the dialects' own insert constructs
+    table = table_of(CaseNumberSequence)
     return (
         dialect_insert(table)
         .values(administration_id=bindparam("administration_id"), year=bindparam("year"), last_number=1)
@@ -359,9 +359,9 @@ def units_of(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, l
     result: dict[uuid.UUID, list[UnitInfo]] = {report_id: [] for report_id in report_ids}
     if not report_ids:
         return result
-    rows = session.exec(
-        select(ReportUnit.report_id, OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.path,
-               OrgUnit.valid_from, OrgUnit.valid_to)
+    rows = session.execute(
+        sa_select(col(ReportUnit.report_id), col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name), col(OrgUnit.kind),
+                  col(OrgUnit.path), col(OrgUnit.valid_from), col(OrgUnit.valid_to))
         .join(OrgUnit, col(OrgUnit.id) == col(ReportUnit.unit_id))
         .where(col(ReportUnit.report_id).in_(report_ids)).order_by(col(OrgUnit.code))
     ).all()
@@ -476,9 +476,9 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
     if wanted.categories:
         conditions.append(col(Report.category).in_(wanted.categories))
     if wanted.own_only:
-        conditions.append(Report.reporter_subject == principal.subject)
+        conditions.append(col(Report.reporter_subject) == principal.subject)
     if wanted.previous_case_number is not None:
-        conditions.append(Report.previous_case_number == wanted.previous_case_number)
+        conditions.append(col(Report.previous_case_number) == wanted.previous_case_number)
     if wanted.text:
         conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
     if after is not None:

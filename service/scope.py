@@ -26,8 +26,8 @@ from service.domain.errors import InvalidInput
 from service.models import AuditRecord, LogReview, OrgUnit, Report, ReportCategory, ReportUnit
 
 
-def _under(path_column, roots: frozenset[str] | set[str]) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
-    """The org path lies in one of the subtrees."""
+def _under(path_column: str, roots: frozenset[str] | set[str]) -> ColumnElement[bool]:
+    """The org path (a model's path column, which a type checker sees as its value) lies in one of the subtrees."""
     return or_(*(col(path_column).startswith(root, autoescape=True) for root in sorted(roots)))
 
 
@@ -36,7 +36,7 @@ def reports_within(scope: Scope) -> ColumnElement[bool]:
     if scope.is_empty:
         return false()
     return exists().where(
-        ReportUnit.report_id == Report.id,
+        col(ReportUnit.report_id) == col(Report.id),
         col(OrgUnit.id) == col(ReportUnit.unit_id),
         _under(OrgUnit.path, scope.roots),
     )
@@ -46,8 +46,8 @@ def readable_reports(principal: Principal) -> ColumnElement[bool]:
     """The one filter every report read starts from: case scope, or the caller's own submissions."""
     return or_(
         reports_within(principal.scope(Permission.read_case)),
-        Report.reporter_subject == principal.subject,
-        Report.submitted_by == principal.subject,
+        col(Report.reporter_subject) == principal.subject,
+        col(Report.submitted_by) == principal.subject,
     )
 
 
@@ -62,7 +62,7 @@ def audit_records_within(scope: Scope) -> ColumnElement[bool]:
     if EVERYWHERE in scope.roots:
         return true()
     return exists().where(
-        ReportUnit.report_id == AuditRecord.report_id,
+        col(ReportUnit.report_id) == col(AuditRecord.report_id),
         col(OrgUnit.id) == col(ReportUnit.unit_id),
         _under(OrgUnit.path, scope.roots),
     )
@@ -72,7 +72,7 @@ def log_reviews_visible_to(principal: Principal, scope: Scope) -> ColumnElement[
     """Log reviews: an auditor on '*' sees all, others their own."""
     if EVERYWHERE in scope.roots:
         return true()
-    return LogReview.reviewer_subject == principal.subject
+    return col(LogReview.reviewer_subject) == principal.subject
 
 
 def grants_manageable_by(principal: Principal) -> ColumnElement[bool]:

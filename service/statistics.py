@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
-    text,
-    ColumnElement,
+    CTE,
     BigInteger,
+    ColumnElement,
+    FromClause,
     FunctionElement,
     Integer,
     Select,
     String,
+    Table,
     and_,
     case,
     cast,
@@ -30,16 +33,18 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col
 
 from service import audit, categories, scope
 from service.config import Settings
-from service.domain.categories import NOT_STATED, NOT_STATED_LABELS
 from service.domain.access import Principal
 from service.domain.assessment import SERIOUS, ReportType as Type
+from service.domain.categories import NOT_STATED, NOT_STATED_LABELS
 from service.domain.errors import Forbidden, InvalidInput
 from service.domain.org import OrgKind
 from service.domain.statistics import (
@@ -57,6 +62,7 @@ from service.domain.statistics import (
     Dimension,
     Member,
     Period,
+    Share,
     ShareCounts,
     check_dimensions,
     coded_members,
@@ -80,6 +86,7 @@ from service.models import (
     Report,
     ReportType,
     ReportUnit,
+    table_of,
 )
 
 
@@ -112,8 +119,8 @@ def placed_reports(session: Session, root: OrgUnit, period: Period) -> Select:
 
     Read from report_unit alone (it carries the report's day), through an index that covers the query.
     """
-    placement = OrgUnitPlacement.__table__.alias("placement")  # type: ignore[attr-defined]
-    pair = ReportUnit.__table__  # type: ignore[attr-defined]
+    placement = table_of(OrgUnitPlacement).alias("placement")
+    pair = table_of(ReportUnit)
     query = (
         select(pair.c.report_id, pair.c.unit_id, placement.c.parent_id.label("department_id"), pair.c.received_on)
         .join(placement, and_(placement.c.unit_id == pair.c.unit_id,
@@ -140,8 +147,8 @@ def _in_administration_then(session: Session, root: OrgUnit, period: Period, dep
     reports: the annual table 912 ms instead of 343 ms).
     """
     spans = session.execute(
-        select(OrgUnitPlacement.unit_id, OrgUnitPlacement.valid_from, OrgUnitPlacement.valid_to)
-        .where(OrgUnitPlacement.parent_id == root.id, col(OrgUnitPlacement.valid_from) <= period.end,
+        select(col(OrgUnitPlacement.unit_id), col(OrgUnitPlacement.valid_from), col(OrgUnitPlacement.valid_to))
+        .where(col(OrgUnitPlacement.parent_id) == root.id, col(OrgUnitPlacement.valid_from) <= period.end,
                or_(col(OrgUnitPlacement.valid_to).is_(None), col(OrgUnitPlacement.valid_to) >= period.start))
         .order_by(col(OrgUnitPlacement.unit_id), col(OrgUnitPlacement.valid_from))
     ).all()
@@ -178,8 +185,8 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
     report_type's covering index alone; the join keeps the ones in scope. (Restricting them to the
     scope first with a semi-join doubled the time of a whole förvaltning's table at 1 M reports.)
     """
-    types = ReportType.__table__.alias("types")  # type: ignore[attr-defined]
-    sent = Notification.__table__.alias("sent")  # type: ignore[attr-defined]
+    types = table_of(ReportType).alias("types")
+    sent = table_of(Notification).alias("sent")
     is_ = {key: types.c.type == key for key in _TYPE_KEYS}
     conditions = {
         **is_,
@@ -205,7 +212,7 @@ def annual_counts(session: Session, root: OrgUnit, period: Period) -> list[Count
         .cte("facts")
     )
 
-    def counted(bits_of):  # type: ignore[no-untyped-def]
+    def counted(bits_of: ColumnElement[Any]) -> list[ColumnElement[int]]:
         return [*(func.count().filter(bits_of.bitwise_and(_BITS[key]) != 0).label(key) for key in _COUNTED),
                 func.count().filter(bits_of.bitwise_and(_BITS["assessed"]) == 0).label("unassessed"),
                 func.count().label("total")]
@@ -245,7 +252,8 @@ def share_counts_of(total: dict[str, int]) -> ShareCounts:
     )
 
 
-def _by_level(session: Session, pairs, joined, measures, keys: list[str]) -> list[CountRow]:  # type: ignore[no-untyped-def]
+def _by_level(session: Session, pairs: FromClause, joined: FromClause, measures: Sequence[ColumnElement[Any]],
+              keys: list[str]) -> list[CountRow]:
     """The measures per enhet (under its avdelning), per avdelning and in total, in one UNION ALL query."""
     per_unit = (select(literal("unit", String).label("level"), pairs.c.unit_id, pairs.c.department_id, *measures)
                 .select_from(joined).group_by(pairs.c.unit_id, pairs.c.department_id))
@@ -278,8 +286,8 @@ def units_in_period(session: Session, root: OrgUnit, period: Period) -> list[Pla
     overlapping = and_(col(OrgUnitPlacement.valid_from) <= period.end,
                        or_(col(OrgUnitPlacement.valid_to).is_(None), col(OrgUnitPlacement.valid_to) >= period.start))
     rows = session.execute(
-        select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnitPlacement.name,
-               OrgUnitPlacement.parent_id, OrgUnitPlacement.valid_from)
+        select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.kind), col(OrgUnitPlacement.name),
+               col(OrgUnitPlacement.parent_id), col(OrgUnitPlacement.valid_from))
         .join(OrgUnitPlacement, col(OrgUnitPlacement.unit_id) == col(OrgUnit.id))
         .where(overlapping, col(OrgUnit.kind).in_([OrgKind.department.value, OrgKind.unit.value]))
         .order_by(col(OrgUnitPlacement.valid_from))
@@ -310,14 +318,15 @@ def scoped_reports(session: Session, root: OrgUnit, period: Period, types: Seque
     """placed_reports, kept to reports that have at least one of `types` (all reports when none are given)."""
     query = placed_reports(session, root, period)
     if types:
-        wanted = ReportType.__table__.alias("wanted_type")  # type: ignore[attr-defined]
-        pair = ReportUnit.__table__  # type: ignore[attr-defined]
+        wanted = table_of(ReportType).alias("wanted_type")
+        pair = table_of(ReportUnit)
         query = query.where(select(wanted.c.report_id)
                             .where(wanted.c.report_id == pair.c.report_id, wanted.c.type.in_(list(types))).exists())
     return query
 
 
-def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: str):  # type: ignore[no-untyped-def]
+def _dimension_sql(dimension: Dimension, base: FromClause, report: Table, period: Period,
+                   prefix: str) -> tuple[list[ColumnElement[Any]], list[tuple[FromClause, ColumnElement[bool]]]]:
     """The SQL values a dimension groups by, and the outer joins they need. Never multiplies a report's rows
     except for dimensions where a report really has several values (type, root cause, enhet).
 
@@ -326,7 +335,7 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
     report_id = base.c.report_id
     month = cast(extract("month", base.c.received_on), Integer)
     year = cast(extract("year", base.c.received_on), Integer)
-    D = Dimension
+    D = Dimension  # noqa: N806 - short, so the branches below read as a table
     if dimension is D.period_year:
         return [year], []
     if dimension is D.period_quarter:
@@ -344,18 +353,18 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
     if dimension is D.status:
         return [report.c.status], []
     if dimension is D.root_cause:
-        investigation = Investigation.__table__.alias(f"{prefix}_investigation")  # type: ignore[attr-defined]
-        cause = InvestigationRootCause.__table__.alias(f"{prefix}_cause")  # type: ignore[attr-defined]
+        investigation = table_of(Investigation).alias(f"{prefix}_investigation")
+        cause = table_of(InvestigationRootCause).alias(f"{prefix}_cause")
         return [cause.c.cause], [(investigation, investigation.c.report_id == report_id),
                                  (cause, cause.c.investigation_id == investigation.c.id)]
     if dimension in (D.notified_ivo, D.notified_imy):
-        notification = Notification.__table__.alias(f"{prefix}_notification")  # type: ignore[attr-defined]
+        notification = table_of(Notification).alias(f"{prefix}_notification")
         authority = "ivo" if dimension is D.notified_ivo else "imy"
         on = and_(notification.c.report_id == report_id, notification.c.authority == authority,
                   notification.c.sent_at.is_not(None))
         return [case((notification.c.id.is_not(None), literal("yes", String)), else_=literal("no", String))], [
             (notification, on)]
-    types = ReportType.__table__.alias(f"{prefix}_type")  # type: ignore[attr-defined]
+    types = table_of(ReportType).alias(f"{prefix}_type")
     # The period condition is implied by the report's; stated, it lets the planner read the period's types
     # from report_type's covering index in one range instead of probing the key once per report.
     of_report = and_(types.c.report_id == report_id,
@@ -372,16 +381,16 @@ def _dimension_sql(dimension: Dimension, base, report, period: Period, prefix: s
 _REPORT_DIMENSIONS = frozenset({Dimension.category, Dimension.status})
 
 
-def _facts(session: Session, root: OrgUnit, period: Period, types: Sequence[str],  # type: ignore[no-untyped-def]
-           dimensions: Sequence[Dimension]):
+def _facts(session: Session, root: OrgUnit, period: Period, types: Sequence[str],
+           dimensions: Sequence[Dimension]) -> tuple[CTE, list[list[str]]]:
     """A CTE of (report_id, the dimensions' values...) for the reports in scope; grouped by the caller."""
     pairs = scoped_reports(session, root, period, types).subquery("pairs")
     if any(dimension in ORG_DIMENSIONS for dimension in dimensions):
         base = pairs
     else:  # one row per report: the enheter only matter for the scope
         base = select(pairs.c.report_id, pairs.c.received_on).distinct().subquery("scope")
-    report = Report.__table__  # type: ignore[attr-defined]
-    joined = base
+    report = table_of(Report)
+    joined: FromClause = base
     if _REPORT_DIMENSIONS.intersection(dimensions):
         joined = joined.join(report, report.c.id == base.c.report_id)
     columns = [base.c.report_id.label("report_id")]
@@ -413,10 +422,10 @@ def crosstab_counts(session: Session, root: OrgUnit, period: Period, types: Sequ
     column_columns = [facts.c[name] for name in names[1]] if columns is not None else []
     count = func.count(distinct(facts.c.report_id)).label("n")
 
-    def level(name: str):  # type: ignore[no-untyped-def]
+    def level(name: str) -> ColumnElement[str]:
         return literal(name, String).label("level")
 
-    def nulls(grouped):  # type: ignore[no-untyped-def]
+    def nulls(grouped: Sequence[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
         return [cast(null(), column.type).label(column.name) for column in grouped]
 
     parts = [select(level("row"), *row_columns, *nulls(column_columns), count).group_by(*row_columns),
@@ -442,7 +451,7 @@ def org_members(session: Session, root: OrgUnit, period: Period, dimension: Dime
     kind = OrgKind.department if dimension is Dimension.department else OrgKind.unit
     placed = {unit.id: unit for unit in units_in_period(session, root, period) if unit.kind == kind}
     missing = seen_ids - set(placed)
-    extra = session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name)
+    extra = session.execute(select(col(OrgUnit.id), col(OrgUnit.code), col(OrgUnit.name))
                             .where(col(OrgUnit.id).in_(sorted(missing)))).all() if missing else []
     members = [(unit.code, unit.id, unit.name) for unit in placed.values()] + [
         (row.code, row.id, row.name) for row in extra]
@@ -492,6 +501,7 @@ _TOTAL = ("\x00total",)
 def dimension_members(session: Session, root: OrgUnit, period: Period, dimension: Dimension, settings: Settings,
                       seen: set[tuple]) -> dict[tuple, Member]:
     """Every value of the dimension in table order (zeros included), then any other value the counts hold."""
+    known: Sequence[tuple[tuple[Any, ...], Member]]
     if dimension in PERIOD_DIMENSIONS:
         known = period_members(dimension, period)
     elif dimension in ORG_DIMENSIONS:
@@ -553,7 +563,7 @@ def crosstab(session: Session, principal: Principal, settings: Settings, unit_id
 # ---- lead times ---------------------------------------------------------------------------------------
 
 
-class EpochSeconds(FunctionElement):  # type: ignore[type-arg]
+class EpochSeconds(FunctionElement[int]):
     """Whole seconds since 1970 (UTC) of a stored timestamp: the one place where the two databases differ.
 
     Fractions of a second are dropped on both, so durations are exact integers and agree between them.
@@ -564,21 +574,21 @@ class EpochSeconds(FunctionElement):  # type: ignore[type-arg]
 
 
 @compiles(EpochSeconds, "postgresql")
-def _epoch_seconds_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_seconds_postgresql(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 @compiles(EpochSeconds, "sqlite")
-def _epoch_seconds_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_seconds_sqlite(element: EpochSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     # SQLite keeps UTC timestamps as text; strftime('%s') reads them as UTC and drops the fraction.
     return f"CAST(STRFTIME('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
-def duration_seconds(start, end):  # type: ignore[no-untyped-def]
+def duration_seconds(start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElement[int]:
     return EpochSeconds(end) - EpochSeconds(start)
 
 
-def _scaled_percentile(ranked, fraction: tuple[int, int]):  # type: ignore[no-untyped-def]
+def _scaled_percentile(ranked: FromClause, fraction: tuple[int, int]) -> ColumnElement[int]:
     """b·percentile in integers: the value at the lower rank weighted b - r, the next weighted r (see
     service.domain.statistics.percentile_positions, which this mirrors)."""
     a, b = fraction
@@ -589,7 +599,7 @@ def _scaled_percentile(ranked, fraction: tuple[int, int]):  # type: ignore[no-un
                          (ranked.c.rn == lower + 1, ranked.c.seconds * remainder), else_=0))
 
 
-def percentiles(durations) -> Select:  # type: ignore[no-untyped-def]
+def percentiles(durations: FromClause) -> Select:
     """(measure, n, median × 2, p90 × 10) per measure of a (measure, seconds) subquery, in integers.
 
     Portable: ROW_NUMBER() and COUNT() OVER the measure's durations, then the rows at the percentile's ranks.
@@ -615,17 +625,17 @@ class LeadTimeCounts:
 def lead_times(session: Session, root: OrgUnit, period: Period, types: Sequence[str]) -> dict[str, LeadTimeCounts]:
     """Median and 90th percentile of each lead time, in the database: durations ranked by ROW_NUMBER()."""
     pairs = scoped_reports(session, root, period, types).cte("pairs")  # placed once, read by each of the five measures
-    report = Report.__table__  # type: ignore[attr-defined]
+    report = table_of(Report)
     in_scope = report.c.id.in_(select(pairs.c.report_id))
 
-    def measure(key: str, start, end, source=report):  # type: ignore[no-untyped-def]
+    def measure(key: str, start: ColumnElement[Any], end: ColumnElement[Any], source: FromClause = report) -> Select:
         return (select(literal(key, String).label("measure"), duration_seconds(start, end).label("seconds"))
                 .select_from(source).where(in_scope, start.is_not(None), end.is_not(None)))
 
     parts = [measure("noticed_to_reported", report.c.noticed_at, report.c.received_at),
              measure("reported_to_assessed", report.c.received_at, report.c.first_assessed_at)]
     for authority in ("ivo", "imy"):
-        sent = Notification.__table__.alias(f"sent_{authority}")  # type: ignore[attr-defined]
+        sent = table_of(Notification).alias(f"sent_{authority}")
         source = report.join(sent, and_(sent.c.report_id == report.c.id, sent.c.authority == authority))
         parts.append(measure(f"assessed_to_notified_{authority}", report.c.first_assessed_at, sent.c.sent_at, source))
     parts.append(measure("reported_to_closed", report.c.received_at, report.c.closed_at))
@@ -682,7 +692,7 @@ def open_and_overdue_counts(session: Session, root: OrgUnit, at: datetime, at_da
              .join(Report, col(Report.id) == col(ReportUnit.report_id))
              .where(col(Report.received_at) <= at, or_(col(Report.closed_at).is_(None), col(Report.closed_at) > at))
              .cte("pairs"))
-    deadline = CaseDeadline.__table__.alias("overdue")  # type: ignore[attr-defined]
+    deadline = table_of(CaseDeadline).alias("overdue")
     joined = pairs.outerjoin(deadline, and_(deadline.c.report_id == pairs.c.report_id, deadline.c.due_at < at))
     report_id = pairs.c.report_id
     measures = [
@@ -753,11 +763,11 @@ def _annual_table_of(session: Session, root: OrgUnit, period: Period, threshold:
     total_row = len(layout) - 1
     total = next((row.counts for row in counts if row.level == "total"), None)
     if total is None:
-        total = {key: 0 for key in (*keys, *SHARE_MEASURES)}
+        total = dict.fromkeys((*keys, *SHARE_MEASURES), 0)
     share_values = {(SHARE_ROW, measure): total[measure] for measure in SHARE_ONLY_MEASURES}
     hidden = _hidden_in_org_table(layout, children, keys, threshold, share_values, share_groups(total_row))
 
-    def share_figure(share) -> ShareFigure:  # type: ignore[no-untyped-def]
+    def share_figure(share: Share) -> ShareFigure:
         if {share_cell(share.numerator_of, total_row), share_cell(share.denominator_of, total_row)} & hidden:
             return ShareFigure(key=share.key, label_sv=share.label_sv, label_en=share.label_en, numerator=None,
                                denominator=None, percent=None, suppressed=True)
@@ -855,7 +865,7 @@ def _org_layout(root: OrgUnit, units: list[PlacedUnit], counts: list[CountRow],
                 keys: list[str]) -> tuple[list[_OrgRow], dict[int, list[int]]]:
     """One row per avdelning with its enheter under it, and a total row last, as a kvalitetsberättelse prints
     them; and which rows stand under which (by index: an avdelning's enheter, the total's avdelningar)."""
-    zero = {key: 0 for key in keys}
+    zero = dict.fromkeys(keys, 0)
     by_unit = {(row.unit_id, row.department_id): row.counts for row in counts if row.level == "unit"}
     by_department = {row.department_id: row.counts for row in counts if row.level == "department"}
     total = next((row.counts for row in counts if row.level == "total"), zero)

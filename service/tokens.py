@@ -158,7 +158,7 @@ class JwksKeySource:
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
             keys = _usable_keys(response.json())
-        except Exception as exc:  # any failure: keep serving the cached keys
+        except Exception as exc:  # noqa: BLE001 - any failure: keep serving the cached keys
             log.warning("jwks_unavailable: refresh from %s failed (%s); keeping %d cached keys",
                         self._url or "the issuer's discovery document", type(exc).__name__, len(self._keys))
             return True
@@ -211,7 +211,7 @@ def display_name(claims: dict) -> str:
 
 def _is_numeric_date(value: object) -> bool:
     # jose accepts strings such as "9999999999" and lets inf/lists escape as TypeError/OverflowError.
-    return type(value) in (int, float) and math.isfinite(value)
+    return (type(value) is int or type(value) is float) and math.isfinite(value)
 
 
 class TokenVerifier:

@@ -14,9 +14,9 @@ CONTROLLER = {"name": "Socialnämnden i Exempelkommun", "organisation_number": "
               "address": "Box 1, 111 11 Exempelstad"}
 
 
-def report_body(**overrides) -> dict:
+def report_body(**overrides: object) -> dict:
     """A valid report from Hemtjänst Centrum (SOC-ALD-1); an override of None leaves that field out."""
-    body = {
+    body: dict[str, object] = {
         "units": ["SOC-ALD-1"],
         "occurred_at": "2026-03-09T18:30:00+01:00",
         "noticed_at": "2026-03-09T19:00:00+01:00",
@@ -29,7 +29,7 @@ def report_body(**overrides) -> dict:
     return {key: value for key, value in body.items() if value is not None}
 
 
-def send_order(who: str = "Disa Delegat", **overrides) -> dict:
+def send_order(who: str = "Disa Delegat", **overrides: object) -> dict:
     """The body that sends a notification: who decided it, under which delegation, by which channel."""
     return {"decision_maker_name": who, "delegation_reference": "Delegationsordning punkt 4.2",
             "channel": "e_service", **overrides}

@@ -27,9 +27,10 @@ class ThrowawayPostgres:
         # Not under pytest's temporary directory, which only root may enter.
         tmp = Path(tempfile.mkdtemp(prefix="avv-pg-"))
         self.tmp = tmp
-        self.bin = _server_bin()
-        if self.bin is None:
+        server_bin = _server_bin()
+        if server_bin is None:
             raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
+        self.bin = server_bin
         self.dir = tmp / "pg"
         self.data = self.dir / "data"
         self.port = _free_port()

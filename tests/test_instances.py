@@ -18,11 +18,11 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -32,9 +32,9 @@ from sqlmodel import Session
 
 from service.config import Settings
 from service.db import install_session_listeners, make_engine
-from service.main import create_app
 from service.demo import ensure_grant, load_demo_organisation
 from service.domain.access import Role
+from service.main import create_app
 from service.migrate import upgrade
 from service.tokens import DevKey, StaticKeySource, TokenVerifier, load_or_create_dev_key
 from tests.bodies import report_body
@@ -297,7 +297,8 @@ def test_a_database_error_in_a_real_server_is_logged_without_the_failing_row(ser
     assert refused.status_code == 500
     (a, *_) = service.instances
     summaries = a.wait_for(r"^database error: ", count=2)
-    expected = "database error: IntegrityError (CheckViolation) sqlstate=23514 constraint=ck_report_test_refuse table=report"
+    expected = ("database error: IntegrityError (CheckViolation) sqlstate=23514 constraint=ck_report_test_refuse "
+                "table=report")
     assert summaries == [expected, expected]
     assert "Exception in ASGI application" in a.read_all()
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, func, select, update
 
-from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.demo import load_demo_organisation
 from service.domain.access import Grant, Principal, Role
 from service.models import Report
+from service.org_units import OrgSnapshot
 from service.reports import NewReport, Reporter, fingerprint, submit_report
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

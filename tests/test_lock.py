@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -45,7 +44,7 @@ def _pins(path: Path) -> dict[str, tuple[Version, list[str]]]:
 
 
 def _applies(requirement: Requirement) -> bool:
-    return requirement.marker is None or requirement.marker.evaluate({**default_environment(), "extra": ""})
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
 
 
 RUNTIME_NEEDS = [Requirement(text) for text in PYPROJECT["project"]["dependencies"]] + \

@@ -53,7 +53,8 @@ def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fre
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
+                {"t": "2026-01-01 00:00:00"})
             connection.execute(text(
                 "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
                 "noticed_at, received_at, description, immediate_actions, no_specific_subject, reporter_subject, "
@@ -104,7 +105,8 @@ def test_0006_revokes_duplicate_active_grants_keeping_the_oldest_and_then_refuse
     try:
         upgrade(url)
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, revoked_by, revoked_at IS NULL FROM role_grant ORDER BY id")).all()
+            rows = connection.execute(
+                text("SELECT id, revoked_by, revoked_at IS NULL FROM role_grant ORDER BY id")).all()
         assert [(grant_id, by) for grant_id, by, _ in rows] == [
             (1, None), (2, "system:migration-0006"), (3, "olle"), (4, "system:migration-0006"),
             (5, None), (6, "system:migration-0006"), (7, None), (8, None)]
@@ -151,7 +153,8 @@ def test_unassessed_reports_get_their_first_assessment_deadline(fresh_database):
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
+                {"t": "2026-01-01 00:00:00"})
             for report_id, number, status, first in ((waiting, 1, "reported", None),
                                                      (assessed, 2, "assessed", "2026-03-10 10:00:00+00:00")):
                 connection.execute(text(
@@ -185,7 +188,8 @@ def test_reports_stored_before_0010_were_registered_when_received(fresh_database
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"), {"t": "2026-01-01 00:00:00"})
+                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
+                {"t": "2026-01-01 00:00:00"})
             connection.execute(text(
                 "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
                 "noticed_at, received_at, received_on, description, immediate_actions, no_specific_subject, "

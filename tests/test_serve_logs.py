@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60  # a bound on waiting for the process, not a pause: lines are read as they come
-LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) (?P<message>.*?)(?: \[request [\w.-]+\])?$")
+LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) "
+                  r"(?P<message>.*?)(?: \[request [\w.-]+\])?$")
 
 
 def _b64(data: bytes) -> str:
@@ -79,7 +80,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def server(env: dict[str, str]) -> Iterator[tuple[Server, str]]:
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1", "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1",
+                                "--port", "0"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     server = Server(process)
@@ -121,7 +123,8 @@ def test_refused_tokens_are_logged_with_their_reason_and_never_the_token(server,
 
 def test_the_json_log_has_one_object_per_line_with_the_request_id_and_no_token(env):
     env = {**env, "AVV_LOG_FORMAT": "json"}
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1", "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1",
+                                "--port", "0"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str | None] = queue.Queue()

@@ -1,7 +1,7 @@
 """organisation, grants, reports, case events
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 13:33:20.535919
 """
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401 - autogenerate renders SQLModel's string type
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401 - autogenerate renders SQLModel's string type
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = '0002'
 down_revision: str | None = '0001'

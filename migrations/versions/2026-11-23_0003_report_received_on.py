@@ -7,6 +7,7 @@ Create Date: 2026-11-23 14:00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -30,9 +31,9 @@ def upgrade() -> None:
                       sa.column("received_on", sa.Date()))
     for report_id, received_at in bind.execute(sa.select(report.c.id, report.c.received_at)).all():
         if isinstance(received_at, str):  # SQLite hands back text here, without SQLModel's type
-            from datetime import datetime, timezone
+            from datetime import datetime
 
-            received_at = datetime.fromisoformat(received_at).replace(tzinfo=timezone.utc)
+            received_at = datetime.fromisoformat(received_at).replace(tzinfo=UTC)
         bind.execute(sa.update(report).where(report.c.id == report_id)
                      .values(received_on=received_at.astimezone(_ZONE).date()))
     with op.batch_alter_table("report", schema=None) as batch_op:

@@ -8,10 +8,10 @@ from datetime import date, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from service import actions
+from service import actions as core_actions
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId
+from service.api.types import Day, Input, Name, NonBlankText20k, RowId
 from service.config import Settings
 from service.domain.actions import ActionKind
 from service.domain.deadlines import end_of_day
@@ -22,13 +22,11 @@ router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actio
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
 
-LongText = BoundedText(20_000, min_length=1)
-
 
 class ActionCreate(Input):
     kind: ActionKind
-    description: LongText  # type: ignore[valid-type]
-    owner_name: Name() = Field(description="Who is responsible for the action.")  # type: ignore[valid-type]
+    description: NonBlankText20k
+    owner_name: Name = Field(description="Who is responsible for the action.")
     due_date: Day | None = Field(default=None, description="Not in the past for an action still open.")
     done_date: Day | None = Field(
         default=None, description="Only for an immediate action already taken: between the event and today.")
@@ -40,7 +38,7 @@ class ActionDone(Input):
 
 
 class ActionEvaluation(Input):
-    effect_evaluation: LongText = Field(  # type: ignore[valid-type]
+    effect_evaluation: NonBlankText20k = Field(
         description="Whether the action had the intended effect.")
 
 
@@ -70,7 +68,7 @@ def _action_out(action: CaseAction, now: datetime, settings: Settings) -> Action
 def list_actions(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                  settings: SettingsDep) -> list[ActionOut]:
     now = clock()
-    return [_action_out(action, now, settings) for action in actions.list_actions(session, principal, report_id)]
+    return [_action_out(action, now, settings) for action in core_actions.list_actions(session, principal, report_id)]
 
 
 @router.post("/actions", status_code=201, responses=STEP_ERRORS,
@@ -78,7 +76,7 @@ def list_actions(report_id: uuid.UUID, session: SessionDep, principal: Principal
 def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep, principal: PrincipalDep,
                   clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
-    action = actions.create(session, principal, report_id, actions.NewAction(
+    action = core_actions.create(session, principal, report_id, core_actions.NewAction(
         kind=body.kind, description=body.description, owner_name=body.owner_name, due_date=body.due_date,
         done_date=body.done_date), now, settings)
     result = _action_out(action, now, settings)
@@ -89,7 +87,7 @@ def create_action(report_id: uuid.UUID, body: ActionCreate, session: SessionDep,
 def mark_action_done(report_id: uuid.UUID, action_id: RowId, body: ActionDone, session: SessionDep,
                      principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
-    action = actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
+    action = core_actions.mark_done(session, principal, report_id, action_id, body.done_date, now, settings)
     result = _action_out(action, now, settings)
     return result
 
@@ -99,6 +97,6 @@ def mark_action_done(report_id: uuid.UUID, action_id: RowId, body: ActionDone, s
 def evaluate_action(report_id: uuid.UUID, action_id: RowId, body: ActionEvaluation, session: SessionDep,
                     principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> ActionOut:
     now = clock()
-    action = actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)
+    action = core_actions.evaluate(session, principal, report_id, action_id, body.effect_evaluation, now, settings)
     result = _action_out(action, now, settings)
     return result

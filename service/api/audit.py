@@ -1,4 +1,5 @@
-"""/api/v1/audit: the access log for auditors (docs/requirements.md L3), per user, per case and per period, and loggkontroll.
+"""/api/v1/audit: the access log for auditors (docs/requirements.md L3), per user, per case and per period,
+and loggkontroll.
 
 What an auditor sees is decided in service/scope.py, and the reads are the use cases in service/audit.py;
 this router maps HTTP to them. Reading the log is itself logged.
@@ -12,11 +13,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
+
 from service import audit as core_audit
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Timestamp
+from service.api.types import Input, NonBlankText10k, Timestamp
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -47,7 +49,7 @@ class LogReviewCreate(Input):
     subject_filter: str | None = Field(default=None, min_length=1, max_length=255,
                                        description="The user whose accesses were reviewed, if one.")
     report_filter: uuid.UUID | None = Field(default=None, description="The case reviewed, if one.")
-    result: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    result: NonBlankText10k
 
 
 class LogReviewRead(BaseModel):

@@ -1,8 +1,8 @@
-"""/api/v1/reports/{id}/...: the case around a report: assessment, follow-up, closing, timeline."""
+"""/api/v1/reports/{id}/...: the case around a report: the case view, assessments, timeline (the last steps,
+follow-up, closing and reopening, are service/api/closing.py)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from service import assessments, cases
+from service import assessments as core_assessments, cases as core_cases
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, Timestamp
+from service.api.types import Input, NonBlankText10k, Timestamp
 from service.domain.access import Permission, Principal
 from service.domain.assessment import (
     ComplaintKind,
@@ -45,7 +45,7 @@ class TypeIn(Input):
 
 class AssessmentCreate(Input):
     types: list[TypeIn] = Field(min_length=1, max_length=5)
-    justification: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
+    justification: NonBlankText10k
     incident_aware_at: Timestamp | None = Field(
         default=None, description="Personal-data incidents: when the organisation became aware (GDPR art. 33). "
                                   "Default: the case's awareness time so far, or the first time when the report "
@@ -117,18 +117,6 @@ class AssessmentOut(BaseModel):
     current: bool
 
 
-class FollowUpCreate(Input):
-    summary: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
-
-
-class CloseCreate(Input):
-    note: BoundedText(10_000) | None = None  # type: ignore[valid-type]
-
-
-class ReopenCreate(Input):
-    reason: BoundedText(10_000, min_length=1)  # type: ignore[valid-type]
-
-
 class TimelineEntry(BaseModel):
     at: datetime
     actor_name: str
@@ -141,11 +129,11 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
               facts: CaseFacts | None = None) -> CaseRead:
     """The case view; linked cases only where the reader may read them too. `facts`: those a step just
     computed its deadlines from (else they are loaded)."""
-    view = cases.case_view(session, principal, report, facts)
+    view = core_cases.case_view(session, principal, report, facts)
     facts = view.facts
     return CaseRead(
         id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
-        types=[TypeOut(**{k: v for k, v in vars(f).items()}) for f in facts.findings],
+        types=[TypeOut(**vars(f)) for f in facts.findings],
         allowed_steps=allowed_steps(CaseStatus(report.status)),
         closing_blockers=closing_blockers(facts) if facts.status is not CaseStatus.closed else [],
         deadlines=[DeadlineOut(kind=d.kind, due_at=d.due_at, overdue=d.due_at < now, action_id=d.action_id)
@@ -164,7 +152,8 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
 @router.get("/case", summary="The case: status, types, possible steps, deadlines, what blocks closing",
             responses=CASE_ERRORS)
 def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseRead:
-    return case_read(session, principal, cases.load_case(session, principal, report_id, Permission.read_case), clock())
+    report = core_cases.load_case(session, principal, report_id, Permission.read_case)
+    return case_read(session, principal, report, clock())
 
 
 @router.post("/assessments", status_code=201, summary="Assess (or re-assess) the report: its types",
@@ -172,7 +161,7 @@ def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
 def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, principal: PrincipalDep,
            clock: ClockDep, settings: SettingsDep) -> CaseRead:
     now = clock()
-    done = assessments.assess(session, principal, report_id, assessments.NewAssessment(
+    done = core_assessments.assess(session, principal, report_id, core_assessments.NewAssessment(
         findings=[TypeFinding(**t.model_dump()) for t in body.types], justification=body.justification,
         incident_aware_at=body.incident_aware_at, add_unit_codes=tuple(body.add_units),
         remove_unit_codes=tuple(body.remove_units), link_report_ids=tuple(body.link_cases)), now, settings)
@@ -181,37 +170,13 @@ def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, pr
 
 @router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
 def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[AssessmentOut]:
-    rows = cases.assessments_of(session, principal, report_id)
+    rows = core_cases.assessments_of(session, principal, report_id)
     return [AssessmentOut(assessed_at=a.assessed_at, assessor_name=a.assessor_name,
-                          types=[TypeOut(**t) for t in json.loads(a.findings)], justification=a.justification,
-                          incident_aware_at=a.incident_aware_at, current=a.is_current) for a in rows]
-
-
-@router.post("/follow-ups", status_code=201, summary="Record the follow-up (uppföljning)", responses=STEP_ERRORS)
-def follow_up(report_id: uuid.UUID, body: FollowUpCreate, session: SessionDep, principal: PrincipalDep,
-              clock: ClockDep, settings: SettingsDep) -> CaseRead:
-    now = clock()
-    done = assessments.follow_up(session, principal, report_id, body.summary, now, settings)
-    return case_read(session, principal, done.report, now, done.facts)
-
-
-@router.post("/close", summary="Close the case (refused with what is missing)", responses=STEP_ERRORS)
-def close(report_id: uuid.UUID, body: CloseCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-          settings: SettingsDep) -> CaseRead:
-    now = clock()
-    done = assessments.close(session, principal, report_id, body.note, now, settings)
-    return case_read(session, principal, done.report, now, done.facts)
-
-
-@router.post("/reopen", summary="Reopen a closed case, with a reason", responses=STEP_ERRORS)
-def reopen(report_id: uuid.UUID, body: ReopenCreate, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-           settings: SettingsDep) -> CaseRead:
-    now = clock()
-    done = assessments.reopen(session, principal, report_id, body.reason, now, settings)
-    return case_read(session, principal, done.report, now, done.facts)
+                          types=[TypeOut(**t) for t in a.findings], justification=a.justification,
+                          incident_aware_at=a.incident_aware_at, current=a.current) for a in rows]
 
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)
 def timeline(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
     return [TimelineEntry(at=item.at, actor_name=item.actor_name, kind=item.kind, changes=item.changes,
-                          note=item.note) for item in cases.timeline(session, principal, report_id)]
+                          note=item.note) for item in core_cases.timeline(session, principal, report_id)]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from service import categories as core
+from service import categories as core_categories
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, categories_changed
 from service.api.problems import problem_responses
 from service.api.types import Day, Input, Name, RowId
@@ -38,15 +38,15 @@ class CategoryCreate(Input):
     code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
                       description="Unique in the förvaltning regardless of case, never reused; `not_stated` is "
                                   f"reserved. {org_rules.CODE_RULE}")
-    label_sv: Name()  # type: ignore[valid-type]
-    label_en: Name() | None = Field(default=None, description="Defaults to the Swedish label.")  # type: ignore[valid-type]
+    label_sv: Name
+    label_en: Name | None = Field(default=None, description="Defaults to the Swedish label.")
     valid_from: Day | None = Field(default=None, description="Defaults to today; earlier for reports of the past.")
     valid_to: Day | None = Field(default=None, description="A category of the past (for imports): its last day.")
 
 
 class CategoryChange(Input):
-    label_sv: Name() | None = None  # type: ignore[valid-type]
-    label_en: Name() | None = None  # type: ignore[valid-type]
+    label_sv: Name | None = None
+    label_en: Name | None = None
     valid_from: Day | None = Field(default=None, description=(
         "A new first day: not after the first report that has the category (earlier, to take in reports of "
         "the past)."))
@@ -57,7 +57,7 @@ class CategoryRetire(Input):
                                       "refused it, earlier ones keep it. Not before the last report that has it.")
 
 
-def _read(view: core.CategoryView) -> Category:
+def _read(view: core_categories.CategoryView) -> Category:
     category = view.category
     return Category(id=category.id, code=category.code, label_sv=category.label_sv, label_en=category.label_en,
                     valid_from=category.valid_from, valid_to=category.valid_to,
@@ -75,8 +75,9 @@ def report_categories(
     include_retired: Annotated[bool, Query(description="Every category, retired and not yet valid ones too.")] = False,
 ) -> list[Category]:
     day = on or local_date(clock(), settings.time_zone)
-    return [_read(view) for view in core.list_categories(session, principal, administration_id=administration_id,
-                                                         on=day, include_retired=include_retired)]
+    listed = core_categories.list_categories(session, principal, administration_id=administration_id, on=day,
+                                             include_retired=include_retired)
+    return [_read(view) for view in listed]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a category for a förvaltning (admin)",
@@ -84,7 +85,7 @@ def report_categories(
 def create_category(body: CategoryCreate, request: Request, response: Response, session: SessionDep,
                     principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> Category:
     now = clock()
-    view = core.create_category(session, principal, core.NewCategory(
+    view = core_categories.create_category(session, principal, core_categories.NewCategory(
         administration_id=body.administration_id, code=body.code, label_sv=body.label_sv, label_en=body.label_en,
         valid_from=body.valid_from or local_date(now, settings.time_zone), valid_to=body.valid_to), now)
     categories_changed(request)
@@ -96,7 +97,7 @@ def create_category(body: CategoryCreate, request: Request, response: Response, 
               responses=problem_responses(404, 403, 409, 422))
 def change_category(category_id: RowId, body: CategoryChange, request: Request, session: SessionDep,
                     principal: PrincipalDep, clock: ClockDep) -> Category:
-    view = core.change_category(session, principal, category_id, core.CategoryChange(
+    view = core_categories.change_category(session, principal, category_id, core_categories.CategoryChange(
         label_sv=body.label_sv, label_en=body.label_en, valid_from=body.valid_from), clock())
     categories_changed(request)
     return _read(view)
@@ -106,6 +107,6 @@ def change_category(category_id: RowId, body: CategoryChange, request: Request, 
              responses=problem_responses(404, 403, 409, 422))
 def retire_category(category_id: RowId, body: CategoryRetire, request: Request, session: SessionDep,
                     principal: PrincipalDep, clock: ClockDep) -> Category:
-    view = core.retire_category(session, principal, category_id, body.valid_to, clock())
+    view = core_categories.retire_category(session, principal, category_id, body.valid_to, clock())
     categories_changed(request)
     return _read(view)

@@ -8,17 +8,16 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from service.api.problems import ProblemException
 from service.categories import CategoryBook
-from service.org_units import OrgSnapshot
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.reports import local_date
 from service.grants import grants_key, load_grants, principal_of
-from service.org_units import apply_due_placements
+from service.org_units import OrgSnapshot, apply_due_placements
 from service.tokens import TokenInvalid, TokenVerifier
 
 log = logging.getLogger("service.auth")
@@ -130,7 +129,9 @@ async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         # A remembered token costs nothing; verifying may fetch the JWKS, so it runs off the event loop.
-        claims = verifier.remembered(token) or await run_in_threadpool(verifier.verify, token)
+        claims = verifier.remembered(token)
+        if claims is None:
+            claims = await run_in_threadpool(verifier.verify, token)
     except TokenInvalid as exc:
         # The reason goes to our log only; the client learns nothing about why.
         log.info("token refused: %s", exc)

@@ -75,7 +75,8 @@ def csv_response(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, delim
     writer.writerow([safe_cell(cell) for cell in header])
     for row in rows:
         writer.writerow(["" if cell is None
-                         else csv_number(cell, semicolon) if isinstance(cell, (int, float)) and not isinstance(cell, bool)
+                         else csv_number(cell, semicolon)
+                         if isinstance(cell, (int, float)) and not isinstance(cell, bool)
                          else safe_cell(cell) for cell in row])
     return Response(buffer.getvalue().encode("utf-8"), media_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})

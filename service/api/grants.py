@@ -1,4 +1,5 @@
-"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged (docs/requirements.md L4).
+"""/api/v1/grants: who holds which role where; given and taken back by admins, every change logged
+(docs/requirements.md L4).
 
 The rules (who may manage which grants, nobody grants to themselves, grants are revoked, never deleted)
 are the use cases' in service/grants.py; this router maps HTTP to them.
@@ -16,7 +17,7 @@ from service import grants as core_grants
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, after_commit
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Input, RowId
+from service.api.types import Input, NonBlankText200, RowId
 from service.domain.access import Role
 
 router = APIRouter(prefix="/grants", tags=["access"])
@@ -28,7 +29,7 @@ class GrantCreate(Input):
     subject: str = Field(min_length=1, max_length=255, description="The person's or client's id (token `sub`).")
     role: Role
     unit_code: str = Field(min_length=1, max_length=32, description="Org unit code, or '*' for every förvaltning.")
-    reference: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
+    reference: NonBlankText200 | None = Field(
         default=None, description="Reference to the behovs- och riskanalys the grant rests on.")
 
 

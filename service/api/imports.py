@@ -12,18 +12,18 @@ import csv
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import anyio.from_thread
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from service import history_import
+from service import history_import as core_history_import
 from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
-from service.api.types import BoundedText, Day, Input, Timestamp
+from service.api.types import Day, Input, NonBlankText10k, NonBlankText64, NonBlankText100, Text10k, Text20k, Timestamp
 from service.domain import history_import as rules
 from service.domain.assessment import (
     ComplaintKind,
@@ -47,6 +47,10 @@ CSV_LIST_SEPARATOR = "|"
 # ---- one row, as the JSON and NDJSON bodies give it -----------------------------------------------------
 
 
+@overload
+def _utc(moment: datetime) -> datetime: ...
+@overload
+def _utc(moment: None) -> None: ...
 def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
@@ -77,15 +81,15 @@ class ImportedNotificationIn(_RowInput):
     authority: Authority
     sent_at: Timestamp
     investigation_attached: bool = Field(default=False, description="IVO: the investigation went with it.")
-    authority_reference: BoundedText(100, min_length=1) | None = None  # type: ignore[valid-type]
-    authority_decision: BoundedText(10_000, min_length=1) | None = None  # type: ignore[valid-type]
+    authority_reference: NonBlankText100 | None = None
+    authority_decision: NonBlankText10k | None = None
     authority_decision_on: Day | None = None
 
 
 class ImportedReportIn(_RowInput):
     source: str = Field(min_length=1, max_length=32, description=(
         "The previous system, lower case: treserva, procapita, lifecare, stratsys, excel, …"))
-    previous_case_number: BoundedText(64, min_length=1) = Field(  # type: ignore[valid-type]
+    previous_case_number: NonBlankText64 = Field(
         description="The case number in the previous system; unique per source.")
     received_at: Timestamp
     occurred_at: Timestamp
@@ -97,9 +101,9 @@ class ImportedReportIn(_RowInput):
     closed_at: Timestamp | None = Field(default=None, description="Closed cases only.")
     assessment: ImportedAssessmentIn | None = Field(default=None, description="Required for closed cases.")
     notifications: list[ImportedNotificationIn] = Field(default_factory=list, max_length=2)
-    description: BoundedText(20_000) = ""  # type: ignore[valid-type]
-    immediate_actions: BoundedText(10_000) = ""  # type: ignore[valid-type]
-    subject_reference: BoundedText(100, min_length=1) | None = None  # type: ignore[valid-type]
+    description: Text20k = ""
+    immediate_actions: Text10k = ""
+    subject_reference: NonBlankText100 | None = None
     no_specific_subject: bool = False
 
     @model_validator(mode="after")
@@ -137,7 +141,7 @@ class HistoryImport(Input):
     reports: list[ImportedReportIn] = Field(description="One object per case.")
 
 
-class ImportError_(BaseModel):
+class ImportError_(BaseModel):  # noqa: N801 - the schema's name; ImportError is a builtin
     """As the problem documents' `errors` (service/api/problems.py FieldError): a pointer into the body."""
 
     pointer: str = Field(examples=["/reports/17/units/0"])
@@ -161,7 +165,7 @@ class ImportSummaryOut(BaseModel):
         "Pointers to free text that seems to hold a personnummer (imported all the same; check and edit it)."))
 
 
-def _summary(summary: history_import.ImportSummary) -> ImportSummaryOut:
+def _summary(summary: core_history_import.ImportSummary) -> ImportSummaryOut:
     return ImportSummaryOut(
         dry_run=summary.dry_run, stored=summary.stored, imported_at=summary.imported_at, rows=summary.rows,
         new=summary.new, unchanged=summary.unchanged, refused=summary.refused,
@@ -188,7 +192,7 @@ def _pointer(location: tuple[Any, ...]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
 
 
-def _row(value: Any) -> history_import.ParsedRow:
+def _row(value: Any) -> core_history_import.ParsedRow:
     """One row as the use case takes it: the domain's report, or why it could not be read."""
     if not isinstance(value, dict):
         return [RowError("", "Each report is a JSON object.", "not_an_object")]
@@ -233,7 +237,7 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
         yield rest
 
 
-def ndjson_rows(lines: Iterable[str]) -> Iterator[history_import.ParsedRow]:
+def ndjson_rows(lines: Iterable[str]) -> Iterator[core_history_import.ParsedRow]:
     """One report per non-blank line; a line that is not JSON is that row's error."""
     for line in lines:
         if not line.strip():
@@ -304,7 +308,7 @@ def csv_row_as_json(cells: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def csv_rows(lines: Iterable[str]) -> Iterator[history_import.ParsedRow]:
+def csv_rows(lines: Iterable[str]) -> Iterator[core_history_import.ParsedRow]:
     """A header naming the columns (any order, `,` or `;`), then one report per record."""
     lines = iter(lines)
     header_line = next(lines, "")
@@ -328,7 +332,7 @@ def csv_rows(lines: Iterable[str]) -> Iterator[history_import.ParsedRow]:
         raise _Unreadable("The CSV cannot be read (an unclosed quote?).", "bad-csv") from None
 
 
-def json_rows(raw: bytes) -> Iterator[history_import.ParsedRow]:
+def json_rows(raw: bytes) -> Iterator[core_history_import.ParsedRow]:
     try:
         document = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
@@ -365,17 +369,17 @@ async def import_reports(
     dry_run: Annotated[bool, Query(description="Check and count only; nothing is stored.")] = False,
 ) -> ImportSummaryOut:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    await run_in_threadpool(history_import.require_importer, session, principal)
+    await run_in_threadpool(core_history_import.require_importer, session, principal)
     stream = request.stream()
 
-    def run() -> history_import.ImportSummary:
+    def run() -> core_history_import.ImportSummary:
         if media_type == JSON:
             raw = b"".join(_chunks(stream, settings.max_body_bytes))
-            rows: Iterable[history_import.ParsedRow] = json_rows(raw)
+            rows: Iterable[core_history_import.ParsedRow] = json_rows(raw)
         else:
             lines = _lines(_chunks(stream, settings.max_import_bytes))
             rows = csv_rows(lines) if media_type == CSV else ndjson_rows(lines)
-        return history_import.import_reports(session, principal, rows, clock(), settings, org, dry_run=dry_run)
+        return core_history_import.import_reports(session, principal, rows, clock(), settings, org, dry_run=dry_run)
 
     try:
         summary = await run_in_threadpool(run)

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from service import investigations
+from service import investigations as core_investigations
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId
+from service.api.types import Day, Input, LongName, Name, NonBlankText20k, RowId
 from service.config import Settings
 from service.domain.investigation import InvestigationKind, Nature, Topic
 from service.models import InvestigationEntry
@@ -21,8 +21,6 @@ router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actio
 
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
-
-LongText = BoundedText(20_000, min_length=1)
 
 
 # ---- the investigation -------------------------------------------------------------------------------
@@ -37,22 +35,22 @@ class InvestigationStart(Input):
 class EntryCreate(Input):
     topic: Topic = Field(description="The item of SOSFS 2011:5 5 kap. the entry documents.")
     documented_on: Day = Field(description="The day it was documented; not in the future.")
-    source: Name(500) = Field(  # type: ignore[valid-type]
+    source: LongName = Field(
         description="Where the information comes from, e.g. an interview.")
     nature: Nature = Field(description="Fact or assessment.")
-    author_name: Name()  # type: ignore[valid-type]
-    author_title: Name() = Field(description="Befattning/titel.")  # type: ignore[valid-type]
-    text: LongText  # type: ignore[valid-type]
+    author_name: Name
+    author_title: Name = Field(description="Befattning/titel.")
+    text: NonBlankText20k
     corrects_entry_id: RowId | None = Field(
         default=None,
         description="The entry this one corrects: an entry of this investigation, on the same topic.")
 
 
 class DecisionCreate(Input):
-    decision: LongText = Field(  # type: ignore[valid-type]
+    decision: NonBlankText20k = Field(
         description="The beslut or ställningstagande that closes the investigation.")
-    decided_by_name: Name()  # type: ignore[valid-type]
-    decided_by_title: Name()  # type: ignore[valid-type]
+    decided_by_name: Name
+    decided_by_title: Name
     root_causes: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=20,
         description="Codes from the configured list of root causes (setting AVV_ROOT_CAUSES).")
@@ -97,7 +95,7 @@ def _entry_out(entry: InvestigationEntry, corrected_by: list[int]) -> EntryOut:
                     recorded_at=entry.recorded_at)
 
 
-def _investigation_out(view: investigations.InvestigationView, settings: Settings) -> InvestigationOut:
+def _investigation_out(view: core_investigations.InvestigationView, settings: Settings) -> InvestigationOut:
     investigation = view.investigation
     return InvestigationOut(
         kind=InvestigationKind(investigation.kind), started_at=investigation.started_at,
@@ -114,7 +112,7 @@ def _investigation_out(view: investigations.InvestigationView, settings: Setting
              summary="Start the investigation (utredning); on a reopened case, open the decided one again")
 def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session: SessionDep,
                         principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
-    view = investigations.start(session, principal, report_id, body.kind, clock(), settings)
+    view = core_investigations.start(session, principal, report_id, body.kind, clock(), settings)
     return _investigation_out(view, settings)
 
 
@@ -122,14 +120,14 @@ def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session:
             summary="The investigation with its entries, what the decision still needs, and the decision")
 def get_investigation(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
                       settings: SettingsDep) -> InvestigationOut:
-    return _investigation_out(investigations.get_investigation(session, principal, report_id), settings)
+    return _investigation_out(core_investigations.get_investigation(session, principal, report_id), settings)
 
 
 @router.post("/investigation/entries", status_code=201, responses=STEP_ERRORS,
              summary="Add an entry to the open investigation (append-only; a correction is a new entry)")
 def add_investigation_entry(report_id: uuid.UUID, body: EntryCreate, session: SessionDep, principal: PrincipalDep,
                             clock: ClockDep, settings: SettingsDep) -> EntryOut:
-    entry = investigations.add_entry(session, principal, report_id, investigations.NewEntry(
+    entry = core_investigations.add_entry(session, principal, report_id, core_investigations.NewEntry(
         topic=body.topic, documented_on=body.documented_on, source=body.source, nature=body.nature,
         author_name=body.author_name, author_title=body.author_title, text=body.text,
         corrects_entry_id=body.corrects_entry_id), clock(), settings)
@@ -140,7 +138,7 @@ def add_investigation_entry(report_id: uuid.UUID, body: EntryCreate, session: Se
              summary="Close the investigation by a decision, with its root causes (refused naming missing topics)")
 def decide_investigation(report_id: uuid.UUID, body: DecisionCreate, session: SessionDep, principal: PrincipalDep,
                          clock: ClockDep, settings: SettingsDep) -> InvestigationOut:
-    view = investigations.decide(session, principal, report_id, investigations.Decision(
+    view = core_investigations.decide(session, principal, report_id, core_investigations.Decision(
         decision=body.decision, decided_by_name=body.decided_by_name, decided_by_title=body.decided_by_title,
         root_causes=list(body.root_causes)), clock(), settings)
     result = _investigation_out(view, settings)

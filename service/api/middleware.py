@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from urllib.parse import parse_qsl
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from service.api.problems import PROBLEM_BASE, PROBLEM_JSON
 from service.request_id import current_request_id
@@ -178,7 +178,7 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
         token = current_request_id.set(request_id)

@@ -11,10 +11,26 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from service import notifications
+from service import notifications as core_notifications
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
-from service.api.types import BoundedText, Day, Input, Name, RowId, Timestamp
+from service.api.types import (
+    Day,
+    Input,
+    Name,
+    NonBlankText10k,
+    NonBlankText20k,
+    NonBlankText100,
+    NonBlankText200,
+    RowId,
+    Text10k,
+    Text20k,
+    Text40,
+    Text254,
+    Text500,
+    Timestamp,
+)
+from service.domain.errors import NotFound
 from service.domain.notifications import (
     Authority,
     DataSubjectExemption,
@@ -24,7 +40,6 @@ from service.domain.notifications import (
     imy_deadline,
     imy_is_late,
 )
-from service.domain.errors import NotFound
 from service.models import DataSubjectCommunication
 
 router = APIRouter(prefix="/reports/{report_id}", tags=["notifications"])
@@ -34,8 +49,6 @@ STEP_ERRORS = problem_responses(403, 404, 409)
 
 OrganisationNumber = Annotated[str, Field(pattern=r"^\d{6}-\d{4}$", examples=["212000-0142"],
                                           description="Organisationsnummer, NNNNNN-NNNN.")]
-ShortText = BoundedText(500)
-LongText = BoundedText(20_000)
 Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 
@@ -45,60 +58,61 @@ Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 class Operator(Input):
     """Who runs the verksamhet and makes the notification (for a kommun: the nämnd)."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
+    name: Name | None = None
     organisation_number: OrganisationNumber | None = None
-    contact: ShortText | None = Field(default=None, description="Postal address, phone, e-mail.")  # type: ignore[valid-type]
+    contact: Text500 | None = Field(default=None, description="Postal address, phone, e-mail.")
 
 
 class UnitAddress(Input):
     """The verksamhet where it happened; IVO picks its regional avdelning from the address."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
-    address: ShortText | None = None  # type: ignore[valid-type]
+    name: Name | None = None
+    address: Text500 | None = None
 
 
 class Contact(Input):
     """The DPO or another contact point (GDPR art. 33(3)(b))."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
-    email: BoundedText(254) | None = None  # type: ignore[valid-type]
-    phone: BoundedText(40) | None = None  # type: ignore[valid-type]
+    name: Name | None = None
+    email: Text254 | None = None
+    phone: Text40 | None = None
 
 
 class Controller(Input):
     """The personuppgiftsansvarig (usually the nämnd)."""
 
-    name: Name() | None = None  # type: ignore[valid-type]
+    name: Name | None = None
     organisation_number: OrganisationNumber | None = None
-    address: ShortText | None = None  # type: ignore[valid-type]
+    address: Text500 | None = None
 
 
 class FormFields(Input):
-    """The form's fields (docs/lifecycle.md, notifications). IVO takes the first group, IMY the second; sender_reference and
+    """The form's fields (docs/lifecycle.md, notifications). IVO takes the first group, IMY the second;
+    sender_reference and
     occurred_at belong to both. A field of the other authority's form is refused. Nested objects are
     replaced whole."""
 
-    sender_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+    sender_reference: NonBlankText100 | None = Field(
         default=None, description="Avsändarens diarienummer. Default: the case number.")
     occurred_at: Timestamp | None = Field(default=None, description="When it happened. Default: from the report.")
     # IVO
     kind: IvoKind | None = Field(default=None, description="IVO. Default: the assessment's serious severity.")
     operator: Operator | None = Field(default=None, description="IVO.")
     unit: UnitAddress | None = Field(default=None, description="IVO. Default name: the report's enheter.")
-    what_happened: LongText | None = Field(  # type: ignore[valid-type]
+    what_happened: Text20k | None = Field(
         default=None, description="IVO. Default: the report's description.")
-    where: ShortText | None = Field(default=None, description="IVO. Default: the report's enheter.")  # type: ignore[valid-type]
+    where: Text500 | None = Field(default=None, description="IVO. Default: the report's enheter.")
     investigation_attached: bool | None = Field(
         default=None, description="IVO: the completed investigation goes with the notification.")
     # IMY
-    nature: LongText | None = Field(default=None, description="IMY. Default: the report's description.")  # type: ignore[valid-type]
-    data_subject_categories: ShortText | None = Field(default=None, description="IMY.")  # type: ignore[valid-type]
+    nature: Text20k | None = Field(default=None, description="IMY. Default: the report's description.")
+    data_subject_categories: Text500 | None = Field(default=None, description="IMY.")
     data_subjects_approx: Count | None = Field(default=None, description="IMY: approximate number of persons.")
-    record_categories: ShortText | None = Field(  # type: ignore[valid-type]
+    record_categories: Text500 | None = Field(
         default=None, description="IMY: categories of personal data records.")
     records_approx: Count | None = Field(default=None, description="IMY: approximate number of records.")
-    likely_consequences: LongText | None = Field(default=None, description="IMY.")  # type: ignore[valid-type]
-    measures: LongText | None = Field(default=None, description="IMY: measures taken or proposed.")  # type: ignore[valid-type]
+    likely_consequences: Text20k | None = Field(default=None, description="IMY.")
+    measures: Text20k | None = Field(default=None, description="IMY: measures taken or proposed.")
     aware_at: Timestamp | None = Field(
         default=None, description="IMY: when the organisation became aware: the case's awareness time, set by the "
                                   "assessment (incident_aware_at). Shown, not changed here: another value is 422.")
@@ -116,28 +130,28 @@ class NotificationEdit(FormFields):
 
 
 class SendIn(Input):
-    decision_maker_name: Name()  # type: ignore[valid-type]
-    delegation_reference: Name() = Field(  # type: ignore[valid-type]
+    decision_maker_name: Name
+    delegation_reference: Name = Field(
         description="The point of the delegationsordning the decision was made under.")
     channel: SendChannel = Field(description="IVO and IMY take e_service or post, never e-mail or fax.")
     sent_at: Timestamp | None = Field(
         default=None, description="Default: now. Not in the future; not before the event, the report's receipt, "
                                   "the draft's creation or (IMY) the case's awareness time.")
-    delay_reason: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
+    delay_reason: NonBlankText10k | None = Field(
         default=None, description="IMY: required when sent more than 72 hours after aware_at (GDPR art. 33(1)).")
 
 
 class SupplementIn(Input):
     kind: SupplementKind = Field(description="investigation: the completed investigation (IVO, two-month rule).")
-    content: BoundedText(20_000, min_length=1)  # type: ignore[valid-type]
+    content: NonBlankText20k
     channel: SendChannel
     sent_at: Timestamp | None = Field(default=None, description="Default: now.")
 
 
 class AuthorityResponseIn(Input):
-    authority_reference: BoundedText(100, min_length=1) | None = Field(  # type: ignore[valid-type]
+    authority_reference: NonBlankText100 | None = Field(
         default=None, description="The authority's diarienummer.")
-    authority_decision: BoundedText(10_000, min_length=1) | None = Field(  # type: ignore[valid-type]
+    authority_decision: NonBlankText10k | None = Field(
         default=None, description="E.g. IVO closed the matter.")
     authority_decision_at: Day | None = None
 
@@ -146,10 +160,10 @@ class DataSubjectCommunicationIn(Input):
     """Either informed_at and method, or exemption and justification."""
 
     informed_at: Timestamp | None = None
-    method: BoundedText(200, min_length=1) | None = Field(  # type: ignore[valid-type]
+    method: NonBlankText200 | None = Field(
         default=None, description="How they were informed, e.g. letter.")
     exemption: DataSubjectExemption | None = Field(default=None, description="GDPR art. 34(3).")
-    justification: BoundedText(10_000) | None = None  # type: ignore[valid-type]
+    justification: Text10k | None = None
 
 
 # ---- answers -----------------------------------------------------------------------------------------
@@ -215,7 +229,7 @@ class DataSubjectCommunicationOut(BaseModel):
     recorded_by_name: str
 
 
-def _out(view: notifications.NotificationView) -> NotificationOut:
+def _out(view: core_notifications.NotificationView) -> NotificationOut:
     n = view.notification
     aware_at = view.case_aware_at if view.authority is Authority.imy else None  # the case's one awareness time
     return NotificationOut(
@@ -252,7 +266,7 @@ def _dsc_out(row: DataSubjectCommunication) -> DataSubjectCommunicationOut:
 
 @router.get("/notifications", summary="The case's IVO and IMY notifications", responses=READ_ERRORS)
 def list_notifications(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[NotificationOut]:
-    return [_out(view) for view in notifications.list_notifications(session, principal, report_id)]
+    return [_out(view) for view in core_notifications.list_notifications(session, principal, report_id)]
 
 
 @router.post("/notifications", status_code=201, responses=STEP_ERRORS,
@@ -260,7 +274,7 @@ def list_notifications(report_id: uuid.UUID, session: SessionDep, principal: Pri
 def create_notification(report_id: uuid.UUID, body: NotificationCreate, request: Request, response: Response,
                         session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                         settings: SettingsDep) -> NotificationOut:
-    view = notifications.create_draft(session, principal, report_id, body.authority,
+    view = core_notifications.create_draft(session, principal, report_id, body.authority,
                                       _given(body, frozenset({"authority"})), clock(), settings)
     result = _out(view)
     response.headers["Location"] = str(request.url_for("get_notification", report_id=report_id,
@@ -272,14 +286,15 @@ def create_notification(report_id: uuid.UUID, body: NotificationCreate, request:
             responses=READ_ERRORS)
 def get_notification(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                      principal: PrincipalDep) -> NotificationOut:
-    return _out(notifications.get_notification(session, principal, report_id, notification_id))
+    return _out(core_notifications.get_notification(session, principal, report_id, notification_id))
 
 
 @router.patch("/notifications/{notification_id}", summary="Edit a draft (a sent notification is frozen)",
               responses=STEP_ERRORS)
 def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: NotificationEdit, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    view = notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(), settings)
+    view = core_notifications.edit_draft(session, principal, report_id, notification_id, _given(body), clock(),
+                                         settings)
     return _out(view)
 
 
@@ -287,19 +302,19 @@ def edit_notification(report_id: uuid.UUID, notification_id: RowId, body: Notifi
              summary="Record the decision and the sending; the notification is frozen from then on")
 def send_notification(report_id: uuid.UUID, notification_id: RowId, body: SendIn, session: SessionDep,
                       principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    order = notifications.SendOrder(decision_maker_name=body.decision_maker_name,
+    order = core_notifications.SendOrder(decision_maker_name=body.decision_maker_name,
                                     delegation_reference=body.delegation_reference, channel=body.channel,
                                     sent_at=body.sent_at, delay_reason=body.delay_reason)
-    return _out(notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
+    return _out(core_notifications.send(session, principal, report_id, notification_id, order, clock(), settings))
 
 
 @router.post("/notifications/{notification_id}/supplements", status_code=201, responses=STEP_ERRORS,
              summary="Record a supplement (komplettering) sent after the notification")
 def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: SupplementIn, session: SessionDep,
                    principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> NotificationOut:
-    new = notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
+    new = core_notifications.NewSupplement(kind=body.kind, content=body.content, channel=body.channel,
                                       sent_at=body.sent_at)
-    return _out(notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
+    return _out(core_notifications.add_supplement(session, principal, report_id, notification_id, new, clock(),
                                                settings))
 
 
@@ -308,7 +323,7 @@ def add_supplement(report_id: uuid.UUID, notification_id: RowId, body: Supplemen
 def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body: AuthorityResponseIn,
                               session: SessionDep, principal: PrincipalDep, clock: ClockDep,
                               settings: SettingsDep) -> NotificationOut:
-    return _out(notifications.record_authority_response(session, principal, report_id, notification_id,
+    return _out(core_notifications.record_authority_response(session, principal, report_id, notification_id,
                                                           _given(body), clock(), settings))
 
 
@@ -321,7 +336,7 @@ def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body
 )
 def notification_document(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
                           principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
-    page = notifications.document(session, principal, report_id, notification_id, clock(), settings)
+    page = core_notifications.document(session, principal, report_id, notification_id, clock(), settings)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
@@ -329,7 +344,7 @@ def notification_document(report_id: uuid.UUID, notification_id: RowId, session:
             summary="How the data subjects of a high-risk incident were informed, or why not (404 if not recorded)")
 def get_data_subject_communication(report_id: uuid.UUID, session: SessionDep,
                                    principal: PrincipalDep) -> DataSubjectCommunicationOut:
-    row = notifications.get_data_subject_communication(session, principal, report_id)
+    row = core_notifications.get_data_subject_communication(session, principal, report_id)
     if row is None:
         raise NotFound("Nothing is recorded about informing the data subjects.")
     return _dsc_out(row)
@@ -340,7 +355,7 @@ def get_data_subject_communication(report_id: uuid.UUID, session: SessionDep,
 def record_data_subject_communication(report_id: uuid.UUID, body: DataSubjectCommunicationIn, session: SessionDep,
                                       principal: PrincipalDep, clock: ClockDep,
                                       settings: SettingsDep) -> DataSubjectCommunicationOut:
-    notice = notifications.DataSubjectNotice(informed_at=body.informed_at, method=body.method,
+    notice = core_notifications.DataSubjectNotice(informed_at=body.informed_at, method=body.method,
                                              exemption=body.exemption, justification=body.justification)
-    return _dsc_out(notifications.record_data_subject_communication(session, principal, report_id, notice,
+    return _dsc_out(core_notifications.record_data_subject_communication(session, principal, report_id, notice,
                                                                       clock(), settings))

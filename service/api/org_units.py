@@ -6,13 +6,13 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from service import org_units
+from service import org_units as core_org_units
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
@@ -45,7 +45,7 @@ class OrgUnitRead(BaseModel):
 class OrgUnitCreate(Input):
     code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
                       description=f"Unique regardless of case, e.g. 'SOC' or 'SOC-ALD-1'. {org_rules.CODE_RULE}")
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     kind: OrgKind
     parent_id: RowId | None = Field(default=None, description="Required except for a förvaltning.")
     valid_from: Day | None = Field(default=None, description="Defaults to today.")
@@ -53,7 +53,7 @@ class OrgUnitCreate(Input):
 
 
 class OrgUnitRename(Input):
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     effective_date: Day | None = Field(default=None, description=(
         "First day of the new name; default today. A later day is stored and takes effect on that day."))
 
@@ -72,7 +72,7 @@ class OrgUnitClose(Input):
 class ImportPlacement(Input):
     parent_code: str | None = Field(default=None, max_length=32,
                                     description="The parent it stood under then; none for a förvaltning.")
-    name: Name()  # type: ignore[valid-type]
+    name: Name
     valid_from: Day = Field(description="First day of this placement.")
     valid_to: Day | None = Field(default=None, description="Last day of this placement; none: it still holds.")
 
@@ -80,7 +80,7 @@ class ImportPlacement(Input):
 class ImportUnit(Input):
     code: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": org_rules.CODE_PATTERN.pattern},
                       description=org_rules.CODE_RULE)
-    name: Name() | None = Field(  # type: ignore[valid-type]
+    name: Name | None = Field(
         default=None, description="Required unless `placements` are given (then left out).")
     kind: OrgKind
     parent_code: str | None = Field(default=None, max_length=32,
@@ -88,7 +88,8 @@ class ImportUnit(Input):
     valid_from: Day | None = Field(default=None, description=(
         "Defaults to the first placement's valid_from, or today for a row without placements."))
     valid_to: Day | None = None
-    placements: list[ImportPlacement] | None = Field(default=None, min_length=1, max_length=MAX_PLACEMENTS, description=(
+    placements: list[ImportPlacement] | None = Field(
+        default=None, min_length=1, max_length=MAX_PLACEMENTS, description=(
         "The unit's history: where it stood and under which name, day by day. They must cover its validity "
         "exactly: the first starts on valid_from, each next one the day after the one before ends, the last "
         "ends on valid_to (open when valid_to is). Each parent must be of the kind one level up and valid "
@@ -114,7 +115,8 @@ def _read(unit: OrgUnit, today: date) -> OrgUnitRead:
     )
 
 
-_WRITE_ERRORS = problem_responses(403, 409, 422)
+_WRITE_STATUSES = (403, 409, 422)
+_WRITE_ERRORS = problem_responses(*_WRITE_STATUSES)
 
 
 @router.get("", summary="List org units, parents before children")
@@ -125,14 +127,14 @@ def list_units(
 ) -> list[OrgUnitRead]:
     today = local_date(clock(), settings.time_zone)
     if under is not None:
-        org_units.get_unit(session, under)
-    return [_read(unit, today) for unit in org_units.list_units(session, active_on=active_on, under=under)]
+        core_org_units.get_unit(session, under)
+    return [_read(unit, today) for unit in core_org_units.list_units(session, active_on=active_on, under=under)]
 
 
 @router.get("/{unit_id}", summary="One org unit", responses=problem_responses(404))
 def get_unit(unit_id: RowId, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
              settings: SettingsDep) -> OrgUnitRead:
-    return _read(org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
+    return _read(core_org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an org unit", responses=_WRITE_ERRORS)
@@ -140,7 +142,7 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
                 principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.create_unit(session, principal, org_units.NewUnit(
+    unit = core_org_units.create_unit(session, principal, core_org_units.NewUnit(
         code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id,
         valid_from=body.valid_from or today, valid_to=body.valid_to), now,
         category_seed=settings.report_categories)
@@ -150,35 +152,35 @@ def create_unit(body: OrgUnitCreate, response: Response, request: Request, sessi
 
 
 @router.patch("/{unit_id}", summary="Rename an org unit (the old name stays in its history)",
-              responses=problem_responses(404, *_WRITE_ERRORS))
+              responses=problem_responses(404, *_WRITE_STATUSES))
 def rename_unit(unit_id: RowId, body: OrgUnitRename, request: Request, session: SessionDep, principal: PrincipalDep,
                 clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
+    unit = core_org_units.rename_unit(session, principal, unit_id, body.name, body.effective_date or today, now,
                                  today)
     org_changed(request)
     return _read(unit, today)
 
 
 @router.post("/{unit_id}/move", summary="Move an org unit under another parent (with its subtree)",
-             responses=problem_responses(404, *_WRITE_ERRORS))
+             responses=problem_responses(404, *_WRITE_STATUSES))
 def move_unit(unit_id: RowId, body: OrgUnitMove, request: Request, session: SessionDep, principal: PrincipalDep,
               clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
     today = local_date(now, settings.time_zone)
-    unit = org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
+    unit = core_org_units.move_unit(session, principal, unit_id, body.parent_id, body.effective_date or today, now,
                                today)
     org_changed(request)
     return _read(unit, today)
 
 
 @router.post("/{unit_id}/close", summary="Close an org unit from a date (its reports keep it)",
-             responses=problem_responses(404, *_WRITE_ERRORS))
+             responses=problem_responses(404, *_WRITE_STATUSES))
 def close_unit(unit_id: RowId, body: OrgUnitClose, request: Request, session: SessionDep, principal: PrincipalDep,
                clock: ClockDep, settings: SettingsDep) -> OrgUnitRead:
     now = clock()
-    unit = org_units.close_unit(session, principal, unit_id, body.valid_to, now)
+    unit = core_org_units.close_unit(session, principal, unit_id, body.valid_to, now)
     org_changed(request)
     return _read(unit, local_date(now, settings.time_zone))
 
@@ -238,7 +240,7 @@ class _CsvLines:
     unit_line: list[int]
     placement_line: dict[tuple[int, int], int]
 
-    def location(self, loc: tuple | list) -> tuple:  # type: ignore[type-arg]
+    def location(self, loc: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
         if len(loc) < 2 or loc[0] != "units" or not isinstance(loc[1], int):
             return tuple(loc)
         unit = loc[1]
@@ -257,11 +259,11 @@ class _CsvLines:
         return "/" + "/".join(str(part) for part in self.location(parts))
 
 
-def _grouped_csv(rows: list[dict[str, str | None]]) -> tuple[list[dict], _CsvLines]:  # type: ignore[type-arg]
+def _grouped_csv(rows: list[dict[str, str | None]]) -> tuple[list[dict[str, Any]], _CsvLines]:
     """CSV lines as import units. With a placement_from column, each line that fills it is one placement of
     the unit its code names (name and parent_code are the placement's); the lines of one code are one unit
     and must agree on kind, valid_from and valid_to. A line without placement_from is a simple row."""
-    units: list[dict] = []  # type: ignore[type-arg]
+    units: list[dict[str, Any]] = []
     lines = _CsvLines(unit_line=[], placement_line={})
     with_history: dict[str | None, int] = {}
     for line, row in enumerate(rows):
@@ -289,7 +291,7 @@ def _grouped_csv(rows: list[dict[str, str | None]]) -> tuple[list[dict], _CsvLin
 
 
 @router.post(
-    "/import", status_code=status.HTTP_200_OK, responses=problem_responses(400, *_WRITE_ERRORS),
+    "/import", status_code=status.HTTP_200_OK, responses=problem_responses(400, *_WRITE_STATUSES),
     summary="Load a whole organisation in one call, all or nothing",
     description=(
         "JSON `{\"units\": [...]}` or CSV with the header `code,name,kind,parent_code,valid_from,valid_to` "
@@ -311,8 +313,8 @@ def import_units(payload: Annotated[ImportPayload, Depends(_import_payload)], re
     today = local_date(now, settings.time_zone)
     rows = [_import_row(unit, today) for unit in payload.body.units]
     try:
-        result = org_units.import_units(session, principal, rows, now, today,
-                                            category_seed=settings.report_categories)
+        result = core_org_units.import_units(session, principal, rows, now, today,
+                                                 category_seed=settings.report_categories)
     except DomainError as exc:
         if payload.csv_lines is not None:
             exc.field = payload.csv_lines.pointer(exc.field)

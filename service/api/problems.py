@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.params import Param
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -148,8 +148,8 @@ def _parameter_locations(request: Request) -> dict[str, str]:
         return {}
     known = _PARAMETERS.get(id(route))
     if known is None:
-        known = {param.alias: param.field_info.in_.value  # type: ignore[attr-defined]
-                 for param in get_flat_params(route.dependant)}
+        known = {param.alias: param.field_info.in_.value
+                 for param in get_flat_params(route.dependant) if isinstance(param.field_info, Param)}
         _PARAMETERS[id(route)] = known
     return known
 
@@ -167,7 +167,8 @@ def _field_error(request: Request, field: str, detail: str, code: str) -> dict[s
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase else None
+        detail = (exc.detail if isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase
+                  else None)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
@@ -203,8 +204,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                     errors = [_field_error(request, exc.field, exc.detail, type_)]
                 if status == 403:  # the reason, as the client is told it (it repeats none of their input)
                     log.info("refused 403 %s: %s", type_, exc.detail)
+                extensions: dict[str, Any] = exc.extensions()
                 return problem_response(status, type_=type_, detail=exc.detail, instance=_instance(request),
-                                        errors=errors, **exc.extensions())
+                                        errors=errors, **extensions)
         raise exc  # a DomainError subclass without a mapping is a programming error
 
     @app.exception_handler(ProblemException)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from service import statistics as core_statistics
 from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
@@ -25,27 +26,28 @@ from service.api.exports import (
 from service.api.problems import problem_responses
 from service.api.types import Day, RowId, Timestamp
 from service.config import Settings
+from service.domain.access import Principal
 from service.domain.assessment import ReportType as ReportTypeValue
-from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 from service.domain.reports import local_date
 from service.domain.statistics import (
-    MAX_TREND_YEARS,
     CROSSTAB_NOTE_EN,
     CROSSTAB_NOTE_SV,
     DIMENSION_LABELS,
     LEVEL_LABELS,
+    MAX_TREND_YEARS,
     OPEN_COLUMNS,
     OPEN_NOTE_EN,
     OPEN_NOTE_SV,
+    SUPPRESSED_MARK,
     TABLE_COLUMNS,
     TYPE_LABELS,
     Dimension,
-    SUPPRESSED_MARK,
     Period,
     suppression_note,
     suppression_threshold,
     trend_years,
 )
+from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 _TYPE_ORDER = [value.value for value in ReportTypeValue]
@@ -118,7 +120,7 @@ NOTE_EN = ("Each row counts distinct reports within its own scope: a report conc
            "once in Total. Rows are therefore not sums of the rows below them.")
 
 
-def build_annual_table(session, principal, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
+def build_annual_table(session: Session, principal: Principal, unit_id: int | None, period: Period,
                        threshold: int | None) -> AnnualTable:
     table = core_statistics.annual_table(session, principal, unit_id, period, threshold)
     root = table.root
@@ -139,8 +141,10 @@ def build_annual_table(session, principal, unit_id: int | None, period: Period, 
 )
 def annual_table(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
-    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year (default: this year).")] = None,
+    unit_id: Annotated[RowId | None,
+                       Query(description="The förvaltning or avdelning (default: your only one).")] = None,
+    year: Annotated[int | None,
+                    Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year (default: this year).")] = None,
     from_: Annotated[Day | None, Query(alias="from", description="Instead of year: first day.")] = None,
     to: Annotated[Day | None, Query(description="Instead of year: last day (inclusive).")] = None,
     suppress_below: Annotated[int | None, Query(ge=2, le=100, description=SUPPRESS_DOC)] = None,
@@ -227,7 +231,8 @@ def _with_suppression(note: str, threshold: int | None, sv: bool) -> str:
 
 
 UnitQuery = Annotated[RowId | None, Query(description="The förvaltning, avdelning or enhet (default: your only one).")]
-YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="Calendar year of received_on (default: this year).")]
+YearQuery = Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR,
+                                        description="Calendar year of received_on (default: this year).")]
 FromQuery = Annotated[Day | None, Query(alias="from", description="Instead of year: first day received.")]
 ToQuery = Annotated[Day | None, Query(description="Instead of year: last day received (inclusive).")]
 TypeQuery = Annotated[list[ReportTypeValue] | None, Query(
@@ -293,7 +298,8 @@ TREND_NOTE_EN = ("Each year is that year's own annual table: units stand under t
 )
 def annual_table_trend(
     session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-    unit_id: Annotated[RowId | None, Query(description="The förvaltning or avdelning (default: your only one).")] = None,
+    unit_id: Annotated[RowId | None,
+                       Query(description="The förvaltning or avdelning (default: your only one).")] = None,
     from_year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description=(
         f"First calendar year (default: four years before to_year); at most {MAX_TREND_YEARS} years."))] = None,
     to_year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR,
@@ -401,7 +407,7 @@ def _dimension_out(dimension: Dimension) -> DimensionOut:
     return DimensionOut(key=dimension.value, label_sv=sv, label_en=en)
 
 
-def build_crosstab(session, principal, settings: Settings, unit_id: int | None, period: Period,  # type: ignore[no-untyped-def]
+def build_crosstab(session: Session, principal: Principal, settings: Settings, unit_id: int | None, period: Period,
                    types: list[str], rows: Dimension, columns: Dimension | None,
                    threshold: int | None) -> CrossTab:
     table = core_statistics.crosstab(session, principal, settings, unit_id, period, types, rows, columns, threshold)

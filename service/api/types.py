@@ -20,7 +20,6 @@ from pydantic_core import PydanticCustomError
 
 from service.domain.time_range import OUT_OF_RANGE, day_in_range
 
-
 # The id of a row, in a path, a query or a body: positive and within the id columns' type (PostgreSQL's
 # 32-bit integer). A larger number names no row, and neither database can even take it as a parameter
 # (it was a 500); the answer is a 422 naming the field.
@@ -39,19 +38,36 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def BoundedText(max_length: int, *, min_length: int = 0) -> type[str]:  # noqa: N802 - reads like a type
-    """Free text up to max_length; when some text is required, whitespace alone does not count."""
-    checks = [AfterValidator(_not_blank)] if min_length > 0 else []
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=min_length, max_length=max_length), *checks
-    ]
+# Free text of a bounded length, as type aliases a type checker reads as `str`. "Text" may be empty (and
+# whitespace); "NonBlankText" must hold something besides whitespace. The number is the maximum length in
+# characters (k = 1,000), so the limit stays visible where a field is declared.
+def _text(max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=0, max_length=max_length)
 
 
-def Name(max_length: int = 200) -> type[str]:  # noqa: N802
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=1, max_length=max_length, strip_whitespace=True),
-        AfterValidator(_not_blank),
-    ]
+def _non_blank_text(max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=max_length)
+
+
+Text40 = Annotated[str, _text(40)]
+Text254 = Annotated[str, _text(254)]
+Text500 = Annotated[str, _text(500)]
+Text10k = Annotated[str, _text(10_000)]
+Text20k = Annotated[str, _text(20_000)]
+NonBlankText64 = Annotated[str, _non_blank_text(64), AfterValidator(_not_blank)]
+NonBlankText100 = Annotated[str, _non_blank_text(100), AfterValidator(_not_blank)]
+NonBlankText200 = Annotated[str, _non_blank_text(200), AfterValidator(_not_blank)]
+NonBlankText10k = Annotated[str, _non_blank_text(10_000), AfterValidator(_not_blank)]
+NonBlankText20k = Annotated[str, _non_blank_text(20_000), AfterValidator(_not_blank)]
+
+
+def _name(max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=1, max_length=max_length, strip_whitespace=True)
+
+
+# A name, title or short label: surrounding whitespace is stripped and something must remain.
+Name = Annotated[str, _name(200), AfterValidator(_not_blank)]
+LongName = Annotated[str, _name(500), AfterValidator(_not_blank)]
 
 
 # A number, or a string holding only one, which lax parsing would read as seconds since 1970.

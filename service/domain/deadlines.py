@@ -1,4 +1,5 @@
-"""Deadlines (docs/domain.md, docs/lifecycle.md §4), computed from a case's facts; stored so that "overdue" is a plain query."""
+"""Deadlines (docs/domain.md, docs/lifecycle.md §4), computed from a case's facts; stored so that "overdue" is
+a plain query."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from service.domain.assessment import notifiable_incident_risk, is_serious_lex_sarah
+from service.domain.assessment import is_serious_lex_sarah, notifiable_incident_risk
 from service.domain.case_facts import CaseFacts, ivo_investigation_pending
 from service.domain.lifecycle import CaseStatus
 

@@ -17,13 +17,13 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from service.domain.assessment import (
+    ReportType as Type,
     TypeFinding,
     check_findings,
     has_type,
     incident_awareness,
     is_serious_lex_sarah,
 )
-from service.domain.assessment import ReportType as Type
 from service.domain.case_facts import CaseFacts, SentNotification
 from service.domain.errors import InvalidInput
 from service.domain.lifecycle import CaseStatus

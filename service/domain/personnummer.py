@@ -4,7 +4,8 @@ A report's subject reference is pseudonymous by design, so a personnummer there 
 it is flagged, not refused (README, "Reports"). One function answers both: `contains_identity_number`.
 
 What counts as one: 10 digits (YYMMDDNNNN) or 12 (YYYYMMDDNNNN) whose last digit is the Luhn check digit
-of the last ten and whose date part is a real date (any year: `12121212-1212` counts too), where a samordningsnummer's day is
+of the last ten and whose date part is a real date (any year: `12121212-1212` counts too), where a
+samordningsnummer's day is
 the birth day plus 60. The digits may be written in groups separated by spaces (any kind, the no-break
 space included), dashes (hyphen, en and em dash, minus sign, non-breaking hyphen, ...), `+` or invisible
 formatting characters, as long as the groups break only between the date's two-digit parts and before the

@@ -6,10 +6,11 @@ plain Python what the annual table counts (annual_table_reference: the definitio
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TypeVar
 
 from service.domain.assessment import SERIOUS
 from service.domain.categories import DEFAULT_LABELS_EN
@@ -279,14 +280,14 @@ def annual_table_reference(departments: Iterable[str], placements: Iterable[Plac
                                              if any(d == department for _, d in where)])))
             enheter = sorted({p.unit for p in placements if p.department == department and p.overlaps(period)})
             rows += [unit_row(unit, department) for unit in enheter]
-    else:
+    elif scope is not None:  # an enhet's own table (with no scope and no avdelningar there is nothing to show)
         stood_under = {p.department for p in placements if p.unit == scope and p.overlaps(period)}
-        rows += [unit_row(scope, department)  # type: ignore[arg-type]
-                 for department in sorted(stood_under, key=lambda d: first_day_under(scope, d))]  # type: ignore[arg-type]
+        rows += [unit_row(scope, department)
+                 for department in sorted(stood_under, key=lambda d: first_day_under(scope, d))]
     everything = [report for report, _ in placed]
     rows.append(ReferenceRow("total", None, None, counts(everything)))
 
-    def having(condition) -> int:  # type: ignore[no-untyped-def]
+    def having(condition: Callable[[ReportFact], bool]) -> int:
         return sum(1 for report in everything if condition(report))
 
     total = rows[-1].counts
@@ -314,6 +315,10 @@ def annual_table_reference(departments: Iterable[str], placements: Iterable[Plac
 # docs/statistics.md, "Small counts".
 
 CellId = Hashable  # a cell of a table: (row, column)
+# The same, where a function hands back the cells it was given: a table's own row, column and cell keys.
+RowKey = TypeVar("RowKey", bound=Hashable)
+ColumnKey = TypeVar("ColumnKey", bound=Hashable)
+Cell = TypeVar("Cell", bound=Hashable)
 
 
 def suppression_threshold(requested: int | None, minimum: int) -> int | None:
@@ -347,8 +352,8 @@ def is_small(count: int, threshold: int | None) -> bool:
     return threshold is not None and 0 < count < threshold
 
 
-def table_groups(rows: Sequence[CellId], columns: Sequence[CellId],
-                 children: Mapping[CellId, Sequence[CellId]]) -> list[tuple[tuple[CellId, CellId], ...]]:
+def table_groups(rows: Sequence[RowKey], columns: Sequence[ColumnKey],
+                 children: Mapping[RowKey, Sequence[RowKey]]) -> list[tuple[tuple[RowKey, ColumnKey], ...]]:
     """The groups of related cells of a table whose cells are (row, column): each row across all its columns
     (the total column is about the sum of the others), and in each column each parent row with its children
     (an avdelning with its enheter, Totalt with the avdelningar)."""
@@ -359,8 +364,8 @@ def table_groups(rows: Sequence[CellId], columns: Sequence[CellId],
     return [group for group in groups if len(group) > 1]
 
 
-def suppressed_cells(values: Mapping[CellId, int], groups: Iterable[Sequence[CellId]],
-                     threshold: int | None) -> set[CellId]:
+def suppressed_cells(values: Mapping[Cell, int], groups: Iterable[Sequence[Cell]],
+                     threshold: int | None) -> set[Cell]:
     """The cells to hide: the small ones, and enough others that none is the only hidden one in a group.
 
     Where a group has exactly one hidden cell, one more of its shown cells is hidden: a non-zero one if it has
@@ -372,12 +377,12 @@ def suppressed_cells(values: Mapping[CellId, int], groups: Iterable[Sequence[Cel
     if not hidden:
         return hidden
     related = [tuple(group) for group in groups if len(group) > 1]
-    groups_of: dict[CellId, list[tuple[CellId, ...]]] = {}
+    groups_of: dict[Cell, list[tuple[Cell, ...]]] = {}
     for group in related:
         for cell in group:
             groups_of.setdefault(cell, []).append(group)
 
-    def hidden_in(group: tuple[CellId, ...]) -> int:
+    def hidden_in(group: tuple[Cell, ...]) -> int:
         return sum(cell in hidden for cell in group)
 
     changed = True
@@ -518,7 +523,8 @@ def period_member(dimension: Dimension, year: int, part: int | None = None) -> M
         return Member(f"{year}-Q{part}", f"Kvartal {part} {year}", f"Q{part} {year}")
     if dimension is Dimension.period_tertial:
         first, last = 4 * part - 3, 4 * part
-        return Member(f"{year}-T{part}", f"Tertial {part} {year} ({MONTHS_SV[first - 1][:3]}–{MONTHS_SV[last - 1][:3]})",
+        return Member(f"{year}-T{part}",
+                      f"Tertial {part} {year} ({MONTHS_SV[first - 1][:3]}–{MONTHS_SV[last - 1][:3]})",
                       f"Tertial {part} {year} ({MONTHS_EN[first - 1][:3]}–{MONTHS_EN[last - 1][:3]})")
     if dimension is Dimension.period_month:
         return Member(f"{year}-{part:02d}", f"{MONTHS_SV[part - 1]} {year}", f"{MONTHS_EN[part - 1]} {year}")

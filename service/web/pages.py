@@ -10,17 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service import audit, reports
+from service import audit as core_audit, reports as core_reports
 from service.api.deps import CategoriesDep, ClockDep, OrgDep, SessionDep, SettingsDep
-from service.categories import CategoryBook
-from service.api.problems import ProblemException
 from service.api.pagination import decode_cursor, encode_cursor
+from service.api.problems import ProblemException
 from service.api.reports import new_report
-from service.org_units import OrgSnapshot, UnitInfo
+from service.categories import CategoryBook
 from service.domain.access import Permission, Principal
 from service.domain.errors import DomainError, InvalidInput, NotFound
 from service.domain.org import OrgKind
 from service.domain.reports import local_date
+from service.org_units import OrgSnapshot, UnitInfo
 from service.web import report_form
 from service.web.render import pages
 from service.web.session import BrowserSessionDep, FormDep, WebPrincipalDep, WebRefusal
@@ -81,7 +81,7 @@ def _form_page(request: Request, *, principal: Principal, org: OrgSnapshot, cate
                session: SessionDep, now: datetime, settings: SettingsDep, values: dict[str, str],
                errors: dict[str, str], status: int) -> HTMLResponse:
     day = local_date(now, settings.time_zone)
-    choices = unit_choices(org, principal, day, reports.recent_unit_ids(session, principal.subject))
+    choices = unit_choices(org, principal, day, core_reports.recent_unit_ids(session, principal.subject))
     return pages(request).render(
         request, "rapportera.html", status_code=status, values=values, errors=errors,
         error_links=report_form.FIELDS, unit_groups=_grouped(choices),
@@ -110,12 +110,12 @@ def submit(request: Request, form: FormDep, principal: WebPrincipalDep, org: Org
     result = report_form.check(report_form.read(form), principal=principal, org=org, categories=categories,
                                settings=settings, now=now)
     if result.refused:  # found before the use case ran: logged as the use case logs it
-        audit.record(session, principal, "submit_report", outcome=audit.DENIED, detail="enhet outside grants")
+        core_audit.record(session, principal, "submit_report", outcome=core_audit.DENIED, detail="enhet outside grants")
         session.commit()
     if result.body is not None:
         try:
-            stored = reports.submit_report(session, principal, new_report(result.body), now, settings, org,
-                                           categories)
+            stored = core_reports.submit_report(session, principal, new_report(result.body), now, settings, org,
+                                                categories)
             session.commit()
         except DomainError as exc:  # a rule the use case found (the authority), or a lost race
             session.rollback()  # writes the refusal's access record, nothing else
@@ -129,7 +129,7 @@ def submit(request: Request, form: FormDep, principal: WebPrincipalDep, org: Org
 @router.get("/rapportera/kvitto/{report_id}", response_class=HTMLResponse)
 def receipt(request: Request, report_id: uuid.UUID, principal: WebPrincipalDep, session: SessionDep) -> HTMLResponse:
     try:
-        view = reports.get_report(session, principal, report_id)
+        view = core_reports.get_report(session, principal, report_id)
     except NotFound:
         raise WebRefusal(404, "Rapporten finns inte",
                          "Vi hittar ingen rapport med den adressen som du kan se.") from None
@@ -147,7 +147,7 @@ def my_reports(request: Request, principal: WebPrincipalDep, session: SessionDep
     except ProblemException:  # a forged or stale link: start from the newest
         after = None
     try:
-        page = reports.list_reports(session, principal, reports.ReportFilter(own_only=True),
+        page = core_reports.list_reports(session, principal, core_reports.ReportFilter(own_only=True),
                                     limit=MY_REPORTS_PAGE, after=after, time_zone=settings.time_zone)
     except InvalidInput:
         raise WebRefusal(400, "Listan kunde inte visas", "Börja om från Mina rapporter.") from None

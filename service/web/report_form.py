@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from service import reports
+from service import reports as core_reports
 from service.api.reports import ReportCreate
-from service.org_units import OrgSnapshot
+from service.categories import CategoryBook, check_category
 from service.config import Settings
 from service.domain.access import Principal
 from service.domain.errors import DomainError, Forbidden
-from service.categories import CategoryBook, check_category
 from service.domain.reports import Channel, check_subject, check_times, local_date
+from service.org_units import OrgSnapshot
 
 # The form's fields in page order (the error summary lists them in this order), with the id of the element
 # an error links to.
@@ -119,7 +119,7 @@ def read(data: dict[str, str]) -> dict[str, str]:
 def defaults(now: datetime, time_zone: str, form_id: str) -> dict[str, str]:
     local = now.astimezone(ZoneInfo(time_zone))
     day, clock = local.strftime("%Y-%m-%d"), local.strftime("%H:%M")
-    return {**{name: "" for name in INPUTS}, "intraffat_datum": day, "intraffat_tid": clock,
+    return {**dict.fromkeys(INPUTS, ""), "intraffat_datum": day, "intraffat_tid": clock,
             "upptackt_datum": day, "upptackt_tid": clock, "formular_id": form_id}
 
 
@@ -222,7 +222,7 @@ def check(values: dict[str, str], *, principal: Principal, org: OrgSnapshot, cat
         if "person" not in result.errors else None,
         lambda: _check_category(org, categories, valid, local_date(now, settings.time_zone))
         if valid.get("category") and valid.get("units") else None,
-        lambda: reports.units_for_report(org, principal, valid["units"], occurred, settings)
+        lambda: core_reports.units_for_report(org, principal, valid["units"], occurred, settings)
         if valid.get("units") and occurred else None,
     ]
     for rule in rules:

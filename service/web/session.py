@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Depends, Request, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from service import web_sessions
+from service import web_sessions as core_web_sessions
 from service.api.deps import SettingsDep, principal_from_claims
 from service.config import Settings
 from service.domain.access import Principal
@@ -53,7 +54,10 @@ def clear_cookie(response: Response, settings: Settings) -> None:
                            samesite="lax")
 
 
-def in_own_session(request: Request, work):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def in_own_session(request: Request, work: Callable[[Session], T]) -> T:
     """Run work(session) in a short database session of its own and commit it: the page's own session stays
     unopened until the page uses it (intake relies on that), as for the API's token checks."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
@@ -70,7 +74,7 @@ async def browser_session(request: Request, settings: SettingsDep) -> BrowserSes
     if token:
         now = request.app.state.clock()
         found = await run_in_threadpool(
-            in_own_session, request, lambda session: web_sessions.load(session, token, now, settings))
+            in_own_session, request, lambda session: core_web_sessions.load(session, token, now, settings))
     request.state.browser_session = found
     return found
 

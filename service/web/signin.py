@@ -2,7 +2,8 @@
 
 AVV_AUTH_MODE=oidc: OpenID Connect authorization code flow with PKCE (S256) against AVV_OIDC_ISSUER. The
 authorization request, the token request and the PKCE challenge are built by authlib's OAuth 2 functions and
-sent with the service's httpx client (authlib's own httpx integration wants another HTTP library). The ID token is verified by the project's own verifier (service/tokens.py: RS256
+sent with the service's httpx client (authlib's own httpx integration wants another HTTP library). The ID
+token is verified by the project's own verifier (service/tokens.py: RS256
 only, the key by `kid` from the issuer's JWKS, `iss`, `aud` = the client id, `exp`, `iat`, `sub`), then its
 `nonce` is checked against the one this browser's sign-in sent. The session's subject is then treated
 exactly as a token's `sub`: the same grants, the same principal.
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from service import web_sessions
+from service import web_sessions as core_web_sessions
 from service.api.deps import ClockDep, SettingsDep
 from service.config import Settings
 from service.demo import DEMO_GRANT_UNIT, ensure_grant
@@ -116,9 +117,10 @@ def _exchange(request: Request, settings: Settings, provider: Provider, code: st
     body = prepare_token_request("authorization_code", code=code, redirect_uri=_redirect_uri(request, settings),
                                  code_verifier=verifier, **({} if secret else {"client_id": settings.client_id}))
     http: httpx.Client = request.app.state.oidc_http
+    # RFC 6749 2.3.1: id and secret are form-encoded before they go into Basic.
+    basic = (quote(settings.client_id, safe=""), quote(secret, safe="")) if secret else None
     response = http.post(provider.token_endpoint, content=body,
-                         # RFC 6749 2.3.1: id and secret are form-encoded before they go into Basic.
-                         auth=(quote(settings.client_id, safe=""), quote(secret, safe="")) if secret else None,
+                         auth=basic,  # type: ignore[arg-type]  # httpx reads None as "no auth"; its annotation omits it
                          headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
     response.raise_for_status()
     return response.json()
@@ -135,14 +137,14 @@ def sign_in_page(request: Request, settings: SettingsDep, clock: ClockDep, curre
         provider = _provider(request)
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         login = {"state": state, "nonce": nonce, "verifier": verifier, "next": next_path}
-        started = in_own_session(request, lambda session: web_sessions.start(session, now, settings,
+        started = in_own_session(request, lambda session: core_web_sessions.start(session, now, settings,
                                                                               login_state=login))
         response: Response = RedirectResponse(_authorization_url(request, settings, provider, login), status_code=303)
         set_cookie(response, settings, started.token)
         return response
     # Development: pick a demo user. A session protects the form with its CSRF token.
     if current is None:
-        current = in_own_session(request, lambda session: web_sessions.start(session, now, settings))
+        current = in_own_session(request, lambda session: core_web_sessions.start(session, now, settings))
         request.state.browser_session = current
     response = pages(request).render(request, "logga_in.html", users=DEMO_USERS, next_path=next_path)
     set_cookie(response, settings, current.token)
@@ -162,12 +164,12 @@ def dev_sign_in(request: Request, form: FormDep, settings: SettingsDep, clock: C
     now = clock()
     subject = f"demo-{role.value}"
 
-    def sign_in(session: Session) -> web_sessions.BrowserSession:
+    def sign_in(session: Session) -> core_web_sessions.BrowserSession:
         try:  # as `devtoken` does: the demo user holds the demo grant, if the demo organisation is there
             ensure_grant(session, subject, role, DEMO_GRANT_UNIT[role], now, granted_by="system:demo")
         except ValueError:
             pass
-        return web_sessions.sign_in(session, current.token if current else None,
+        return core_web_sessions.sign_in(session, current.token if current else None,
                                     {"sub": subject, "name": f"Demo {DEMO_USERS[role].split(',')[0].lower()}"},
                                     now, settings)
 
@@ -203,7 +205,7 @@ def callback(request: Request, settings: SettingsDep, clock: ClockDep, current: 
         raise WebRefusal(403, "Inloggningen kunde inte slutföras",
                          "Svaret från inloggningstjänsten kunde inte godtas. Försök igen.") from None
     now = clock()
-    signed_in = in_own_session(request, lambda session: web_sessions.sign_in(
+    signed_in = in_own_session(request, lambda session: core_web_sessions.sign_in(
         session, current.token, claims, now, settings, id_token=id_token))
     response = RedirectResponse(safe_next(login.get("next")), status_code=303)
     set_cookie(response, settings, signed_in.token)
@@ -214,7 +216,7 @@ def callback(request: Request, settings: SettingsDep, clock: ClockDep, current: 
 def sign_out(request: Request, form: FormDep, settings: SettingsDep, current: BrowserSessionDep) -> Response:
     target = "/utloggad"
     if current is not None:
-        in_own_session(request, lambda session: web_sessions.end(session, current.token))
+        in_own_session(request, lambda session: core_web_sessions.end(session, current.token))
         provider = getattr(request.app.state, "oidc_provider", None)
         if settings.auth_mode == "oidc" and provider is not None and provider.end_session_endpoint:
             query = {"client_id": settings.client_id,

@@ -55,7 +55,8 @@ class Users:
             ensure_grant(session, subject, role, unit, self.clock(), granted_by="test")
             session.commit()
 
-    def headers(self, role: Role, unit: str = "*", subject: str | None = None, name: str | None = None) -> dict[str, str]:
+    def headers(self, role: Role, unit: str = "*", subject: str | None = None,
+                name: str | None = None) -> dict[str, str]:
         subject = subject or f"{role.value}@{unit}"
         self.grant(subject, role, unit)
         return {"Authorization": f"Bearer {self.token(subject, name)}"}

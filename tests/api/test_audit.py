@@ -402,8 +402,8 @@ def test_the_service_as_its_own_role_appends_and_seals_the_log_and_can_change_no
         "ALTER TABLE audit_record DISABLE TRIGGER audit_record_append_only",  # only the owner may
         "SET session_replication_role = replica",  # only a superuser may
     ]:
-        with pytest.raises(DBAPIError, match="append-only|permission denied|must be owner"), \
+        with pytest.raises(DBAPIError, match=r"append-only|permission denied|must be owner"), \
                 app_role.begin() as connection:
             connection.execute(text(statement))
-    assert [(r.id, r.actor_subject, r.hash) for r in logged(db)][0] == (sealed.id, sealed.actor_subject, sealed.hash)
+    assert next((r.id, r.actor_subject, r.hash) for r in logged(db)) == (sealed.id, sealed.actor_subject, sealed.hash)
     assert len(logged(db)) == 4

@@ -142,7 +142,7 @@ def test_a_real_server_still_takes_a_chunked_report_within_the_limit(server, db,
 
 def test_a_real_server_takes_a_post_without_body_headers_as_an_empty_body(server, users, org, admin):
     users.grant("nina", Role.reporter, "SOC-ALD")
-    grant_id = [grant["id"] for grant in _grants(server, admin) if grant["subject"] == "nina"][0]
+    grant_id = next(grant["id"] for grant in _grants(server, admin) if grant["subject"] == "nina")
     # what `curl -X POST .../revoke` sends: no Content-Length, no Transfer-Encoding, no Content-Type
     status, answer = _exchange(server, _request("POST", f"/api/v1/grants/{grant_id}/revoke", [_auth(admin)]))
     assert status == 200, answer
@@ -208,12 +208,12 @@ def test_in_process_a_body_longer_than_declared_is_counted_not_trusted(client, d
 
 
 def test_in_process_a_chunked_body_over_the_limit_is_413_and_stores_nothing(client, db, staff, settings):
-    status, problem = _asgi(client.app, "POST", REPORTS, [_auth(staff), JSON, (b"transfer-encoding", b"chunked")],
-                            _pieces(_padded_report(settings.max_body_bytes + 1)))
+    status, _ = _asgi(client.app, "POST", REPORTS, [_auth(staff), JSON, (b"transfer-encoding", b"chunked")],
+                      _pieces(_padded_report(settings.max_body_bytes + 1)))
     assert status == 413
     # a body with no framing headers at all (HTTP/2 has no Transfer-Encoding) is counted the same way
-    status, problem = _asgi(client.app, "POST", REPORTS, [_auth(staff), JSON],
-                            _pieces(_padded_report(settings.max_body_bytes + 1)))
+    status, _ = _asgi(client.app, "POST", REPORTS, [_auth(staff), JSON],
+                      _pieces(_padded_report(settings.max_body_bytes + 1)))
     assert status == 413
     assert _reports_stored(db) == 0
     status, _ = _asgi(client.app, "POST", REPORTS, [_auth(staff), JSON, (b"transfer-encoding", b"chunked")],
@@ -231,8 +231,8 @@ def test_a_content_length_that_is_not_a_plain_number_is_400(client, staff, lengt
 
 def test_a_post_without_body_headers_has_an_empty_body(client, users, org, admin):
     users.grant("nina", Role.reporter, "SOC-ALD")
-    grant_id = [grant["id"] for grant in client.get("/api/v1/grants", headers=admin).json()["items"]
-                if grant["subject"] == "nina"][0]
+    grant_id = next(grant["id"] for grant in client.get("/api/v1/grants", headers=admin).json()["items"]
+                    if grant["subject"] == "nina")
     request = client.build_request("POST", f"/api/v1/grants/{grant_id}/revoke", headers=admin)
     del request.headers["content-length"]  # what curl sends for `curl -X POST URL`
     response = client.send(request)

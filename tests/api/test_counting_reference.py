@@ -23,9 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import insert
 
 from service.domain.access import Role
@@ -38,7 +36,7 @@ from service.domain.statistics import (
     ReportFact,
     annual_table_reference,
 )
-from service.models import Notification, Report, ReportType, ReportUnit
+from service.models import Notification, Report, ReportType, ReportUnit, table_of
 from tests.conftest import _truncate_all
 
 URL = "/api/v1/statistics/annual-table"
@@ -101,7 +99,7 @@ def _days_around(edges: list[date]) -> st.SearchStrategy[date]:
 
 
 @st.composite
-def scenarios(draw) -> Scenario:  # type: ignore[no-untyped-def]
+def scenarios(draw) -> Scenario:
     departments = ["A", "B", "C"][:draw(st.integers(1, 3))]
     starts: dict[str, date] = {}
     homes: dict[str, str] = {}
@@ -164,7 +162,7 @@ def scenarios(draw) -> Scenario:  # type: ignore[no-untyped-def]
 # ---- loading it -------------------------------------------------------------------------------------------
 
 
-def _load_organisation(client, admin, scenario: Scenario) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _load_organisation(client, admin, scenario: Scenario) -> dict[str, int]:
     rows = [{"code": "F", "name": "Förvaltningen", "kind": "administration", "valid_from": SINCE.isoformat()}]
     rows += [{"code": d, "name": f"Avdelning {d}", "kind": "department", "parent_code": "F",
               "valid_from": SINCE.isoformat()} for d in scenario.departments]
@@ -180,7 +178,7 @@ def _load_organisation(client, admin, scenario: Scenario) -> dict[str, int]:  # 
     return ids
 
 
-def _load_reports(engine, scenario: Scenario, ids: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+def _load_reports(engine, scenario: Scenario, ids: dict[str, int]) -> None:
     """The rows intake, assessment and notification store, for what the statistics read."""
     reports, pairs, types, notifications = [], [], [], []
     drafts = set(scenario.drafts)
@@ -219,13 +217,13 @@ def _load_reports(engine, scenario: Scenario, ids: dict[str, int]) -> None:  # t
         for model, rows in ((Report, reports), (ReportUnit, pairs), (ReportType, types),
                             (Notification, notifications)):
             if rows:
-                connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+                connection.execute(insert(table_of(model)), rows)
 
 
 # ---- comparing --------------------------------------------------------------------------------------------
 
 
-def _answer(client, headers, unit_id: int, period: Period) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+def _answer(client, headers, unit_id: int, period: Period) -> tuple[list, list]:
     """The table's rows (level, code, avdelning id, counts) and shares (key, numerator, denominator, percent)."""
     response = client.get(URL, headers=headers, params={"unit_id": unit_id, "from": period.start.isoformat(),
                                                         "to": period.end.isoformat()})
@@ -315,7 +313,8 @@ def test_imported_reports_count_as_the_definition_says(client, db, users, clock,
     reader = users.headers(Role.statistics, "F", subject="stina")
     if scenario.reports:
         imported = client.post("/api/v1/imports/reports", headers=admin,
-                               json={"reports": [_import_row(index, fact) for index, fact in enumerate(scenario.reports)]})
+                               json={"reports": [_import_row(index, fact)
+                                                 for index, fact in enumerate(scenario.reports)]})
         assert imported.status_code == 200, imported.text
         assert imported.json()["new"] == len(scenario.reports)
     code_of = {unit_id: code for code, unit_id in ids.items()}

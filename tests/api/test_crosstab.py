@@ -14,8 +14,7 @@ import pytest
 from service.domain.access import Role
 from tests.api.test_investigation_and_actions import decide, entry, start
 from tests.api.test_notifications import CONTACT  # with that module's DPO mailbox (dso@exempel.se)
-from tests.bodies import OPERATOR, UNIT, send_order
-from tests.bodies import report_body as report
+from tests.bodies import OPERATOR, UNIT, report_body as report, send_order
 
 CROSSTAB = "/api/v1/statistics/crosstab"
 LEAD_TIMES = "/api/v1/statistics/lead-times"

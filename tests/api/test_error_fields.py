@@ -13,8 +13,7 @@ from pathlib import Path
 from service.api.org_units import ImportUnit
 from service.domain.access import Role
 from service.domain.org import CODE_PATTERN
-from tests.bodies import OPERATOR, send_order
-from tests.bodies import report_body as report
+from tests.bodies import OPERATOR, report_body as report, send_order
 
 REPORTS = "/api/v1/reports"
 ROOT = Path(__file__).resolve().parents[2]

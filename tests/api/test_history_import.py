@@ -24,12 +24,12 @@ def _json(rows: list[dict]) -> dict:
     return {"reports": rows}
 
 
-def _count(db, model=Report) -> int:  # type: ignore[no-untyped-def]
+def _count(db, model=Report) -> int:
     with db.connect() as connection:
         return connection.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def _case(client, headers, previous_number: str) -> dict:  # type: ignore[no-untyped-def]
+def _case(client, headers, previous_number: str) -> dict:
     listed = client.get(REPORTS, params={"previous_case_number": previous_number}, headers=headers)
     assert listed.status_code == 200, listed.text
     [item] = listed.json()["items"]

@@ -38,7 +38,8 @@ def _hs256_with_public_key(dev_key, claims: dict) -> str:
 
     public_pem = load_pem_private_key(dev_key.private_pem.encode(), None).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'kid': dev_key.kid}).encode())}.{_b64(json.dumps(claims).encode())}"
+    header = _b64(json.dumps({'alg': 'HS256', 'kid': dev_key.kid}).encode())
+    signing_input = f"{header}.{_b64(json.dumps(claims).encode())}"
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
 
@@ -110,11 +111,13 @@ def test_a_revoked_grant_stops_working_before_the_token_expires(client, users, d
     from sqlalchemy import text
 
     headers = users.headers(Role.admin, "*", subject="temp-admin")
-    assert client.post(URL, json={"code": "A1", "name": "A", "kind": "administration"}, headers=headers).status_code == 201
+    created = client.post(URL, json={"code": "A1", "name": "A", "kind": "administration"}, headers=headers)
+    assert created.status_code == 201
     with db.begin() as connection:
         connection.execute(text("UPDATE role_grant SET revoked_at = CURRENT_TIMESTAMP, revoked_by = 'test' "
                                 "WHERE subject = 'temp-admin'"))
-    assert client.post(URL, json={"code": "A2", "name": "A", "kind": "administration"}, headers=headers).status_code == 403
+    refused = client.post(URL, json={"code": "A2", "name": "A", "kind": "administration"}, headers=headers)
+    assert refused.status_code == 403
 
 
 def test_readyz_is_503_when_the_schema_is_not_at_head(client):
@@ -233,7 +236,8 @@ def test_an_access_token_typ_of_jwt_can_be_allowed_but_id_tokens_stay_refused(se
 
 def test_a_grants_claim_naming_a_unit_with_a_nul_character_is_an_unknown_unit(client, settings, users, org):
     settings.grant_source = "token"
-    token = users.token("idp-admin", grants=[{"role": "admin", "unit": "SOC\x00"}, {"role": "admin", "unit": "SOC-ALD"}])
+    token = users.token("idp-admin",
+                        grants=[{"role": "admin", "unit": "SOC\x00"}, {"role": "admin", "unit": "SOC-ALD"}])
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(URL, headers=headers).status_code == 200
     made = client.post(URL, json={"code": "SOC-ALD-9", "name": "Ny", "kind": "unit", "parent_id": org["SOC-ALD"]},

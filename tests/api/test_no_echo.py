@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from service.domain.access import Role
-from tests.bodies import OPERATOR, UNIT
-from tests.bodies import report_body as report
+from tests.bodies import OPERATOR, UNIT, report_body as report
 
 PNR = "19121212-1212"  # Tolvan Tolvansson, the test personnummer
 MARK = "Zq7-EKO-MARKER"  # a valid unit code, so that it gets past the code rule to the rules behind it

@@ -11,8 +11,7 @@ from sqlmodel import Session, col
 from service.domain.access import Role
 from service.models import Investigation, InvestigationEntry, Report
 from tests import bodies
-from tests.bodies import OPERATOR, UNIT, send_order
-from tests.bodies import report_body as report
+from tests.bodies import OPERATOR, UNIT, report_body as report, send_order
 
 REPORTS = "/api/v1/reports"
 SERIOUS = {"type": "lex_sarah", "lex_sarah_severity": "serious_impropriety"}
@@ -46,7 +45,8 @@ def draft(client, headers, case_id, authority, **fields):
 
 
 def deadlines(client, headers, case_id):
-    return {d["kind"]: d["due_at"] for d in client.get(f"{REPORTS}/{case_id}/case", headers=headers).json()["deadlines"]}
+    case = client.get(f"{REPORTS}/{case_id}/case", headers=headers).json()
+    return {d["kind"]: d["due_at"] for d in case["deadlines"]}
 
 
 def timeline(client, headers, case_id):
@@ -57,11 +57,13 @@ def decide_investigation(db, case_id, clock, *entries: str) -> None:
     """Stands in for the investigation endpoints (built separately): a decided investigation with entries."""
     with Session(db) as session:
         case = session.get(Report, uuid.UUID(case_id))
+        assert case is not None
         investigation = Investigation(report_id=case.id, kind="full", started_at=clock(), started_by_name="Ivar",
                                       decision="Brister i rutinen för läkemedelsöverlämning.", decided_at=clock(),
                                       decided_by_name="Ivar Isaksson", decided_by_title="Kvalitetsutvecklare")
         session.add(investigation)
         session.flush()
+        assert investigation.id is not None
         session.add_all(InvestigationEntry(investigation_id=investigation.id, topic="what_happened",
                                            documented_on=clock().date(), source="Samtal med personal", nature="fact",
                                            author_name="Ivar Isaksson", author_title="Kvalitetsutvecklare",
@@ -122,7 +124,8 @@ def test_ivo_send_without_investigation_sets_the_two_month_deadline_met_by_the_s
     assert body["status"] == "sent" and body["sent_at"] == "2026-03-10T09:00:00Z"
     assert (body["decision_maker_name"], body["delegation_reference"], body["channel"], body["sent_by_name"]) == (
         "Disa Delegat", "Delegationsordning punkt 4.2", "e_service", "Disa Delegat")
-    assert deadlines(client, investigator, serious_case) == {"ivo_investigation": "2026-05-10T08:00:00Z"}  # two months on the Swedish calendar (CEST)
+    # two months on the Swedish calendar (CEST)
+    assert deadlines(client, investigator, serious_case) == {"ivo_investigation": "2026-05-10T08:00:00Z"}
 
     clock.advance(days=20)
     supplement = {"kind": "investigation", "content": "Utredningen bifogas.", "channel": "post"}
@@ -268,7 +271,8 @@ def test_an_attached_investigation_must_be_decided_and_goes_into_the_document(
     assert "Anmälan – lex Sarah" in page and "SOC-2026-00001" in page
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "fel dos &amp; blev sjuk" in page
-    assert "&lt;b&gt;rutin&lt;/b&gt;" in page and "Vad som hänt" in page and "Brister i rutinen för läkemedelsöverlämning." in page
+    assert "&lt;b&gt;rutin&lt;/b&gt;" in page and "Vad som hänt" in page
+    assert "Brister i rutinen för läkemedelsöverlämning." in page
     assert "Ett allvarligt missförhållande" in page and "212000-0142" in page and "Storgatan 1" in page
     assert "2026-03-09 18:30" in page  # occurred_at in Swedish time
     assert "Disa Delegat" in page and "Delegationsordning punkt 4.2" in page and "UTKAST" not in page

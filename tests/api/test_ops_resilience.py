@@ -35,7 +35,7 @@ def _serve_jwks(port: int, jwks: dict) -> ThreadingHTTPServer:
     body = json.dumps(jwks).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

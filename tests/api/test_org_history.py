@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ TABLE = "/api/v1/statistics/annual-table"
 
 # Förvaltning F with avdelningar A and B since 2015. Enhet MOVED stood under A until the end of 2018 and
 # under B since 2019 (renamed on the move); enhet CLOSED stood under A and closed at the end of 2020.
-HISTORY = [
+HISTORY: list[dict[str, Any]] = [
     {"code": "F", "name": "Förvaltningen", "kind": "administration", "valid_from": "2015-01-01"},
     {"code": "A", "name": "Avdelning A", "kind": "department", "parent_code": "F", "valid_from": "2015-01-01"},
     {"code": "B", "name": "Avdelning B", "kind": "department", "parent_code": "F", "valid_from": "2015-01-01"},
@@ -108,7 +109,7 @@ def test_loading_the_same_history_again_changes_nothing(client, clock, users, ad
 
 def _with(code: str, placements: list[dict], **unit) -> list[dict]:
     rows = [dict(row) for row in HISTORY if row["code"] in ("F", "A", "B")]
-    return rows + [{"code": code, "kind": "unit", "placements": placements, **unit}]
+    return [*rows, {"code": code, "kind": "unit", "placements": placements, **unit}]
 
 
 @pytest.mark.parametrize("rows, pointer", [

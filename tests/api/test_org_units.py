@@ -104,8 +104,10 @@ def test_moving_a_department_moves_its_subtree(client, admin, org):
 
 def test_refusals(client, admin, org):
     attempts = [
-        ("post", URL, {"code": "SOC-ALD-1", "name": "Dubblett", "kind": "unit", "parent_id": org["SOC-ALD"]}, 409, "/code"),
-        ("post", URL, {"code": "soc-ald-1", "name": "Dubblett", "kind": "unit", "parent_id": org["SOC-ALD"]}, 409, "/code"),
+        ("post", URL, {"code": "SOC-ALD-1", "name": "Dubblett", "kind": "unit", "parent_id": org["SOC-ALD"]},
+         409, "/code"),
+        ("post", URL, {"code": "soc-ald-1", "name": "Dubblett", "kind": "unit", "parent_id": org["SOC-ALD"]},
+         409, "/code"),
         ("post", URL, {"code": "E-9", "name": "Enhet", "kind": "unit", "parent_id": 999999}, 422, "/parent_id"),
         ("post", URL, {"code": "E-9", "name": "Enhet", "kind": "unit", "parent_id": org["SOC"]}, 422, "/parent_id"),
         ("post", URL, {"code": "E 9", "name": "Enhet", "kind": "unit", "parent_id": org["SOC-ALD"]}, 422, "/code"),

@@ -50,8 +50,8 @@ FULL_TOPICS = ("what_happened", "how_noticed", "when_happened", "causes", "earli
 LIGHT_TOPICS = ("what_happened", "causes")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # The people (staff, manager, investigator, decision_maker, dpo) are the fixtures of tests/api/conftest.py.

@@ -48,7 +48,7 @@ def test_a_failed_commit_is_a_500_problem_stores_nothing_and_keeps_the_caches(cl
     cached = object()
     client.app.state.org_cache.put("org", cached)
 
-    def refuse(self):  # noqa: ANN001
+    def refuse(self):
         raise RuntimeError("the database went away at commit")
 
     monkeypatch.setattr(Session, "commit", refuse)

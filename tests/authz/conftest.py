@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette nudges towards httpx2 (see tests/api/conftest.py)
@@ -53,8 +53,10 @@ class People:
         with Session(self.engine) as session:
             ensure_grant(session, subject, Role(role), unit, self.clock(), granted_by="test")
             session.commit()
-            return session.exec(select(RoleGrant.id).where(RoleGrant.subject == subject,
-                                                           RoleGrant.role == Role(role).value)).first()
+            grant_id = session.exec(select(RoleGrant.id).where(col(RoleGrant.subject) == subject,
+                                                               col(RoleGrant.role) == Role(role).value)).first()
+            assert grant_id is not None
+            return grant_id
 
     def headers(self, role: Role | str, unit: str | None, subject: str, name: str | None = None) -> dict[str, str]:
         """`unit` None: a valid token and no grant at all."""
@@ -65,7 +67,9 @@ class People:
 
 def _category_id(engine: Engine, code: str) -> int:
     with Session(engine) as session:
-        return session.exec(select(ReportCategory.id).where(ReportCategory.code == code)).one()
+        category_id = session.exec(select(col(ReportCategory.id)).where(col(ReportCategory.code) == code)).one()
+    assert category_id is not None
+    return category_id
 
 
 @dataclass

@@ -7,10 +7,12 @@ the example must agree. tests/api/test_counting_reference.py checks the SQL agai
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from service.domain.statistics import (
     Period,
     PlacementFact,
+    ReferenceTable,
     ReportFact,
     annual_table_reference,
 )
@@ -22,7 +24,7 @@ EXAMPLE_PLACEMENTS = [PlacementFact("A1", "A", SINCE), PlacementFact("A2", "A", 
 DAY = date(2026, 3, 10)
 
 
-def _report(units: set[str], types: set[str], **facts) -> ReportFact:  # type: ignore[no-untyped-def]
+def _report(units: set[str], types: set[str], **facts: Any) -> ReportFact:
     return ReportFact(received_on=facts.pop("received_on", DAY), units=frozenset(units), types=frozenset(types),
                       **facts)
 
@@ -36,7 +38,7 @@ EXAMPLE_REPORTS = [
 ]
 
 
-def _table(reference) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+def _table(reference: ReferenceTable) -> dict[str, list[int]]:
     return {row.code or "Totalt": [row.counts[key] for key in COLUMNS] for row in reference.rows}
 
 

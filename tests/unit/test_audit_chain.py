@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from service import audit
-from service.request_id import current_request_id
 from service.domain.access import EVERYWHERE, Grant, Principal, Role
 from service.models import AuditRecord
+from service.request_id import current_request_id
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSON = Principal(subject="ivar", display_name="Ivar Isaksson", grants=(Grant(Role.investigator, "/1/"),))
@@ -117,7 +118,7 @@ def test_seal_chains_settled_records_in_id_order_and_verify_accepts_it(db):
     chained = rows(db)
     assert [r.chain_seq for r in chained] == [1, 2, 3, 4, 5, 6, 7]
     assert chained[0].prev_hash == audit.GENESIS
-    assert all(r.prev_hash == before.hash for before, r in zip(chained, chained[1:], strict=False))
+    assert all(r.prev_hash == before.hash for before, r in pairwise(chained))
     assert verify(db) is None
 
 

@@ -89,3 +89,10 @@ def test_closed_stays_closed_without_deadlines_and_open_continues_with_those_its
     assert case_status(serious_open) is CaseStatus.assessed
     kinds = [d.kind for d in open_deadlines(facts(serious_open), Policy())]
     assert kinds == [DeadlineKind.ivo_notification, DeadlineKind.ivo_notification_escalation]
+
+
+def test_a_report_may_come_in_by_every_channel_but_the_history_imports_own() -> None:
+    from service.api.reports import IntakeChannel
+    from service.domain.reports import Channel
+
+    assert {channel.value for channel in IntakeChannel} == {channel.value for channel in Channel} - {"imported"}

@@ -7,10 +7,16 @@ from datetime import date
 
 import pytest
 
-from service.domain.assessment import ComplaintKind, ComplaintSubmitter, IncidentRisk, LexSarahSeverity
-from service.domain.assessment import ReportType, TypeFinding
-from service.domain.errors import Conflict, InvalidInput
 from service.domain.actions import ActionKind, check_done, check_evaluation, check_new_action
+from service.domain.assessment import (
+    ComplaintKind,
+    ComplaintSubmitter,
+    IncidentRisk,
+    LexSarahSeverity,
+    ReportType,
+    TypeFinding,
+)
+from service.domain.errors import Conflict, InvalidInput
 from service.domain.investigation import (
     EntryRef,
     IncompleteInvestigation,

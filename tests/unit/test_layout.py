@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"
@@ -30,13 +31,13 @@ PATH_FILTERS_ALLOWED = {
 }
 
 
-def _functions(tree: ast.Module):  # type: ignore[no-untyped-def]
+def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield node
 
 
-def _calls(node: ast.AST):  # type: ignore[no-untyped-def]
+def _calls(node: ast.AST) -> Iterator[ast.Call]:
     for call in ast.walk(node):
         if isinstance(call, ast.Call):
             yield call
@@ -113,7 +114,7 @@ def test_scoping_lives_in_one_module() -> None:
             for call in _calls(function):
                 func = call.func
                 if (isinstance(func, ast.Attribute) and func.attr == "startswith"
-                        and "path" in ast.unparse(func.value) and "autoescape" in ast.unparse(call)):
-                    if (path.name, function.name) not in PATH_FILTERS_ALLOWED or path.parent != SERVICE:
-                        found.append(f"{path.relative_to(SERVICE.parent)}:{call.lineno} {function.name}")
+                        and "path" in ast.unparse(func.value) and "autoescape" in ast.unparse(call)
+                        and ((path.name, function.name) not in PATH_FILTERS_ALLOWED or path.parent != SERVICE)):
+                    found.append(f"{path.relative_to(SERVICE.parent)}:{call.lineno} {function.name}")
     assert found == [], "scoping conditions belong in service/scope.py:\n" + "\n".join(found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_a_secrecy_breach_can_be_both_lex_sarah_and_an_incident():
 # ---- closing ------------------------------------------------------------------------------------------
 
 def _facts(**overrides) -> CaseFacts:
-    base = dict(status=CaseStatus.followed_up, findings=[OTHER], followed_up=True)
+    base: dict[str, Any] = dict(status=CaseStatus.followed_up, findings=[OTHER], followed_up=True)
     base.update(overrides)
     return CaseFacts(**base)
 

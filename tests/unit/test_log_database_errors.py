@@ -32,7 +32,7 @@ def test_a_database_error_and_one_raised_while_handling_it_keep_only_classes_and
         try:
             raise error
         except IntegrityError:
-            raise ValueError(f"could not store {ROW}")
+            raise ValueError(f"could not store {ROW}")  # noqa: B904 - the implicit chain is what is tested
     except ValueError as outer:
         assert database_error_summary(outer) == "ValueError (IntegrityError) sqlite=SQLITE_CONSTRAINT_TRIGGER"
         text = safe_traceback(outer)

@@ -16,8 +16,8 @@ from service.domain.notifications import (
     SupplementKind,
     check_authority_response,
     check_complete,
-    check_form_awareness,
     check_data_subject_communication,
+    check_form_awareness,
     check_form_fields,
     check_form_times,
     check_investigation_ready,
@@ -123,14 +123,17 @@ def test_a_late_imy_notification_needs_the_reason_for_the_delay():
     with pytest.raises(InvalidInput) as refused:
         send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason=None)
     assert refused.value.field == "delay_reason"
-    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0, delay_reason="Helg; DSO nåddes först på måndag.")
+    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=late, now=late, aware_at=T0,
+         delay_reason="Helg; DSO nåddes först på måndag.")
     on_time = T0 + timedelta(hours=72)
-    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=on_time, now=on_time, aware_at=T0, delay_reason=None)
+    send(Authority.imy, occurred_at=T0 - timedelta(days=1), sent_at=on_time, now=on_time, aware_at=T0,
+         delay_reason=None)
 
 
 def test_sending_is_never_dated_in_the_future():
     with pytest.raises(InvalidInput) as refused:
-        send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(hours=1), now=T0, aware_at=None, delay_reason=None)
+        send(Authority.ivo, occurred_at=T0 - timedelta(days=1), sent_at=T0 + timedelta(hours=1), now=T0,
+             aware_at=None, delay_reason=None)
     assert refused.value.field == "sent_at"
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from service.domain.errors import Conflict, DomainError, InvalidInput
 from service.domain.org import (
@@ -35,7 +34,7 @@ def row(code: str, kind: OrgKind, parent: str | None, **kw) -> ImportRow:
 
 
 def existing(r: ImportRow) -> ExistingUnit:
-    return ExistingUnit(r.code, r.name, r.kind, r.parent_code, r.valid_from, r.valid_to)
+    return ExistingUnit(r.code, r.name or "", r.kind, r.parent_code, r.valid_from, r.valid_to)
 
 
 # --- check_parent --------------------------------------------------------------------------------

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from service.domain.errors import InvalidInput
 from service.domain.statistics import (
@@ -92,7 +91,8 @@ def test_the_shares_follow_the_total_row():
     values = {(TOTAL, "not_a_deviation"): 5, (TOTAL, "lex_sarah"): 2, (TOTAL, "personal_data_incident"): 0,
               (TOTAL, "complaint"): 6, (TOTAL, "other_deviation"): 12, (TOTAL, "unassessed"): 0, (TOTAL, "total"): 25,
               **{(SHARE_ROW, key): getattr(counts, key) for key in ("deviations", "lex_sarah_serious",
-                                                                     "lex_sarah_notified_ivo", "incident_notified_imy")}}
+                                                                     "lex_sarah_notified_ivo",
+                                                                     "incident_notified_imy")}}
     row = [(TOTAL, key) for key in ("not_a_deviation", "lex_sarah", "personal_data_incident", "complaint",
                                     "other_deviation", "unassessed", "total")]
     hidden = suppressed_cells(values, [tuple(row), *share_groups(TOTAL)], 5)

@@ -385,7 +385,8 @@ def test_sign_in_with_openid_connect_and_report(chrome, oidc_site, users):
 def test_api_docs_render_from_local_files_only(chrome, site):
     for path, rendered in (("/docs", ".swagger-ui .opblock"), ("/redoc", ".menu-content")):
         chrome.get(site + path)
-        WebDriverWait(chrome, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, rendered), f"{path} is blank")
+        WebDriverWait(chrome, 30).until(lambda d, rendered=rendered: d.find_elements(By.CSS_SELECTOR, rendered),
+                                        f"{path} is blank")
         # What the page asked for, and whether an answer came. ReDoc links its badge image from its maker's
         # CDN; the page's policy blocks it, so nothing is fetched from elsewhere.
         loaded = chrome.execute_script(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 
 from sqlalchemy import text
 
-from service.domain.access import Role
 from tests.web.conftest import csrf_of, form_fields, open_form, sign_in, submit
 
 CASE_NUMBER = re.compile(r'id="arendenummer">([A-Z]+-\d{4}-\d{5})<')
