@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
 from sqlmodel import Session, col, select as select_model
 
@@ -89,6 +89,11 @@ def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = No
 # What `entry` fills; the sealer fills the rest later.
 ENTRY_COLUMNS = tuple(c.name for c in _table.columns if c.name not in ("id", "chain_seq", "prev_hash", "hash"))
 INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
+# Several records (a listing's, one per listed case) in ONE multi-row INSERT statement: with RETURNING, an
+# executemany is sent as `INSERT ... VALUES (...), (...), ...` (SQLAlchemy's "insertmanyvalues"), where the
+# plain INSERT would be run once per record, a statement each. Batches are capped by the dialect (1000 rows
+# or the bound parameters SQLite takes), far above a page of a listing (service/config.py max_page_size).
+INSERT_MANY = insert(_table).returning(_table.c.id)
 
 
 def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]:
@@ -100,8 +105,7 @@ def _insert_pending(session: OrmSession) -> None:
     # Savepoint releases commit nothing yet; the outermost commit carries the records.
     pending = session.info.get(_PENDING)
     if pending and not session.in_nested_transaction():
-        # One record (the common case) as a plain execute: the executemany path costs more for one row.
-        session.connection().execute(INSERT, pending[0] if len(pending) == 1 else pending)
+        _insert(session.connection(), pending)
 
 
 def _forget_committed(session: OrmSession) -> None:
@@ -115,7 +119,15 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
         with session.get_bind().begin() as connection:
-            connection.execute(INSERT, pending)
+            _insert(connection, pending)
+
+
+def _insert(connection: Connection, pending: list[dict[str, Any]]) -> None:
+    # One record (the common case) as a plain execute: the executemany path costs more for one row.
+    if len(pending) == 1:
+        connection.execute(INSERT, pending[0])
+    else:
+        connection.execute(INSERT_MANY, pending).close()
 
 
 # ---- the auditor's reads and log reviews (R-F4) --------------------------------------------------------

@@ -116,13 +116,14 @@ def new_report(body: ReportCreate) -> reports.NewReport:
     )
 
 
-def _units(view: reports.ReportView) -> list[UnitRef]:
-    return [UnitRef(id=unit.id or 0, code=unit.code, name=unit.name) for unit in view.units]
+# Plain dicts, validated once by the model they end up in (a page validates all its items in one call).
+def _units(view: reports.ReportView) -> list[dict]:
+    return [{"id": unit.id or 0, "code": unit.code, "name": unit.name} for unit in view.units]
 
 
 def _receipt_fields(view: reports.ReportView) -> dict:
     report = view.report
-    return dict(id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
+    return dict(id=report.id, case_number=report.case_number, status=report.status,
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
 
 
@@ -148,11 +149,11 @@ def _read(view: reports.ReportView) -> ReportRead:
     )
 
 
-def _summary(view: reports.ReportView) -> ReportSummary:
+def _summary(view: reports.ReportView) -> dict:
     if not view.case_access:
-        return ReportSummary(**_receipt_fields(view), access="receipt")
-    return ReportSummary(**_receipt_fields(view), access="case", category=view.report.category,
-                         occurred_at=view.report.occurred_at)
+        return {**_receipt_fields(view), "access": "receipt"}
+    return {**_receipt_fields(view), "access": "case", "category": view.report.category,
+            "occurred_at": view.report.occurred_at}
 
 
 @router.post(
@@ -173,12 +174,19 @@ def submit_report(body: ReportCreate, request: Request, session: SessionDep, pri
                     headers={"Location": f"{request.url.path.rstrip('/')}/{stored.report.id}"})
 
 
-@router.get("/{report_id}", summary="One report, as far as the caller may see it", responses=problem_responses(404))
-def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReportRead:
-    return _read(reports.get_report(session, principal, report_id))
+def _json(model: BaseModel) -> Response:
+    """The answer serialised once, here: a model returned from a sync endpoint is validated again against
+    the response model, on another hop to the thread pool. The route's response_model still documents it."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
-@router.get("", summary="Reports the caller may see, newest first, a page at a time")
+@router.get("/{report_id}", summary="One report, as far as the caller may see it", response_model=ReportRead,
+            responses=problem_responses(404))
+def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    return _json(_read(reports.get_report(session, principal, report_id)))
+
+
+@router.get("", summary="Reports the caller may see, newest first, a page at a time", response_model=ReportPage)
 def list_reports(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
@@ -189,7 +197,7 @@ def list_reports(
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Words in the text.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> ReportPage:
+) -> Response:
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
     page = reports.list_reports(
@@ -199,4 +207,5 @@ def list_reports(
         limit=page_size, after=decode_cursor(secret, cursor) if cursor else None, time_zone=settings.time_zone,
     )
     next_cursor = encode_cursor(secret, *page.last_key) if page.last_key else None
-    return ReportPage(items=[_summary(view) for view in page.items], next_cursor=next_cursor)
+    return _json(ReportPage.model_validate({"items": [_summary(view) for view in page.items],
+                                            "next_cursor": next_cursor}))
