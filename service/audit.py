@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, event, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
 from sqlmodel import Session, col, select as select_model
 
@@ -89,6 +90,26 @@ def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = No
 # What `entry` fills; the sealer fills the rest later.
 ENTRY_COLUMNS = tuple(c.name for c in _table.columns if c.name not in ("id", "chain_seq", "prev_hash", "hash"))
 INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
+# Several records (a listing's, one per listed case) go in ONE multi-row INSERT statement, where a plain
+# executemany would run the INSERT once per record. SQLite: with RETURNING, SQLAlchemy sends an executemany
+# as `INSERT ... VALUES (...), (...), ...` ("insertmanyvalues"; batches are capped at 1000 rows or the bound
+# parameters SQLite takes, far above a page: service/config.py max_page_size). PostgreSQL: one array per
+# column, unnested. A VALUES list of a whole page is too long a query for psycopg to cache its parsing of,
+# and parsing it on every listing cost more than the rest of the listing's database work (bench/README.md,
+# "Reads"); this short statement with ten parameters is parsed once.
+INSERT_MANY = insert(_table).returning(_table.c.id)
+
+
+def _pg_array_type(name: str) -> str:
+    # Text as TEXT, not VARCHAR(n): a cast would silently cut a value too long, where the INSERT refuses it.
+    declared = _table.c[name].type.compile(dialect=postgresql.dialect())
+    return "TEXT" if declared.startswith("VARCHAR") else declared
+
+
+_PG_INSERT_MANY = text(
+    f"INSERT INTO {_table.name} ({', '.join(ENTRY_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {_pg_array_type(name)}[])" for name in ENTRY_COLUMNS) + ")"
+)
 
 
 def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]:
@@ -100,8 +121,7 @@ def _insert_pending(session: OrmSession) -> None:
     # Savepoint releases commit nothing yet; the outermost commit carries the records.
     pending = session.info.get(_PENDING)
     if pending and not session.in_nested_transaction():
-        # One record (the common case) as a plain execute: the executemany path costs more for one row.
-        session.connection().execute(INSERT, pending[0] if len(pending) == 1 else pending)
+        _insert(session.connection(), pending)
 
 
 def _forget_committed(session: OrmSession) -> None:
@@ -115,7 +135,17 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
         with cast(Engine, session.get_bind()).begin() as connection:  # sessions are bound to the engine
-            connection.execute(INSERT, pending)
+            _insert(connection, pending)
+
+
+def _insert(connection: Connection, pending: list[dict[str, Any]]) -> None:
+    # One record (the common case) as a plain execute: the executemany path costs more for one row.
+    if len(pending) == 1:
+        connection.execute(INSERT, pending[0])
+    elif connection.dialect.name == "postgresql":
+        connection.execute(_PG_INSERT_MANY, {name: [record[name] for record in pending] for name in ENTRY_COLUMNS})
+    else:
+        connection.execute(INSERT_MANY, pending).close()
 
 
 # ---- the auditor's reads and log reviews (R-F4) --------------------------------------------------------

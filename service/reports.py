@@ -6,12 +6,26 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, select as sa_select, text, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    select as core_select,
+    select as sa_select,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -36,7 +50,7 @@ from service.domain.reports import (
 )
 from service.models import CaseDeadline, CaseEvent, CaseNumberSequence, OrgUnit, Report, ReportUnit, table_of
 from service.org_units import OrgSnapshot, UnitInfo
-from service.scope import readable_reports, reports_within
+from service.scope import readable_by, reports_within
 
 
 @dataclass(frozen=True)
@@ -383,31 +397,77 @@ def recent_unit_ids(session: Session, reporter_subject: str, *, reports: int = 5
 
 @dataclass(frozen=True)
 class ReportView:
-    report: Report
+    report: Report | ListedReport  # a listing's views: ListedReport
     units: list[UnitInfo]
     case_access: bool  # False: the caller sees the receipt and status of their own report only
     reporter_visible: bool
 
 
+class _Viewer:
+    """What one caller sees of reports: their scopes worked out once for a whole page."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.subject = principal.subject
+        self.read_scope = principal.scope(Permission.read_case)
+        self.identity_scope = principal.scope(Permission.read_reporter_identity)
+
+    def view(self, report: Report | ListedReport, units: list[UnitInfo]) -> ReportView:
+        own = self.subject in (report.reporter_subject, report.submitted_by)
+        return ReportView(
+            report=report, units=units,
+            case_access=any(self.read_scope.covers(unit.path) for unit in units),
+            reporter_visible=own or any(self.identity_scope.covers(unit.path) for unit in units),
+        )
+
+
 def _view(principal: Principal, report: Report, units: list[UnitInfo]) -> ReportView:
-    read_scope = principal.scope(Permission.read_case)
-    identity_scope = principal.scope(Permission.read_reporter_identity)
-    own = principal.subject in (report.reporter_subject, report.submitted_by)
-    return ReportView(
-        report=report, units=units,
-        case_access=any(read_scope.covers(unit.path) for unit in units),
-        reporter_visible=own or any(identity_scope.covers(unit.path) for unit in units),
-    )
+    return _Viewer(principal).view(report, units)
 
 
 def get_report(session: Session, principal: Principal, report_id: uuid.UUID) -> ReportView:
-    report = session.exec(select(Report).where(Report.id == report_id, readable_reports(principal))).first()
-    if report is None:
+    """One report with its enheter, in one statement that also checks the caller may read it."""
+    statement = _report_read(principal.scope(Permission.read_case))
+    rows = session.connection().execute(statement, {"report_id": report_id, "subject": principal.subject}).all()
+    if not rows:
         audit.record(session, principal, "read_report", report_id=report_id, outcome=audit.DENIED)
         raise NotFound("No such report.")
-    view = _view(principal, report, units_of(session, [report.id])[report.id])
+    report = Report.model_construct(**{name: rows[0][index] for index, name in enumerate(_REPORT_COLUMN_NAMES)})
+    view = _view(principal, report, [_unit_of(row, len(_REPORT_COLUMN_NAMES)) for row in rows
+                                     if row[len(_REPORT_COLUMN_NAMES)] is not None])
     _audit_view(session, principal, "read_report", view)
     return view
+
+
+_REPORT_UNIT_TABLE = ReportUnit.__table__  # type: ignore[attr-defined]
+_ORG_UNIT_TABLE = OrgUnit.__table__  # type: ignore[attr-defined]
+_REPORT_COLUMN_NAMES = tuple(column.name for column in _REPORT_TABLE.columns)
+# A report's enheter as UnitInfo's fields, in its order, after the report's own columns.
+_UNIT_COLUMNS = tuple(_ORG_UNIT_TABLE.c[name].label(f"unit_{name}")
+                      for name in ("id", "code", "name", "kind", "path", "valid_from", "valid_to"))
+
+
+def _unit_of(row: Any, start: int) -> UnitInfo:
+    return UnitInfo(*row[start:start + len(_UNIT_COLUMNS)])
+
+
+@lru_cache(maxsize=512)
+def _readable(case_scope: Scope) -> ColumnElement[bool]:
+    """The reads' scope condition for callers with this case scope, the caller bound as :subject: built once,
+    since building it costs more than a listing's statement around it."""
+    return readable_by(case_scope, bindparam("subject", type_=String))
+
+
+@lru_cache(maxsize=512)
+def _report_read(case_scope: Scope) -> Any:
+    """The read of one report (:report_id) with its enheter, one row per enhet, for a caller with this case
+    scope (:subject): no row when they may not read it. Built once per scope: building a statement and
+    its cache key costs more Python than running it, and callers' scopes are few (the subject is bound)."""
+    return (core_select(*_REPORT_TABLE.columns, *_UNIT_COLUMNS)
+            .select_from(_REPORT_TABLE)
+            .outerjoin(_REPORT_UNIT_TABLE, _REPORT_UNIT_TABLE.c.report_id == _REPORT_TABLE.c.id)
+            .outerjoin(_ORG_UNIT_TABLE, _ORG_UNIT_TABLE.c.id == _REPORT_UNIT_TABLE.c.unit_id)
+            .where(_REPORT_TABLE.c.id == bindparam("report_id"), _readable(case_scope))
+            .order_by(_ORG_UNIT_TABLE.c.code))
 
 
 def _audit_view(session: Session, principal: Principal, action: str, view: ReportView) -> None:
@@ -451,15 +511,34 @@ class ReportFilter:
     previous_case_number: str | None = None  # imported cases: the number in the previous system
 
 
+@dataclass(frozen=True, slots=True)
+class ListedReport:
+    """What a listing loads of a report: what its summary shows and what decides how much the caller sees.
+    (A whole Report per row cost more to load than the rest of a page together.)"""
+
+    id: uuid.UUID
+    case_number: str
+    status: str
+    received_at: datetime
+    external_reference: str | None
+    category: str
+    occurred_at: datetime
+    reporter_subject: str
+    submitted_by: str
+
+
+_LISTED_COLUMNS = tuple(_REPORT_TABLE.c[item.name] for item in fields(ListedReport))
+
+
 @dataclass(frozen=True)
 class Page:
-    items: list[ReportView]
+    items: list[ReportView]  # their reports are ListedReport
     last_key: tuple[datetime, uuid.UUID] | None  # keyset position after the last item, if more follow
 
 
 def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *, limit: int,
                  after: tuple[datetime, uuid.UUID] | None, time_zone: str) -> Page:
-    conditions: list[ColumnElement[bool]] = [readable_reports(principal)]
+    conditions: list[ColumnElement[bool]] = [_readable(principal.scope(Permission.read_case))]
     if wanted.unit_id is not None:
         root = session.get(OrgUnit, wanted.unit_id)
         if root is None:
@@ -483,17 +562,33 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
     if after is not None:
         conditions.append(tuple_(col(Report.received_at), col(Report.id)) < tuple_(*after))
-    rows = list(session.exec(
-        select(Report).where(and_(true(), *conditions))
-        .order_by(col(Report.received_at).desc(), col(Report.id).desc()).limit(limit + 1)
-    ).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    units = units_of(session, [row.id for row in rows])
-    items = [_view(principal, row, units[row.id]) for row in rows]
+    page = (core_select(*_LISTED_COLUMNS).where(and_(true(), *conditions))
+            .order_by(_REPORT_TABLE.c.received_at.desc(), _REPORT_TABLE.c.id.desc()).limit(limit + 1)
+            .subquery("page"))
+    # The page and its reports' enheter in one statement: one row per (report, enhet), newest report first.
+    rows = session.connection().execute(
+        core_select(page, *_UNIT_COLUMNS).select_from(page)
+        .outerjoin(_REPORT_UNIT_TABLE, _REPORT_UNIT_TABLE.c.report_id == page.c.id)
+        .outerjoin(_ORG_UNIT_TABLE, _ORG_UNIT_TABLE.c.id == _REPORT_UNIT_TABLE.c.unit_id)
+        .order_by(page.c.received_at.desc(), page.c.id.desc(), _ORG_UNIT_TABLE.c.code),
+        {"subject": principal.subject},
+    ).all()
+    listed: dict[uuid.UUID, tuple[ListedReport, list[UnitInfo]]] = {}
+    width = len(_LISTED_COLUMNS)
+    for row in rows:
+        report_id = row[0]
+        if report_id not in listed:
+            if len(listed) == limit:  # the row after the page only tells that more follow
+                break
+            listed[report_id] = (ListedReport(*row[:width]), [])
+        if row[width] is not None:
+            listed[report_id][1].append(_unit_of(row, width))
+    more = len({row[0] for row in rows}) > limit
+    viewer = _Viewer(principal)
+    items = [viewer.view(report, units) for report, units in listed.values()]
     if not items:  # a search that finds nothing is still a search of case content, and may be a probe
         audit.record(session, principal, "list_cases", detail="no hits")
     for view in items:  # one record per listed report; the session inserts them in one statement
         _audit_view(session, principal, "list_cases", view)
-    last = (rows[-1].received_at, rows[-1].id) if more else None
+    last = (items[-1].report.received_at, items[-1].report.id) if more else None
     return Page(items=items, last_key=last)

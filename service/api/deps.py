@@ -59,14 +59,18 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             session.close()
         raise
     if session.in_transaction():
-        try:
-            await run_in_threadpool(session.commit)
-        finally:
-            await run_in_threadpool(session.close)
+        await run_in_threadpool(_commit_and_close, session)  # one hop to the thread pool, not two
     else:
         session.close()
     for callback in callbacks:
         callback()
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
 
 
 def after_commit(request: Request, callback: Callable[[], None]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
@@ -161,13 +161,14 @@ def new_report(body: ReportCreate) -> core_reports.NewReport:
     )
 
 
-def _units(view: core_reports.ReportView) -> list[UnitRef]:
-    return [UnitRef(id=unit.id or 0, code=unit.code, name=unit.name) for unit in view.units]
+# Plain dicts, validated once by the model they end up in (a page validates all its items in one call).
+def _units(view: core_reports.ReportView) -> list[dict[str, Any]]:
+    return [{"id": unit.id or 0, "code": unit.code, "name": unit.name} for unit in view.units]
 
 
 def _receipt_fields(view: core_reports.ReportView) -> dict:
     report = view.report
-    return dict(id=report.id, case_number=report.case_number, status=CaseStatus(report.status),
+    return dict(id=report.id, case_number=report.case_number, status=report.status,
                 received_at=report.received_at, units=_units(view), external_reference=report.external_reference)
 
 
@@ -180,6 +181,7 @@ def _flags(report: Report) -> list[str]:
 
 def _read(view: core_reports.ReportView) -> ReportRead:
     report = view.report
+    assert isinstance(report, Report), "a listing's views (ListedReport) are summarised, never read whole"
     flags = _flags(report)
     if not view.case_access:
         return ReportRead(**_receipt_fields(view), access="receipt", possible_personal_identity_numbers=flags)
@@ -196,11 +198,11 @@ def _read(view: core_reports.ReportView) -> ReportRead:
     )
 
 
-def _summary(view: core_reports.ReportView) -> ReportSummary:
+def _summary(view: core_reports.ReportView) -> dict[str, Any]:
     if not view.case_access:
-        return ReportSummary(**_receipt_fields(view), access="receipt")
-    return ReportSummary(**_receipt_fields(view), access="case", category=view.report.category,
-                         occurred_at=view.report.occurred_at)
+        return {**_receipt_fields(view), "access": "receipt"}
+    return {**_receipt_fields(view), "access": "case", "category": view.report.category,
+            "occurred_at": view.report.occurred_at}
 
 
 @router.post(
@@ -221,12 +223,19 @@ def submit_report(body: ReportCreate, request: Request, session: SessionDep, pri
                     headers={"Location": f"{request.url.path.rstrip('/')}/{stored.report.id}"})
 
 
-@router.get("/{report_id}", summary="One report, as far as the caller may see it", responses=problem_responses(404))
-def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ReportRead:
-    return _read(core_reports.get_report(session, principal, report_id))
+def _json(model: BaseModel) -> Response:
+    """The answer serialised once, here: a model returned from a sync endpoint is validated again against
+    the response model, on another hop to the thread pool. The route's response_model still documents it."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
-@router.get("", summary="Reports the caller may see, newest first, a page at a time")
+@router.get("/{report_id}", summary="One report, as far as the caller may see it", response_model=ReportRead,
+            responses=problem_responses(404))
+def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+    return _json(_read(core_reports.get_report(session, principal, report_id)))
+
+
+@router.get("", summary="Reports the caller may see, newest first, a page at a time", response_model=ReportPage)
 def list_reports(
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
@@ -240,7 +249,7 @@ def list_reports(
         "Imported cases with exactly this case number in the previous system (any source)."))] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> ReportPage:
+) -> Response:
     secret = settings.cursor_secret.get_secret_value()
     page_size = min(limit or settings.default_page_size, settings.max_page_size)
     page = core_reports.list_reports(
@@ -251,4 +260,5 @@ def list_reports(
         limit=page_size, after=decode_cursor(secret, cursor) if cursor else None, time_zone=settings.time_zone,
     )
     next_cursor = encode_cursor(secret, *page.last_key) if page.last_key else None
-    return ReportPage(items=[_summary(view) for view in page.items], next_cursor=next_cursor)
+    return _json(ReportPage.model_validate({"items": [_summary(view) for view in page.items],
+                                            "next_cursor": next_cursor}))

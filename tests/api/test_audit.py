@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +37,30 @@ def logged(db, **where) -> list[AuditRecord]:
         for name, value in where.items():
             query = query.where(getattr(AuditRecord, name) == value)
         return list(session.exec(query).all())
+
+
+@contextmanager
+def access_log_inserts(db) -> Iterator[list[str]]:
+    """What the database driver is handed to write access records while the block runs: "one statement" per
+    statement executed once (however many rows it inserts), "many statements" per statement it is asked to
+    execute once for each of several parameter sets (an executemany: a statement per record)."""
+    handed: list[str] = []
+
+    def executed(cursor, statement, parameters, context):
+        if statement.startswith("INSERT INTO audit_record"):
+            handed.append("one statement")
+
+    def executed_many(cursor, statement, parameters, context):
+        if statement.startswith("INSERT INTO audit_record"):
+            handed.append("many statements")
+
+    event.listen(db, "do_execute", executed)
+    event.listen(db, "do_executemany", executed_many)
+    try:
+        yield handed
+    finally:
+        event.remove(db, "do_execute", executed)
+        event.remove(db, "do_executemany", executed_many)
 
 
 def rid(name: str) -> dict[str, str]:
@@ -72,24 +98,30 @@ def test_submissions_reads_steps_and_lists_are_logged_with_who_role_case_and_req
             ("ivar", "investigator", case_id, "allowed", f"req-{request}-0001"), action
 
     other_id = client.post(REPORTS, json=report(units=["SOC-ALD-2"]), headers=staff).json()["id"]
-    inserts = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO audit_record"):
-            inserts.append(len(parameters) if executemany else 1)
-
-    event.listen(db, "before_cursor_execute", count)
-    try:
+    with access_log_inserts(db) as inserts:
         assert len(client.get(REPORTS, headers={**investigator, **rid("list")}).json()["items"]) == 2
-    finally:
-        event.remove(db, "before_cursor_execute", count)
-    assert inserts == [2]  # one statement for the page
+    assert inserts == ["one statement"]  # for the whole page
     listed = logged(db, action="list_cases")
     assert {str(entry.report_id) for entry in listed} == {case_id, other_id}
     assert {entry.request_id for entry in listed} == {"req-list-0001"}
 
     assert client.get(f"{REPORTS}/{case_id}", headers=staff).json()["access"] == "receipt"
     assert logged(db, action="read_report", actor_subject="anna")[0].detail == "receipt only"
+
+
+def test_a_page_of_a_listing_writes_all_its_access_records_in_one_insert_statement(client, db, staff, investigator):
+    ids = {client.post(REPORTS, json=report(), headers=staff).json()["id"] for _ in range(7)}
+    with access_log_inserts(db) as inserts:
+        page = client.get(REPORTS, params={"limit": 5}, headers={**investigator, **rid("page")}).json()
+    assert inserts == ["one statement"]
+    listed = logged(db, action="list_cases", request_id="req-page-0001")
+    assert [str(entry.report_id) for entry in listed] == [item["id"] for item in page["items"]]
+    assert len(listed) == 5 and {entry.report_id for entry in listed} <= {uuid.UUID(i) for i in ids}
+
+    with access_log_inserts(db) as inserts:  # the last page, and a search that finds nothing
+        rest = client.get(REPORTS, params={"cursor": page["next_cursor"]}, headers=investigator).json()["items"]
+        assert client.get(REPORTS, params={"q": "finns inte"}, headers=investigator).json()["items"] == []
+    assert len(rest) == 2 and inserts == ["one statement", "one statement"]
 
 
 def test_the_deadline_list_is_logged_per_case_and_so_are_empty_and_refused_ones(
