@@ -9,9 +9,7 @@ within the test came through the database's notices (service/cache_signal.py), n
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -40,6 +38,7 @@ from service.tokens import DevKey, StaticKeySource, TokenVerifier, load_or_creat
 from tests.bodies import report_body
 from tests.conftest import TEST_AUDIENCE, TEST_ISSUER
 from tests.logcheck import offence
+from tests.processes import WAIT_SECONDS, LoggedProcess
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # as in tests/api/conftest.py
@@ -49,75 +48,23 @@ pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = "/api/v1/reports"
-STARTUP_SECONDS = 120  # a bound on waiting for a process, not a pause: its lines are read as they come
 # How long B may take to see A's committed grant or org change. The caches' TTL is an hour: only the
 # notice can make it, and it takes milliseconds; the bound leaves room for a loaded test machine.
 NOTICE_SECONDS = 3.0
 READY = (r"Uvicorn running on http://127\.0\.0\.1:(?P<port>\d+)", r"listening for grant and org changes")
 
 
-@dataclass
-class Instance:
-    name: str
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-    base: str = ""
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+class Instance(LoggedProcess):
+    base = ""
 
     def wait_until_ready(self, deadline: float) -> None:
         found: dict[str, re.Match[str]] = {}
         while len(found) < len(READY):
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if line is None:
-                pytest.fail(f"instance {self.name} stopped:\n" + "\n".join(self.seen))
-            self.seen.append(line)
+            line = self.next_line(deadline)
             for pattern in READY:
                 if pattern not in found and (match := re.search(pattern, line)):
                     found[pattern] = match
         self.base = f"http://127.0.0.1:{found[READY[0]]['port']}"
-
-    def wait_for(self, pattern: str, count: int = 1) -> list[str]:
-        """Reads the log until `count` lines matched `pattern` (counting from the start); those lines."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while len(matched := [line for line in self.seen if re.search(pattern, line)]) < count:
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if line is None:
-                pytest.fail(f"instance {self.name} stopped:\n" + "\n".join(self.seen))
-            self.seen.append(line)
-        return matched
-
-    def read_all(self) -> str:
-        """Everything written so far."""
-        while True:
-            try:
-                line = self.lines.get_nowait()
-            except queue.Empty:
-                return "\n".join(self.seen)
-            if line is None:
-                return "\n".join(self.seen)
-            self.seen.append(line)
-
-    def stop(self) -> str:
-        """Stops the process; everything it wrote to stderr."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STARTUP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        while (line := self.lines.get(timeout=STARTUP_SECONDS)) is not None:
-            self.seen.append(line)
-        return "\n".join(self.seen)
 
 
 @dataclass
@@ -144,7 +91,7 @@ def _start(name: str, env: dict[str, str]) -> Instance:
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
                                 "--port", "0", "--no-access-log"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return Instance(name, process)
+    return Instance(f"instance {name}", process)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +118,7 @@ def service(fresh_database, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     try:
         with ExitStack() as clients:
             for instance in instances:
-                instance.wait_until_ready(started + STARTUP_SECONDS)
+                instance.wait_until_ready(started + WAIT_SECONDS)
             print(f"two instances ready in {time.monotonic() - started:.1f} s")
             a, b = (clients.enter_context(httpx.Client(base_url=instance.base, timeout=30)) for instance in instances)
             c = clients.enter_context(TestClient(create_app(other_secret, token_verifier=verifier)))

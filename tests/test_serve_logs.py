@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,56 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import WAIT_SECONDS, LoggedProcess
+
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 60  # a bound on waiting for the process, not a pause: lines are read as they come
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (?P<level>[A-Z]+) (?P<logger>[\w.]+) "
                   r"(?P<message>.*?)(?: \[request [\w.-]+\])?$")
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        self.ended = False
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        while True:
-            line = self.lines.get(timeout=STARTUP_SECONDS)
-            if line is None:
-                self.ended = True
-                pytest.fail("the server stopped:\n" + "\n".join(self.seen))
-            self.seen.append(line)
-            if match := re.search(pattern, line):
-                return match
-
-    def stop(self) -> list[str]:
-        """Stops the server and returns everything it wrote to stderr."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STARTUP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        while not self.ended:
-            line = self.lines.get(timeout=STARTUP_SECONDS)
-            if line is None:
-                self.ended = True
-            else:
-                self.seen.append(line)
-        return self.seen
 
 
 @pytest.fixture
@@ -79,14 +36,14 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def server(env: dict[str, str]) -> Iterator[tuple[Server, str]]:
+def server(env: dict[str, str]) -> Iterator[tuple[LoggedProcess, str]]:
     process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--demo", "--host", "127.0.0.1",
                                 "--port", "0"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    server = Server(process)
+    server = LoggedProcess("the server", process)
     try:
-        port = server.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1)
+        port = server.next_match(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1)
         yield server, f"http://127.0.0.1:{port}"
     finally:
         server.stop()
@@ -127,33 +84,16 @@ def test_the_json_log_has_one_object_per_line_with_the_request_id_and_no_token(e
                                 "--port", "0"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
+    server = LoggedProcess("the server", process, reads=process.stdout)
     try:
-        while True:
-            line = lines.get(timeout=STARTUP_SECONDS)
-            assert line is not None, "the server stopped:\n" + "\n".join(seen)
-            seen.append(line)
-            if match := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line):
-                break
+        match = server.next_match(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
         token = subprocess.run([sys.executable, "-m", "service", "devtoken", "--role", "investigator"], cwd=ROOT,
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
         with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}") as http:
             assert http.get("/api/v1/org-units", headers={"Authorization": f"Bearer {token}",
                                                          "X-Request-ID": "json-log-test-1"}).status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=STARTUP_SECONDS)
-    while (line := lines.get(timeout=STARTUP_SECONDS)) is not None:
-        seen.append(line)
+        seen = server.stop()
     records = [json.loads(line) for line in seen if line.startswith("{")]
     assert len(records) == len([line for line in seen if line.strip()]), seen  # uvicorn's lines too
     access = [r for r in records if r["logger"] == "service.access"]
@@ -178,9 +118,9 @@ def test_sigterm_drains_readyz_answers_503_and_a_request_in_flight_is_finished(e
     process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", "0"],
                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    running = Server(process)
+    running = LoggedProcess("the server", process)
     try:
-        port = int(running.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1))
+        port = int(running.next_match(r"Uvicorn running on http://127\.0\.0\.1:(\d+)").group(1))
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/readyz").status_code == 200
         # A request in flight: headers and half its body sent before the signal, the rest after it.
@@ -190,13 +130,13 @@ def test_sigterm_drains_readyz_answers_503_and_a_request_in_flight_is_finished(e
                           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
         time.sleep(0.3)
         process.send_signal(signal.SIGTERM)
-        running.wait_for(r"SIGTERM: draining")
+        running.next_match(r"SIGTERM: draining")
         assert httpx.get(f"{base}/readyz").status_code == 503  # the load balancer takes the instance out
         time.sleep(2.5)  # past the drain: the server no longer takes connections, and waits for this one
         in_flight.sendall(body[5:])
         answer = in_flight.recv(65536)
         in_flight.close()
         assert answer.startswith(b"HTTP/1.1 401 ")  # answered (no token), not cut off
-        process.wait(timeout=STARTUP_SECONDS)
+        process.wait(timeout=WAIT_SECONDS)
     finally:
         running.stop()
