@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from logging.config import fileConfig
 
 from alembic import context
@@ -37,7 +38,11 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
                           render_as_batch=sqlite)
-        with context.begin_transaction():
+        with context.begin_transaction(), warnings.catch_warnings():
+            # On SQLite a batch ALTER of a table with a foreign key to org_unit (report, say) reflects org_unit,
+            # whose unique index on lower(code) SQLAlchemy cannot reflect; it warns, and skips it. org_unit
+            # itself is not rebuilt by those batches, so the index stays: the warning says nothing useful.
+            warnings.filterwarnings("ignore", message=".*expression-based index uq_org_unit_code_lower")
             context.run_migrations()
             if sqlite:  # the keys were off while batch ALTERs rebuilt tables; they must all still hold
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

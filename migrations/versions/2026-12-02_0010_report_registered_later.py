@@ -10,14 +10,11 @@ Create Date: 2026-12-02 00:30:00
 """
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-from alembic.operations import BatchOperations
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -25,28 +22,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-@contextmanager
-def _report_batch() -> Iterator[BatchOperations]:
-    """On SQLite a batch copies report, reflecting org_unit for its foreign key; SQLAlchemy cannot reflect
-    org_unit's index on lower(code) and warns. org_unit itself is not copied, so its index stays."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*expression-based index uq_org_unit_code_lower")
-        with op.batch_alter_table("report", schema=None) as batch_op:
-            yield batch_op
-
-
 def upgrade() -> None:
-    with _report_batch() as batch_op:
+    with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.add_column(sa.Column("registered_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("registered_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         batch_op.add_column(sa.Column("received_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
     op.execute("UPDATE report SET registered_at = received_at")
-    with _report_batch() as batch_op:
+    with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.alter_column("registered_at", existing_type=sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False)
 
 
 def downgrade() -> None:
-    with _report_batch() as batch_op:
+    with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.drop_column("received_by")
         batch_op.drop_column("registered_by")
         batch_op.drop_column("registered_at")
