@@ -511,7 +511,7 @@ def dimension_members(session: Session, root: OrgUnit, period: Period, dimension
         known = category_members(session, root, period, {values[0] for values in seen})
     else:
         known = [((member.key,), member)
-                 for member in coded_members(dimension, settings.report_categories, settings.root_causes)]
+                 for member in coded_members(dimension, settings.root_causes)]
     members = dict(known)
     for values in sorted(seen - set(members), key=lambda v: (v[0] is None, str(v))):
         members[values] = unknown_member(dimension, values[0])

@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import TypeVar
 
 from service.domain.assessment import SERIOUS
-from service.domain.categories import DEFAULT_LABELS_EN
 from service.domain.errors import InvalidInput
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
@@ -479,8 +478,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
 }
 YES_NO_LABELS: dict[str, tuple[str, str]] = {"yes": ("Ja", "Yes"), "no": ("Nej", "No")}
 # Root causes are configured with Swedish labels (settings); English for the defaults. Categories are each
-# förvaltning's own list with both labels (service/domain/categories.py); these are the defaults' English labels.
-CATEGORY_LABELS_EN: dict[str, str] = DEFAULT_LABELS_EN
+# förvaltning's own list with both labels (service/domain/categories.py), not a coded dimension here.
 ROOT_CAUSE_LABELS_EN: dict[str, str] = {
     "missing_routine": "No routine", "deficient_routine": "Deficient routine",
     "routine_not_known": "Routine not known", "routine_not_followed": "Routine not followed",
@@ -561,11 +559,9 @@ def period_members(dimension: Dimension, period: Period) -> list[tuple[tuple[int
     return [(values, period_member(dimension, *values)) for values in seen]
 
 
-def coded_members(dimension: Dimension, categories: dict[str, str],
-                  root_causes: dict[str, str]) -> list[Member]:
-    """The known values of a coded dimension in table order (zero counts included)."""
-    if dimension is Dimension.category:
-        return [Member(code, label, CATEGORY_LABELS_EN.get(code, label)) for code, label in categories.items()]
+def coded_members(dimension: Dimension, root_causes: dict[str, str]) -> list[Member]:
+    """The known values of a coded dimension in table order (zero counts included). Not categories: those are
+    each förvaltning's list, read from the database (service/statistics.py category_members)."""
     if dimension is Dimension.root_cause:
         return [Member(code, label, ROOT_CAUSE_LABELS_EN.get(code, label)) for code, label in root_causes.items()]
     table = {Dimension.type: TYPE_LABELS, Dimension.lex_sarah_severity: SEVERITY_LABELS,

@@ -13,11 +13,11 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from service.config import DEFAULT_CATEGORIES, DEFAULT_ROOT_CAUSES
 from service.domain.assessment import ComplaintKind, ComplaintSubmitter, LexSarahSeverity, ReportType
+from service.domain.categories import DEFAULT_LABELS_EN
 from service.domain.deadlines import DeadlineKind
 from service.domain.errors import InvalidInput
 from service.domain.lifecycle import CaseStatus
 from service.domain.statistics import (
-    CATEGORY_LABELS_EN,
     COMPLAINT_KIND_LABELS,
     COMPLAINT_SUBMITTER_LABELS,
     DEADLINE_LABELS,
@@ -90,19 +90,17 @@ def test_every_dimension_and_every_coded_value_has_swedish_and_english_labels():
     assert set(COMPLAINT_SUBMITTER_LABELS) == {s.value for s in ComplaintSubmitter}
     assert set(STATUS_LABELS) == {s.value for s in CaseStatus}
     assert set(DEADLINE_LABELS) == {k.value for k in DeadlineKind}
-    assert set(CATEGORY_LABELS_EN) == set(DEFAULT_CATEGORIES)
+    assert set(DEFAULT_LABELS_EN) == set(DEFAULT_CATEGORIES)
     assert set(ROOT_CAUSE_LABELS_EN) == set(DEFAULT_ROOT_CAUSES)
     for labels in (DIMENSION_LABELS, TYPE_LABELS, SEVERITY_LABELS, COMPLAINT_KIND_LABELS, STATUS_LABELS):
         assert all(sv and en for sv, en in labels.values())
 
 
-def test_configured_categories_keep_their_order_and_swedish_label():
-    members = coded_members(Dimension.category, {"falls": "Fall", "medication": "Läkemedel"}, {})
-    assert [(m.key, m.label_sv, m.label_en) for m in members] == [
-        ("falls", "Fall", "Fall"), ("medication", "Läkemedel", "Medication")]
-    causes = coded_members(Dimension.root_cause, {}, DEFAULT_ROOT_CAUSES)
-    assert causes[0].key == "missing_routine" and causes[0].label_en == "No routine"
-    assert [m.key for m in coded_members(Dimension.notified_ivo, {}, {})] == ["yes", "no"]
+def test_configured_root_causes_keep_their_order_and_swedish_label():
+    causes = coded_members(Dimension.root_cause, {"falls": "Fall", **DEFAULT_ROOT_CAUSES})
+    assert [(m.key, m.label_sv, m.label_en) for m in causes[:2]] == [
+        ("falls", "Fall", "Fall"), ("missing_routine", DEFAULT_ROOT_CAUSES["missing_routine"], "No routine")]
+    assert [m.key for m in coded_members(Dimension.notified_ivo, {})] == ["yes", "no"]
 
 
 def test_reports_without_a_value_and_codes_no_longer_configured():
