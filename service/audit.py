@@ -148,7 +148,7 @@ def _insert(connection: Connection, pending: list[dict[str, Any]]) -> None:
         connection.execute(INSERT_MANY, pending).close()
 
 
-# ---- the auditor's reads and log reviews (R-F4) --------------------------------------------------------
+# ---- the auditor's reads and log reviews (docs/requirements.md L3) ------------------------------------
 #
 # What an auditor sees (service/scope.py): with the auditor role on '*', every record; on a unit, the
 # records about reports that concern an enhet in that subtree, and nothing about no report (grants, the

@@ -77,7 +77,7 @@ def _paths_by_code(session: Session, codes: Iterable[str]) -> dict[str, str]:
     return dict(session.exec(select(OrgUnit.code, OrgUnit.path).where(col(OrgUnit.code).in_(codes))).all())
 
 
-# ---- administration: who holds which role where (R-F6) ------------------------------------------------
+# ---- administration: who holds which role where (docs/requirements.md L4) ----------------------------
 #
 # An admin manages grants on units inside the subtrees where they hold manage_grants; grants on '*'
 # (every förvaltning) only an admin on '*'. Nobody grants a role to themselves: an admin, who sees no
