@@ -1,4 +1,5 @@
-"""The åtgärder (actions) of a case (R-D3), without a database: immediate or planned, done, evaluated."""
+"""The åtgärder (actions) of a case (docs/requirements.md Q2), without a database: immediate or planned,
+done, evaluated."""
 
 from __future__ import annotations
 
