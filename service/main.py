@@ -36,6 +36,7 @@ from service.api import (
     reports,
     statistics,
 )
+from service.api.deps import forget_org_data
 from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
 from service.api.observe import ObserveMiddleware
 from service.api.openapi_bodies import SCHEMA_REF, body_models
@@ -127,7 +128,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # On PostgreSQL, other instances' grant, org and category changes clear this process's caches at once.
     listener = None
     if app.state.engine.dialect.name == "postgresql":
-        listener = CacheListener(app.state.engine, lambda _table: _forget_cached_access_data(app))
+        listener = CacheListener(app.state.engine, lambda _table: forget_org_data(app.state))
         listener.start()
     try:
         async with operations(app):  # metrics listener, draining on SIGTERM (service/ops.py)
@@ -137,12 +138,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await run_in_threadpool(listener.stop)
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
-
-
-def _forget_cached_access_data(app: FastAPI) -> None:
-    app.state.org_cache.clear()
-    app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
-    app.state.category_cache.clear()
 
 
 def create_app(

@@ -43,6 +43,11 @@ def test_constraints_follow_the_naming_convention(database_url):
         engine.dispose()
 
 
+# A förvaltning, as every revision's org_unit table takes it.
+_SOC = ("INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
+        "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)")
+
+
 def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fresh_database):
     url = fresh_database()
     upgrade(url, "0002")
@@ -51,10 +56,7 @@ def test_received_on_is_backfilled_in_swedish_time_and_copied_for_statistics(fre
                  else "0d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b")
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
-                {"t": "2026-01-01 00:00:00"})
+            connection.execute(text(_SOC), {"t": "2026-01-01 00:00:00"})
             connection.execute(text(
                 "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
                 "noticed_at, received_at, description, immediate_actions, no_specific_subject, reporter_subject, "
@@ -81,10 +83,6 @@ def _at_0005_with(url: str, statements: list[str]):
         for statement in statements:
             connection.execute(text(statement), {"t": "2026-01-01 00:00:00+00:00"})
     return engine
-
-
-_SOC = ("INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-        "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)")
 
 
 def _grant(grant_id: int, subject: str, role: str, unit: str, revoked: bool = False) -> str:
@@ -151,10 +149,7 @@ def test_unassessed_reports_get_their_first_assessment_deadline(fresh_database):
                          ("1d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b", "2d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b"))
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
-                {"t": "2026-01-01 00:00:00"})
+            connection.execute(text(_SOC), {"t": "2026-01-01 00:00:00"})
             for report_id, number, status, first in ((waiting, 1, "reported", None),
                                                      (assessed, 2, "assessed", "2026-03-10 10:00:00+00:00")):
                 connection.execute(text(
@@ -186,10 +181,7 @@ def test_reports_stored_before_0010_were_registered_when_received(fresh_database
                  else "3d5a1a3f-6c2b-4e0f-9a8b-7c6d5e4f3a2b")
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO org_unit (id, code, name, kind, path, valid_from, created_at, updated_at) "
-                "VALUES (1, 'SOC', 'Soc', 'administration', '/1/', '2020-01-01', :t, :t)"),
-                {"t": "2026-01-01 00:00:00"})
+            connection.execute(text(_SOC), {"t": "2026-01-01 00:00:00"})
             connection.execute(text(
                 "INSERT INTO report (id, case_number, administration_id, status, category, channel, occurred_at, "
                 "noticed_at, received_at, received_on, description, immediate_actions, no_specific_subject, "

@@ -172,15 +172,17 @@ async def get_org(request: Request) -> OrgSnapshot:
     return org
 
 
+def forget_org_data(state: Any) -> None:
+    """Empty this process's caches of what an org change touches (`state`: the app's)."""
+    state.org_cache.clear()
+    state.grant_cache.clear()  # grants carry unit paths, which a move changes
+    state.category_cache.clear()  # a new förvaltning comes with its categories
+
+
 def org_changed(request: Request) -> None:
     """Call when the request changes the org tree: once that is committed, this process sees it at once,
     others when the transaction's notice reaches them (service/cache_signal.py), at the latest within the TTL."""
-    def clear() -> None:
-        request.app.state.org_cache.clear()
-        request.app.state.grant_cache.clear()  # grants carry unit paths, which a move changes
-        request.app.state.category_cache.clear()  # a new förvaltning comes with its categories
-
-    after_commit(request, clear)
+    after_commit(request, lambda: forget_org_data(request.app.state))
 
 
 OrgDep = Annotated[OrgSnapshot, Depends(get_org)]
