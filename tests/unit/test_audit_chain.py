@@ -122,6 +122,25 @@ def test_seal_chains_settled_records_in_id_order_and_verify_accepts_it(db):
     assert verify(db) is None
 
 
+def test_records_seal_to_the_same_hashes_as_logs_sealed_by_earlier_versions(db):
+    # Hashes computed by the first sealer for these two records: a log sealed then must verify now, so the
+    # canonical form a hash covers (service/audit.py) may not change by a byte.
+    first = {"id": 7, "at": datetime(2026, 3, 1, 12, 45, 2, 123456, tzinfo=UTC), "actor_subject": "ivar",
+             "actor_name": 'Ivar Åberg "utredare"', "actor_kind": "person", "acting_roles": "investigator,reader",
+             "report_id": uuid.UUID("8f0e4a52-2f7c-4c55-9d52-0c8a5e0b1f11"), "action": "read_report",
+             "outcome": "allowed", "request_id": "req-123", "detail": None}
+    second = {**first, "id": 8, "report_id": None, "detail": "receipt only", "acting_roles": "",
+              "actor_kind": "system", "outcome": "denied"}
+    with db.begin() as connection:
+        connection.execute(audit.INSERT, [first, second])
+    assert seal(db) == 2
+    assert [(r.chain_seq, r.hash) for r in rows(db)] == [
+        (1, "60f7e8d3fe9bfbf8bf9897cd12fa962810e688b35305524c37d5697411fa0b37"),
+        (2, "c5eeef2a415526710f09ea71ccc5edf50f941cd5d7a4a1184f49ae96a5e4f715"),
+    ]
+    assert verify(db) is None
+
+
 def test_a_changed_record_is_named(db):
     write(db, 6)
     seal(db)
