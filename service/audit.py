@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
 from sqlmodel import Session, col, select as select_model
 
+from service.db import READS_ONLY, reading, writing
 from service.domain.access import Permission, Principal, Role, Scope
 from service.domain.errors import Forbidden, InvalidInput
 from service.models import AuditRecord, LogReview, table_of
@@ -51,7 +52,7 @@ GENESIS = "0" * 64  # the prev_hash of the first record
 # Seal only records this old, so that a transaction still committing lower ids is not overtaken and the
 # chain follows id order (verify follows chain_seq, so this is tidiness, not correctness).
 SETTLE = timedelta(seconds=2)
-BATCH = 5000
+BATCH = 1000  # on SQLite, the records whose seals one write transaction stores
 _SEAL_LOCK = 0x61756469  # PostgreSQL advisory lock key ("audi"): one sealer at a time across instances
 _PENDING = "audit_pending"  # session.info key: records waiting for the session's commit
 
@@ -115,24 +116,30 @@ def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]
     return frozenset(role for path in unit_paths for role in principal.roles_for(path))
 
 
+def _reads_only(session: OrmSession) -> bool:
+    """A session of the reading engine (service/db.py reading): its records are written after it ends."""
+    return bool(session.get_bind().get_execution_options().get(READS_ONLY))
+
+
 def _insert_pending(session: OrmSession) -> None:
     # Savepoint releases commit nothing yet; the outermost commit carries the records.
     pending = session.info.get(_PENDING)
-    if pending and not session.in_nested_transaction():
+    if pending and not session.in_nested_transaction() and not _reads_only(session):
         _insert(session.connection(), pending)
 
 
 def _forget_committed(session: OrmSession) -> None:
-    if not session.in_nested_transaction():
+    if not session.in_nested_transaction() and not _reads_only(session):
         session.info.pop(_PENDING, None)
 
 
 def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> None:
     # The session's transaction ended without committing its records (a refusal on its way to a 404/403,
-    # or a session closed uncommitted) and its connection is back in the pool: commit them alone.
+    # a session closed uncommitted, or the end of a reading session's transaction, committed or not) and its
+    # connection is back in the pool: commit them alone, before the request's answer goes out.
     pending = session.info.pop(_PENDING, None) if transaction.parent is None else None
     if pending:
-        with cast(Engine, session.get_bind()).begin() as connection:  # sessions are bound to the engine
+        with writing(cast(Engine, session.get_bind()).connect()) as connection, connection.begin():
             _insert(connection, pending)
 
 
@@ -294,30 +301,48 @@ _PG_SEAL = text(
 def seal(session: Session, now: datetime) -> int:
     """One pass: chain up to BATCH unsealed records older than SETTLE, in id order, and commit.
 
-    Returns how many were sealed (0 also when another instance holds the sealing lock).
+    Returns how many were sealed (0 also when another instance holds the sealing lock, or on SQLite when
+    another process sealed first).
     """
-    if (session.get_bind().dialect.name == "postgresql"
-            and not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one()):
+    engine = cast(Engine, session.get_bind())
+    if engine.dialect.name == "postgresql":
+        if not session.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK))).scalar_one():
             session.rollback()
             return 0
-    top = head(session)
+        _top, links = _links(session, now)
+        if links:
+            ids, seqs, prevs, hashes = (list(column) for column in zip(*links, strict=True))
+            session.execute(_PG_SEAL, {"ids": ids, "seqs": seqs, "prevs": prevs, "hashes": hashes})
+        session.commit()
+        return len(links)
+    # SQLite: the reading and hashing (the long part, in Python) outside the one write lock, for which every
+    # request's access record waits; under the lock only a check that no other process sealed meanwhile,
+    # and the driver's executemany (one prepared statement stepped in C).
+    with reading(engine).connect() as connection, connection.begin():
+        top, links = _links(connection, now)
+    if not links:
+        return 0
+    if head(session) != top:
+        session.rollback()
+        return 0
+    session.connection().exec_driver_sql(_SQLITE_SEAL, [(seq, prev, hash_, id_) for id_, seq, prev, hash_ in links])
+    session.commit()
+    return len(links)
+
+
+def _links(reader: Session | Connection, now: datetime) -> tuple[ChainHead | None, list[tuple[int, int, str, str]]]:
+    """The chain's head, and the next links after it: (id, chain_seq, prev_hash, hash) of each record."""
+    top = head(reader)
     seq, prev = (top.chain_seq, top.hash) if top else (0, GENESIS)
-    rows = session.execute(select(_table).where(_table.c.chain_seq.is_(None), _table.c.at <= now - SETTLE)
-                           .order_by(_table.c.id).limit(BATCH)).mappings().all()
-    links = []  # (id, chain_seq, prev_hash, hash)
+    rows = reader.execute(select(_table).where(_table.c.chain_seq.is_(None), _table.c.at <= now - SETTLE)
+                          .order_by(_table.c.id).limit(BATCH)).mappings().all()
+    links = []
     for row in rows:
         seq += 1
         digest = _digest(prev, row, seq)
         links.append((row["id"], seq, prev, digest))
         prev = digest
-    if links and session.get_bind().dialect.name == "postgresql":
-        ids, seqs, prevs, hashes = (list(column) for column in zip(*links, strict=True))
-        session.execute(_PG_SEAL, {"ids": ids, "seqs": seqs, "prevs": prevs, "hashes": hashes})
-    elif links:
-        # SQLite: the driver's executemany, one prepared statement stepped in C, the values as they are.
-        session.connection().exec_driver_sql(_SQLITE_SEAL, [(seq, prev, hash_, id_) for id_, seq, prev, hash_ in links])
-    session.commit()
-    return len(links)
+    return top, links
 
 
 def seal_all(session: Session, now: datetime) -> int:
@@ -412,7 +437,7 @@ def check_heads(session: Session, expected: Iterable[ChainHead], top: ChainHead 
     return problems
 
 
-def head(session: Session) -> ChainHead | None:
+def head(session: Session | Connection) -> ChainHead | None:
     row = session.execute(select(_table.c.chain_seq, _table.c.hash).where(_table.c.chain_seq.is_not(None))
                           .order_by(_table.c.chain_seq.desc()).limit(1)).first()
     return ChainHead(row[0], row[1]) if row else None

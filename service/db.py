@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections import deque
@@ -30,6 +31,30 @@ def make_engine(database_url: str, *, pool_size: int = 20, sqlite_foreign_keys: 
     # No pre-ping: it costs a round trip per request. A connection the server dropped fails one request
     # and is discarded (SQLAlchemy invalidates the pool on disconnect errors); recycling bounds their age.
     return create_engine(database_url, pool_size=pool_size, max_overflow=20, pool_recycle=1800, hide_parameters=True)
+
+
+# Execution option of the connections of a reading engine (`reading`).
+READS_ONLY = "avv_reads_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for requests that only read: the access records a read writes wait on the session and are
+    inserted once its transaction has ended (service/audit.py), in a short write transaction of their own.
+
+    On SQLite its transactions begin deferred, outside the writer queue: in WAL mode a reader waits for no
+    writer and no other reader, and sees one snapshot for the whole transaction. Such a transaction may not
+    write (refused below): upgrading it fails at once when another writer has committed since it began. On
+    PostgreSQL readers never waited for writers; there it is the engine itself, and a read's records are
+    committed with it, which costs fewer round trips.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{READS_ONLY: True})
+
+
+def writing(connection: Connection) -> Connection:
+    """A connection of either engine made to begin a write transaction (SQLite: BEGIN IMMEDIATE, queued)."""
+    return connection.execution_options(**{READS_ONLY: False})
 
 
 class WriterQueue:
@@ -120,6 +145,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READS_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a reader: a snapshot, no lock to wait for
+            return
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting;
         # taking the write lock up front makes concurrent requests queue instead.
         dbapi_connection = connection.connection.dbapi_connection
@@ -129,6 +157,19 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         except BaseException:
             queue.release(dbapi_connection)
             raise
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes_of_readers(connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if connection.get_execution_options().get(READS_ONLY) and not _READ_STATEMENT.match(statement):
+            raise ReaderWrote(f"a reading transaction may not run {statement.split(None, 1)[0]!r} "
+                              "(service/db.py reading): use the writing session")
+
+
+_READ_STATEMENT = re.compile(r"\s*(SELECT|WITH|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+class ReaderWrote(RuntimeError):
+    """A reading transaction on SQLite tried to write: a bug in the endpoint's choice of session."""
 
 
 def install_session_listeners() -> None:

@@ -53,7 +53,7 @@ from service.audit import Sealer
 from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
-from service.db import install_session_listeners, make_engine
+from service.db import install_session_listeners, make_engine, reading
 from service.metrics import app_registry
 from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
@@ -160,6 +160,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.reading_engine = reading(app.state.engine)  # for endpoints that only read (service/db.py)
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.token_verifier = token_verifier or build_token_verifier(settings)
     app.state.migration_head = health.migration_head()

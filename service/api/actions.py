@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from service import actions as core_actions
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import Day, Input, Name, NonBlankText20k, RowId
 from service.config import Settings
@@ -17,7 +17,7 @@ from service.domain.actions import ActionKind
 from service.domain.deadlines import end_of_day
 from service.models import CaseAction
 
-router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actions"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports/{report_id}", tags=["investigation and actions"])
 
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
@@ -65,7 +65,7 @@ def _action_out(action: CaseAction, now: datetime, settings: Settings) -> Action
 
 
 @router.get("/actions", responses=READ_ERRORS, summary="The case's actions (åtgärder), in the order created")
-def list_actions(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+def list_actions(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep,
                  settings: SettingsDep) -> list[ActionOut]:
     now = clock()
     return [_action_out(action, now, settings) for action in core_actions.list_actions(session, principal, report_id)]

@@ -15,12 +15,12 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from service import audit as core_audit
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SessionDep, SettingsDep
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import Input, NonBlankText10k, Timestamp
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(route_class=CommittingRoute, prefix="/audit", tags=["audit"])
 
 
 class AuditRecordRead(BaseModel):
@@ -71,7 +71,7 @@ class LogReviewPage(BaseModel):
 
 @router.get("/records", summary="The access log, oldest first, a page at a time", responses=problem_responses(403))
 def list_records(
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, settings: SettingsDep,
     subject: Annotated[str | None, Query(max_length=255, description="Only this actor's records.")] = None,
     report_id: Annotated[uuid.UUID | None, Query(description="Only records about this case.")] = None,
     from_: Annotated[Timestamp | None, Query(alias="from", description="At or after this moment.")] = None,
@@ -106,7 +106,7 @@ def record_review(body: LogReviewCreate, session: SessionDep, principal: Princip
 @router.get("/reviews", summary="Recorded log reviews, oldest first, a page at a time",
             responses=problem_responses(403))
 def list_reviews(
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,
     cursor: Annotated[str | None, Query(max_length=128)] = None,
 ) -> LogReviewPage:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service import assessments as core_assessments, cases as core_cases
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import Input, NonBlankText10k, Timestamp
 from service.domain.access import Permission, Principal
@@ -29,7 +29,7 @@ from service.domain.closing import closing_blockers
 from service.domain.lifecycle import CaseStatus, Step, allowed_steps
 from service.models import Report
 
-router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports/{report_id}", tags=["cases"])
 
 CASE_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
@@ -151,7 +151,7 @@ def case_read(session: Session, principal: Principal, report: Report, now: datet
 
 @router.get("/case", summary="The case: status, types, possible steps, deadlines, what blocks closing",
             responses=CASE_ERRORS)
-def get_case(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseRead:
+def get_case(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep) -> CaseRead:
     report = core_cases.load_case(session, principal, report_id, Permission.read_case)
     return case_read(session, principal, report, clock())
 
@@ -169,7 +169,7 @@ def assess(report_id: uuid.UUID, body: AssessmentCreate, session: SessionDep, pr
 
 
 @router.get("/assessments", summary="Every assessment of the report, oldest first", responses=CASE_ERRORS)
-def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[AssessmentOut]:
+def list_assessments(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep) -> list[AssessmentOut]:
     rows = core_cases.assessments_of(session, principal, report_id)
     return [AssessmentOut(assessed_at=a.assessed_at, assessor_name=a.assessor_name,
                           types=[TypeOut(**t) for t in a.findings], justification=a.justification,
@@ -177,6 +177,6 @@ def list_assessments(report_id: uuid.UUID, session: SessionDep, principal: Princ
 
 
 @router.get("/timeline", summary="Everything that happened to the case, in order", responses=CASE_ERRORS)
-def timeline(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
+def timeline(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep) -> list[TimelineEntry]:
     return [TimelineEntry(at=item.at, actor_name=item.actor_name, kind=item.kind, changes=item.changes,
                           note=item.note) for item in core_cases.timeline(session, principal, report_id)]

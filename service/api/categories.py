@@ -13,13 +13,21 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from service import categories as core_categories
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, categories_changed
+from service.api.deps import (
+    ClockDep,
+    CommittingRoute,
+    PrincipalDep,
+    ReadingSessionDep,
+    SessionDep,
+    SettingsDep,
+    categories_changed,
+)
 from service.api.problems import problem_responses
 from service.api.types import Day, Input, Name, RowId
 from service.domain import org as org_rules
 from service.domain.reports import local_date
 
-router = APIRouter(prefix="/report-categories", tags=["reference data"])
+router = APIRouter(route_class=CommittingRoute, prefix="/report-categories", tags=["reference data"])
 
 
 class Category(BaseModel):
@@ -69,7 +77,7 @@ _WRITE_ERRORS = problem_responses(403, 409, 422)
 
 @router.get("", summary="Categories a report can have, per förvaltning (of the caller's förvaltningar)")
 def report_categories(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     administration_id: Annotated[RowId | None, Query(description="Only this förvaltning's.")] = None,
     on: Annotated[Day | None, Query(description="Those valid on this day (default today).")] = None,
     include_retired: Annotated[bool, Query(description="Every category, retired and not yet valid ones too.")] = False,

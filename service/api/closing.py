@@ -8,10 +8,10 @@ from fastapi import APIRouter
 
 from service import closing as core_closing
 from service.api.cases import STEP_ERRORS, CaseRead, case_read
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, SessionDep, SettingsDep
 from service.api.types import Input, NonBlankText10k, Text10k
 
-router = APIRouter(prefix="/reports/{report_id}", tags=["cases"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports/{report_id}", tags=["cases"])
 
 
 class FollowUpCreate(Input):

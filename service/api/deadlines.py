@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service import deadlines as core_deadlines
-from service.api.deps import ClockDep, PrincipalDep, SessionDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep
 from service.api.types import Timestamp
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(route_class=CommittingRoute, tags=["cases"])
 
 
 class DueItem(BaseModel):
@@ -27,7 +27,7 @@ class DueItem(BaseModel):
 
 @router.get("/deadlines", summary="What is due or overdue in the caller's units, soonest first")
 def list_deadlines(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep,
     overdue: Annotated[bool, Query(description="Only deadlines already passed.")] = False,
     due_before: Annotated[Timestamp | None, Query(description="Only deadlines before this moment.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -36,34 +40,77 @@ async def get_clock(request: Request) -> Callable[[], datetime]:
 _AFTER_COMMIT = "after_commit"  # request.state: what runs once the request's transaction is committed
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The request's session and its one transaction: committed when the endpoint succeeds, else rolled back.
+def _request_session(engine_of: Callable[[Any], Engine]) -> Callable[[Request], AsyncIterator[Session]]:
+    async def request_session(request: Request) -> AsyncIterator[Session]:
+        """The request's session and its one transaction: committed when the endpoint succeeds, else rolled back.
 
-    The commit runs when the endpoint has returned (its answer already built) and before the response goes
-    out, so an answer never reports what was not stored: a failed commit is the usual 500 problem. A
-    refused or failed request rolls back; its access-log records are written then all the same
-    (service/audit.py). What must follow a committed change (clearing caches) is queued with `after_commit`
-    and runs only once the commit succeeded. Use cases and routers do not commit or roll back.
-    """
-    # Creating a session does no I/O, and closing one that never began a transaction does none either;
-    # committing or rolling back runs on the threadpool.
-    session = Session(request.app.state.engine, expire_on_commit=False)
-    callbacks: list[Callable[[], None]] = []
-    setattr(request.state, _AFTER_COMMIT, callbacks)
-    try:
-        yield session
-    except BaseException:
+        The commit runs when the endpoint has returned (its answer already built) and before the response goes
+        out, so an answer never reports what was not stored: a failed commit is the usual 500 problem. A
+        refused or failed request rolls back; its access-log records are written then all the same
+        (service/audit.py). What must follow a committed change (clearing caches) is queued with `after_commit`
+        and runs only once the commit succeeded. Use cases and routers do not commit or roll back.
+        """
+        # Creating a session does no I/O, and closing one that never began a transaction does none either;
+        # committing or rolling back runs on the threadpool (for a sync endpoint of a CommittingRoute, in the
+        # endpoint's own hop, so this finds the transaction already committed).
+        session = Session(engine_of(request.app.state), expire_on_commit=False)
+        session.info[_REQUEST_SESSION] = True
+        callbacks: list[Callable[[], None]] = []
+        setattr(request.state, _AFTER_COMMIT, callbacks)
+        try:
+            yield session
+        except BaseException:
+            if session.in_transaction():
+                await run_in_threadpool(session.close)
+            else:
+                session.close()
+            raise
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(_commit_and_close, session)  # one hop to the thread pool, not two
         else:
             session.close()
-        raise
-    if session.in_transaction():
-        await run_in_threadpool(_commit_and_close, session)  # one hop to the thread pool, not two
-    else:
-        session.close()
-    for callback in callbacks:
-        callback()
+        for callback in callbacks:
+            callback()
+
+    return request_session
+
+
+get_session = _request_session(lambda state: state.engine)
+# For endpoints that only read (and log the access): on SQLite they read without the write lock
+# (service/db.py reading), their access records written in a short transaction of their own as theirs ends.
+get_reading_session = _request_session(lambda state: state.reading_engine)
+
+
+_REQUEST_SESSION = "request_session"  # Session.info key: this is a request's session (see CommittingRoute)
+
+
+class CommittingRoute(APIRoute):
+    """A route whose sync endpoint commits the request's session in its own thread-pool hop, as it returns.
+
+    Without it the session dependency commits after the endpoint, in a second hop: the thread that ran the
+    endpoint gives the event loop back while its transaction is still open, and the commit waits for the
+    loop's turn. On SQLite that transaction holds the one write lock all that time, so every other writer
+    waits too (the long tail under load, bench/README.md). Same rules as the dependency: only when the
+    endpoint returned, before the response goes out; a failed commit fails the request; after-commit work
+    still runs in the dependency, which then finds nothing left to commit. The API's routers use it.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _committing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)  # FastAPI reads the parameters, and their module, through __wrapped__
+    def run_then_commit(*args: Any, **kwargs: Any) -> Any:
+        answer = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session) and value.info.get(_REQUEST_SESSION) and value.in_transaction():
+                value.commit()
+        return answer
+
+    return run_then_commit
 
 
 def _commit_and_close(session: Session) -> None:
@@ -86,6 +133,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 # scope="function": the transaction is committed (or rolled back) before the response goes out.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadingSessionDep = Annotated[Session, Depends(get_reading_session, scope="function")]
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
@@ -101,8 +149,9 @@ def _bearer_token(request: Request) -> str:
 
 def read_alone(request: Request, load: Callable[[Session], T]) -> T:
     """Cache loads read in a short session of their own, never in the request's: that one stays unopened
-    until the endpoint uses it (intake relies on this), and is not held open by what a cache needs."""
-    with Session(request.app.state.engine) as session:
+    until the endpoint uses it (intake relies on this), and is not held open by what a cache needs. On SQLite
+    they take no write lock (service/db.py reading)."""
+    with Session(request.app.state.reading_engine) as session:
         return load(session)
 
 

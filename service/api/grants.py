@@ -14,13 +14,21 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from service import grants as core_grants
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, after_commit
+from service.api.deps import (
+    ClockDep,
+    CommittingRoute,
+    PrincipalDep,
+    ReadingSessionDep,
+    SessionDep,
+    SettingsDep,
+    after_commit,
+)
 from service.api.pagination import decode_id_cursor, encode_id_cursor
 from service.api.problems import problem_responses
 from service.api.types import Input, NonBlankText200, RowId
 from service.domain.access import Role
 
-router = APIRouter(prefix="/grants", tags=["access"])
+router = APIRouter(route_class=CommittingRoute, prefix="/grants", tags=["access"])
 
 EVERY_UNIT = core_grants.EVERY_UNIT
 
@@ -69,7 +77,7 @@ def _changed(request: Request) -> None:
 
 @router.get("", summary="Grants, active and revoked, on units the caller administers", responses=problem_responses(403))
 def list_grants(
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, settings: SettingsDep,
     subject: Annotated[str | None, Query(max_length=255, description="Only this subject's grants.")] = None,
     unit_id: Annotated[RowId | None, Query(description="Only grants on this unit or inside its subtree.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; capped by the server's maximum.")] = None,

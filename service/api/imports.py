@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.concurrency import run_in_threadpool
 
 from service import history_import as core_history_import
-from service.api.deps import ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, OrgDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Day, Input, NonBlankText10k, NonBlankText64, NonBlankText100, Text10k, Text20k, Timestamp
@@ -36,7 +36,7 @@ from service.domain.assessment import (
 from service.domain.history_import import ImportedStatus, RowError
 from service.domain.notifications import Authority
 
-router = APIRouter(prefix="/imports", tags=["history import"])
+router = APIRouter(route_class=CommittingRoute, prefix="/imports", tags=["history import"])
 
 JSON, NDJSON, CSV = "application/json", "application/x-ndjson", "text/csv"
 IMPORT_MEDIA_TYPES = frozenset({JSON, NDJSON, CSV})

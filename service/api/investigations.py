@@ -10,14 +10,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from service import investigations as core_investigations
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import Day, Input, LongName, Name, NonBlankText20k, RowId
 from service.config import Settings
 from service.domain.investigation import InvestigationKind, Nature, Topic
 from service.models import InvestigationEntry
 
-router = APIRouter(prefix="/reports/{report_id}", tags=["investigation and actions"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports/{report_id}", tags=["investigation and actions"])
 
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
@@ -118,7 +118,7 @@ def start_investigation(report_id: uuid.UUID, body: InvestigationStart, session:
 
 @router.get("/investigation", responses=READ_ERRORS,
             summary="The investigation with its entries, what the decision still needs, and the decision")
-def get_investigation(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep,
+def get_investigation(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep,
                       settings: SettingsDep) -> InvestigationOut:
     return _investigation_out(core_investigations.get_investigation(session, principal, report_id), settings)
 

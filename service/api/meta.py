@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.api.deps import PrincipalDep, SettingsDep
+from service.api.deps import CommittingRoute, PrincipalDep, SettingsDep
 
-router = APIRouter(tags=["reference data"])
+router = APIRouter(route_class=CommittingRoute, tags=["reference data"])
 
 
 class RootCause(BaseModel):

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from service import notifications as core_notifications
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SessionDep, SettingsDep
 from service.api.problems import problem_responses
 from service.api.types import (
     Day,
@@ -42,7 +42,7 @@ from service.domain.notifications import (
 )
 from service.models import DataSubjectCommunication
 
-router = APIRouter(prefix="/reports/{report_id}", tags=["notifications"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports/{report_id}", tags=["notifications"])
 
 READ_ERRORS = problem_responses(403, 404)
 STEP_ERRORS = problem_responses(403, 404, 409)
@@ -265,7 +265,8 @@ def _dsc_out(row: DataSubjectCommunication) -> DataSubjectCommunicationOut:
 
 
 @router.get("/notifications", summary="The case's IVO and IMY notifications", responses=READ_ERRORS)
-def list_notifications(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> list[NotificationOut]:
+def list_notifications(report_id: uuid.UUID, session: ReadingSessionDep,
+                       principal: PrincipalDep) -> list[NotificationOut]:
     return [_out(view) for view in core_notifications.list_notifications(session, principal, report_id)]
 
 
@@ -284,7 +285,7 @@ def create_notification(report_id: uuid.UUID, body: NotificationCreate, request:
 
 @router.get("/notifications/{notification_id}", summary="One notification with its supplements",
             responses=READ_ERRORS)
-def get_notification(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
+def get_notification(report_id: uuid.UUID, notification_id: RowId, session: ReadingSessionDep,
                      principal: PrincipalDep) -> NotificationOut:
     return _out(core_notifications.get_notification(session, principal, report_id, notification_id))
 
@@ -334,7 +335,7 @@ def record_authority_response(report_id: uuid.UUID, notification_id: RowId, body
                      "content": {"text/html": {"schema": {"type": "string"}}}},
                **READ_ERRORS},
 )
-def notification_document(report_id: uuid.UUID, notification_id: RowId, session: SessionDep,
+def notification_document(report_id: uuid.UUID, notification_id: RowId, session: ReadingSessionDep,
                           principal: PrincipalDep, clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
     page = core_notifications.document(session, principal, report_id, notification_id, clock(), settings)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
@@ -342,7 +343,7 @@ def notification_document(report_id: uuid.UUID, notification_id: RowId, session:
 
 @router.get("/data-subject-communication", responses=READ_ERRORS,
             summary="How the data subjects of a high-risk incident were informed, or why not (404 if not recorded)")
-def get_data_subject_communication(report_id: uuid.UUID, session: SessionDep,
+def get_data_subject_communication(report_id: uuid.UUID, session: ReadingSessionDep,
                                    principal: PrincipalDep) -> DataSubjectCommunicationOut:
     row = core_notifications.get_data_subject_communication(session, principal, report_id)
     if row is None:

@@ -13,7 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from service import org_units as core_org_units
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, org_changed
+from service.api.deps import (
+    ClockDep,
+    CommittingRoute,
+    PrincipalDep,
+    ReadingSessionDep,
+    SessionDep,
+    SettingsDep,
+    org_changed,
+)
 from service.api.openapi_bodies import request_body
 from service.api.problems import ProblemException, problem_responses
 from service.api.types import Day, Input, Name, RowId
@@ -24,7 +32,7 @@ from service.domain.org_import import ImportPlacement as ImportPlacementRow, Imp
 from service.domain.reports import local_date
 from service.models import OrgUnit
 
-router = APIRouter(prefix="/org-units", tags=["organisation"])
+router = APIRouter(route_class=CommittingRoute, prefix="/org-units", tags=["organisation"])
 
 IMPORT_MEDIA_TYPES = frozenset({"application/json", "text/csv"})
 MAX_IMPORT_ROWS = 5000
@@ -121,7 +129,7 @@ _WRITE_ERRORS = problem_responses(*_WRITE_STATUSES)
 
 @router.get("", summary="List org units, parents before children")
 def list_units(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     under: Annotated[RowId | None, Query(description="Only this unit and its subtree.")] = None,
     active_on: Annotated[Day | None, Query(description="Only units active on this day.")] = None,
 ) -> list[OrgUnitRead]:
@@ -132,7 +140,7 @@ def list_units(
 
 
 @router.get("/{unit_id}", summary="One org unit", responses=problem_responses(404))
-def get_unit(unit_id: RowId, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+def get_unit(unit_id: RowId, session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep,
              settings: SettingsDep) -> OrgUnitRead:
     return _read(core_org_units.get_unit(session, unit_id), local_date(clock(), settings.time_zone))
 

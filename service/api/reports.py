@@ -11,7 +11,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from service import reports as core_reports
-from service.api.deps import CategoriesDep, ClockDep, OrgDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import (
+    CategoriesDep,
+    ClockDep,
+    CommittingRoute,
+    OrgDep,
+    PrincipalDep,
+    ReadingSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.api.pagination import decode_cursor, encode_cursor
 from service.api.problems import problem_responses
 from service.api.types import (
@@ -29,7 +38,7 @@ from service.domain.lifecycle import CaseStatus
 from service.domain.reports import Channel, possible_identity_numbers
 from service.models import Report
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(route_class=CommittingRoute, prefix="/reports", tags=["reports"])
 
 class IntakeChannel(StrEnum):
     """The channels a report may come in by: every Channel but `imported`, the history import's own
@@ -231,13 +240,13 @@ def _json(model: BaseModel) -> Response:
 
 @router.get("/{report_id}", summary="One report, as far as the caller may see it", response_model=ReportRead,
             responses=problem_responses(404))
-def get_report(report_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Response:
+def get_report(report_id: uuid.UUID, session: ReadingSessionDep, principal: PrincipalDep) -> Response:
     return _json(_read(core_reports.get_report(session, principal, report_id)))
 
 
 @router.get("", summary="Reports the caller may see, newest first, a page at a time", response_model=ReportPage)
 def list_reports(
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None, Query(description="Only reports concerning this unit or its subtree.")] = None,
     received_from: Annotated[Day | None, Query(description="Received on or after this day (local time).")] = None,
     received_to: Annotated[Day | None, Query(description="Received on or before this day (local time).")] = None,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service import statistics as core_statistics
-from service.api.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.deps import ClockDep, CommittingRoute, PrincipalDep, ReadingSessionDep, SettingsDep
 from service.api.exports import (
     FILE_RESPONSE,
     Cell,
@@ -49,7 +49,7 @@ from service.domain.statistics import (
 )
 from service.domain.time_range import FIRST_YEAR, LAST_YEAR
 
-router = APIRouter(prefix="/statistics", tags=["statistics"])
+router = APIRouter(route_class=CommittingRoute, prefix="/statistics", tags=["statistics"])
 _TYPE_ORDER = [value.value for value in ReportTypeValue]
 SUPPRESSED_BELOW_DOC = ("The N in force: counts from 1 to N−1 are suppressed (null), and so are the cells hidden "
                         "with them so that none can be worked out from the others. Null when nothing is "
@@ -140,7 +140,7 @@ def build_annual_table(session: Session, principal: Principal, unit_id: int | No
     response_model=AnnualTable,
 )
 def annual_table(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None,
                        Query(description="The förvaltning or avdelning (default: your only one).")] = None,
     year: Annotated[int | None,
@@ -297,7 +297,7 @@ TREND_NOTE_EN = ("Each year is that year's own annual table: units stand under t
     response_model=AnnualTrend,
 )
 def annual_table_trend(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: Annotated[RowId | None,
                        Query(description="The förvaltning or avdelning (default: your only one).")] = None,
     from_year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description=(
@@ -435,7 +435,7 @@ def build_crosstab(session: Session, principal: Principal, settings: Settings, u
     response_model=CrossTab,
 )
 def crosstab(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     rows: Annotated[Dimension, Query(description="The dimension of the rows.")],
     columns: Annotated[Dimension | None, Query(description="The dimension of the columns (optional).")] = None,
     unit_id: UnitQuery = None, year: YearQuery = None, from_: FromQuery = None, to: ToQuery = None,
@@ -521,7 +521,7 @@ LEAD_TIME_NOTE_EN = (
     response_model=LeadTimes,
 )
 def lead_times(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: UnitQuery = None, year: YearQuery = None, from_: FromQuery = None, to: ToQuery = None,
     type: TypeQuery = None,  # noqa: A002
     suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002
@@ -578,7 +578,7 @@ class OpenAndOverdue(BaseModel):
     response_model=OpenAndOverdue,
 )
 def open_and_overdue(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
+    session: ReadingSessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
     unit_id: UnitQuery = None,
     at: Annotated[Timestamp | None, Query(description="The moment (default: now); with a time zone.")] = None,
     suppress_below: SuppressQuery = None, format: FormatQuery = OutputFormat.json,  # noqa: A002

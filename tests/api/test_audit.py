@@ -124,6 +124,31 @@ def test_a_page_of_a_listing_writes_all_its_access_records_in_one_insert_stateme
     assert len(rest) == 2 and inserts == ["one statement", "one statement"]
 
 
+def test_a_read_holds_no_write_lock_on_sqlite_and_its_record_is_committed_before_the_answer(
+        client, db, staff, investigator):
+    report_id = client.post(REPORTS, json=report(), headers=staff).json()["id"]
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()[:2]) if statement.startswith("BEGIN") else statement.split()[0])
+
+    event.listen(db, "before_cursor_execute", note)
+    try:
+        answer = client.get(f"{REPORTS}/{report_id}", headers={**investigator, **rid("lockfree")})
+    finally:
+        event.remove(db, "before_cursor_execute", note)
+    assert answer.status_code == 200
+    if db.dialect.name == "sqlite":
+        # The read (and the caller's grants, unless cached) in deferred transactions (snapshots; WAL lets them
+        # run beside a writer), then the access record in a short write transaction of its own: the one
+        # write lock is held for the INSERT only.
+        assert set(sent[:-2]) == {"BEGIN", "SELECT"} and sent[-2:] == ["BEGIN IMMEDIATE", "INSERT"]
+    else:  # PostgreSQL's readers never wait for writers: the record is committed with the read
+        assert set(sent[:-1]) == {"SELECT"} and sent[-1] == "INSERT"
+    assert [entry.report_id for entry in logged(db, action="read_report", request_id="req-lockfree-0001")] == \
+        [uuid.UUID(report_id)]
+
+
 def test_the_deadline_list_is_logged_per_case_and_so_are_empty_and_refused_ones(
         client, db, users, staff, investigator, case_id):
     # Its kinds tell the assessment: an IMY deadline says the case is a personal-data incident.

@@ -1,17 +1,25 @@
 """The request owns the transaction (service/api/deps.py get_session): routers and use cases never commit.
 
-The session dependency commits when the endpoint succeeds, before the response goes out; a failed commit
-is the usual 500 problem with nothing stored, and what waits for the commit (clearing caches) does not run.
+The session dependency commits when the endpoint succeeds, before the response goes out (for the API's sync
+endpoints in the endpoint's own thread-pool hop, CommittingRoute); a failed commit is the usual 500 problem
+with nothing stored, and what waits for the commit (clearing caches) does not run.
 """
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import anyio.to_thread
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import event
 from sqlmodel import Session, select
 
+from service.api.deps import CommittingRoute
+from service.main import API_PREFIX
 from service.models import OrgUnit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,3 +78,52 @@ def test_a_committed_org_change_clears_the_caches_after_the_commit(client, admin
     renamed = client.patch(f"{URL}/{unit_id}", json={"name": "Soc"}, headers=admin)
     assert renamed.status_code == 200, renamed.text
     assert client.app.state.org_cache.peek("org") is None
+
+
+def test_every_api_operation_commits_in_the_thread_that_ran_it(client):
+    operations = [context for context in iter_route_contexts(client.app.routes)
+                  if isinstance(context.original_route, APIRoute) and (context.path or "").startswith(API_PREFIX)]
+    others = sorted(context.path for context in operations if not isinstance(context.original_route, CommittingRoute))
+    assert len(operations) > 50 and others == []
+
+
+def test_a_change_begins_writes_and_commits_in_one_thread_pool_hop(client, db, admin, monkeypatch):
+    # Committed in a later hop, the transaction (on SQLite: the one write lock) stays open while the thread
+    # waits for the event loop's turn, and every other writer waits with it.
+    hops = itertools.count(1)
+    running = threading.local()
+    to_thread = anyio.to_thread.run_sync
+
+    async def numbered(func, *args, **kwargs):
+        number = next(hops)
+
+        def run(*inner):
+            running.hop = number
+            try:
+                return func(*inner)
+            finally:
+                running.hop = None
+
+        return await to_thread(run, *args, **kwargs)
+
+    seen: dict[str, list[int | None]] = {"write": [], "commit": []}
+
+    def wrote(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO org_unit "):
+            seen["write"].append(getattr(running, "hop", None))
+
+    def committed(conn):
+        seen["commit"].append(getattr(running, "hop", None))
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", numbered)
+    event.listen(db, "before_cursor_execute", wrote)
+    event.listen(db, "commit", committed)
+    try:
+        answer = client.post(URL, json={"code": "SOC", "name": "Socialförvaltningen", "kind": "administration"},
+                             headers=admin)
+    finally:
+        event.remove(db, "before_cursor_execute", wrote)
+        event.remove(db, "commit", committed)
+    assert answer.status_code == 201, answer.text
+    (hop,) = seen["write"]
+    assert hop is not None and hop in seen["commit"]

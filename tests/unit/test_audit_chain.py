@@ -316,6 +316,26 @@ def test_only_one_instance_seals_at_a_time(db):
     assert seal(db) == 3
 
 
+def test_two_sealers_at_once_seal_each_record_once(db, monkeypatch):
+    # Another process's sealer runs while this one is hashing (on SQLite this one hashes outside the write
+    # lock; on PostgreSQL it holds the sealing lock, and the other finds it taken).
+    write(db, 4)
+    find_links = audit._links
+    others: list[int] = []
+
+    def links_then_another_sealer(reader, now):
+        found = find_links(reader, now)
+        monkeypatch.setattr(audit, "_links", find_links)  # the other sealer finds its links undisturbed
+        others.append(seal(db))
+        return found
+
+    monkeypatch.setattr(audit, "_links", links_then_another_sealer)
+    with Session(db) as session:
+        this = audit.seal(session, later())
+    assert sorted([this, *others]) == [0, 4]
+    assert [r.chain_seq for r in rows(db)] == [1, 2, 3, 4] and verify(db) is None
+
+
 @pytest.mark.postgres
 def test_the_database_refuses_every_change_to_the_log_but_the_seal(db):
     write(db, 2)

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from service.db import WriterQueue, make_engine
+from service.db import ReaderWrote, WriterQueue, make_engine, reading
 
 
 def test_waiters_get_the_lock_in_the_order_they_asked():
@@ -75,6 +75,35 @@ def test_a_failed_transaction_and_a_closed_connection_free_the_queue(tmp_path):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT n FROM t")).scalars().all() == [3]
     holder.close()
+    engine.dispose()
+
+
+def test_a_reader_neither_waits_for_a_writer_nor_sees_its_uncommitted_rows_and_may_not_write(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}", pool_size=3)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    writer = engine.connect()
+    writer.begin()  # holds the one write lock, and the queue, until it commits
+    writer.execute(text("INSERT INTO t VALUES (2)"))
+    seen: list[int] = []
+
+    def read() -> None:
+        with reading(engine).begin() as connection:
+            seen.append(connection.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(5)  # a reader queued behind the writer would wait here until the writer's commit
+    assert not reader.is_alive() and seen == [1]
+    writer.commit()
+    writer.close()
+    with reading(engine).begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+        with pytest.raises(ReaderWrote):  # a deferred transaction that writes could fail at once under load
+            connection.execute(text("INSERT INTO t VALUES (3)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
     engine.dispose()
 
 
