@@ -289,7 +289,14 @@ def _digest(prev_hash: str, fields: Mapping[Any, Any], chain_seq: int) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-_SQLITE_SEAL = f"UPDATE {_table.name} SET chain_seq = ?, prev_hash = ?, hash = ? WHERE id = ?"
+# SQLite: a batch's seals in one statement too, from one JSON array of [id, chain_seq, prev_hash, hash]. An
+# executemany steps the statement once per record, and the sealing thread must win the GIL back after every
+# step while it holds the write lock: with a busy server that stretched one batch's lock to seconds.
+_SQLITE_SEAL = text(
+    f"UPDATE {_table.name} SET chain_seq = json_extract(link.value, '$[1]'),"
+    " prev_hash = json_extract(link.value, '$[2]'), hash = json_extract(link.value, '$[3]')"
+    f" FROM json_each(:links) AS link WHERE {_table.name}.id = json_extract(link.value, '$[0]')"
+)
 # PostgreSQL: a batch's seals in one statement, where an executemany is one UPDATE per record on the server.
 _PG_SEAL = text(
     f"UPDATE {_table.name} AS sealed SET chain_seq = link.seq, prev_hash = link.prev, hash = link.hash"
@@ -317,7 +324,7 @@ def seal(session: Session, now: datetime) -> int:
         return len(links)
     # SQLite: the reading and hashing (the long part, in Python) outside the one write lock, for which every
     # request's access record waits; under the lock only a check that no other process sealed meanwhile,
-    # and the driver's executemany (one prepared statement stepped in C).
+    # and one UPDATE.
     with reading(engine).connect() as connection, connection.begin():
         top, links = _links(connection, now)
     if not links:
@@ -325,7 +332,7 @@ def seal(session: Session, now: datetime) -> int:
     if head(session) != top:
         session.rollback()
         return 0
-    session.connection().exec_driver_sql(_SQLITE_SEAL, [(seq, prev, hash_, id_) for id_, seq, prev, hash_ in links])
+    session.execute(_SQLITE_SEAL, {"links": json.dumps(links)})
     session.commit()
     return len(links)
 

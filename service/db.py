@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
 from collections import deque
+from typing import cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import PoolProxiedConnection
+
+log = logging.getLogger("service.db")
 
 # How long a writer waits for SQLite's one write lock, in this process's queue or in SQLite's busy handler.
 _BUSY_SECONDS = 30
 
 
-def make_engine(database_url: str, *, pool_size: int = 20, sqlite_foreign_keys: bool = True) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 20, sqlite_foreign_keys: bool = True,
+                sqlite_background_checkpoints: bool = False) -> Engine:
     """`sqlite_foreign_keys=False` is for migrations only: SQLite's batch ALTER copies and drops tables
     that other tables' rows still point at (migrations/env.py checks the keys afterwards).
+
+    `sqlite_background_checkpoints`: commits never copy the write-ahead log into the database file; a
+    WalCheckpointer must then do it (the server starts one). Left to SQLite, the commit that fills the log
+    past 1000 pages does the copy and its fsync before it returns, while the writer queue waits for it:
+    a stall of hundreds of milliseconds for every writer, about once a second under load.
 
     `hide_parameters`: a database error's text leaves out the statement's values, which may be case content,
     so an error logged with its traceback cannot carry them into the logs."""
@@ -25,7 +35,7 @@ def make_engine(database_url: str, *, pool_size: int = 20, sqlite_foreign_keys: 
             database_url, connect_args={"check_same_thread": False, "timeout": _BUSY_SECONDS}, pool_size=pool_size,
             hide_parameters=True,
         )
-        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys, checkpoints=not sqlite_background_checkpoints)
         return engine
     # FastAPI runs sync endpoints on a 40-thread pool; the pool must not be the narrower bottleneck.
     # No pre-ping: it costs a round trip per request. A connection the server dropped fails one request
@@ -99,7 +109,45 @@ class WriterQueue:
                 self._holder = None
 
 
-def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+class WalCheckpointer:
+    """Copies SQLite's write-ahead log into the database file every `seconds`, in a thread of its own.
+
+    PASSIVE: it waits for no reader or writer and takes no place in the writer queue; it copies what no
+    reader still needs, and a later pass copies the rest. (See make_engine's sqlite_background_checkpoints.)
+    """
+
+    def __init__(self, engine: Engine, seconds: float = 1.0) -> None:
+        self.engine, self.seconds = engine, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """One pass: the pages in the log, and how many of them are now in the database file."""
+        raw = self.engine.raw_connection()  # the driver's connection, in autocommit: no transaction, no queue
+        try:
+            driver = cast(sqlite3.Connection, raw.driver_connection)
+            _busy, in_log, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return in_log, copied
+        finally:
+            raw.close()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.checkpoint()  # what the last seconds wrote
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.checkpoint()
+            except Exception:  # a busy or missing file must not end checkpointing for the life of the process
+                log.exception("checkpointing the SQLite write-ahead log failed; retrying in %s s", self.seconds)
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool, checkpoints: bool) -> None:
     queue = WriterQueue(timeout=_BUSY_SECONDS)
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback
@@ -140,6 +188,8 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_SECONDS * 1000}")
         cursor.close()
 

@@ -53,7 +53,7 @@ from service.audit import Sealer
 from service.cache_signal import CacheListener
 from service.caches import TtlCache
 from service.config import Settings, get_settings
-from service.db import install_session_listeners, make_engine, reading
+from service.db import WalCheckpointer, install_session_listeners, make_engine, reading
 from service.metrics import app_registry
 from service.ops import operations
 from service.tokens import JwksKeySource, StaticKeySource, TokenVerifier, discover_jwks_url, load_or_create_dev_key
@@ -125,6 +125,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sealer = Sealer(app.state.engine, seconds) if seconds > 0 else None
     if sealer is not None:
         sealer.start()
+    # On SQLite the write-ahead log is copied into the database file here, not by the commits of requests.
+    checkpointer = WalCheckpointer(app.state.engine) if app.state.engine.dialect.name == "sqlite" else None
+    if checkpointer is not None:
+        checkpointer.start()
     # On PostgreSQL, other instances' grant, org and category changes clear this process's caches at once.
     listener = None
     if app.state.engine.dialect.name == "postgresql":
@@ -138,6 +142,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await run_in_threadpool(listener.stop)
         if sealer is not None:
             await run_in_threadpool(sealer.stop)
+        if checkpointer is not None:
+            await run_in_threadpool(checkpointer.stop)
 
 
 def create_app(
@@ -159,7 +165,7 @@ def create_app(
         docs_url=None, redoc_url=None,  # served from local files by service/web (no CDN)
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.engine = engine or make_engine(settings.database_url, sqlite_background_checkpoints=True)
     app.state.reading_engine = reading(app.state.engine)  # for endpoints that only read (service/db.py)
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.token_verifier = token_verifier or build_token_verifier(settings)

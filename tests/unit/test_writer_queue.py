@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from service.db import ReaderWrote, WriterQueue, make_engine, reading
+from service.db import ReaderWrote, WalCheckpointer, WriterQueue, make_engine, reading
 
 
 def test_waiters_get_the_lock_in_the_order_they_asked():
@@ -105,6 +105,26 @@ def test_a_reader_neither_waits_for_a_writer_nor_sees_its_uncommitted_rows_and_m
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
     engine.dispose()
+
+
+def test_with_background_checkpoints_commits_leave_the_log_to_the_checkpointer(tmp_path):
+    # SQLite's own checkpoint runs inside the commit that fills the log past 1000 pages, while every other
+    # writer waits in the queue; the server's engine leaves it to a thread of its own.
+    path = tmp_path / "c.db"
+    engine = make_engine(f"sqlite:///{path}", sqlite_background_checkpoints=True)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER, filler TEXT)"))
+    for start in range(0, 3000, 100):  # ~1500 pages of log, past SQLite's automatic checkpoint
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:n, :filler)"),
+                               [{"n": n, "filler": "x" * 2000} for n in range(start, start + 100)])
+    checkpointer = WalCheckpointer(engine)
+    in_log, copied = checkpointer.checkpoint()
+    assert in_log > 1000  # every commit's pages were still in the log: no commit checkpointed
+    assert copied == in_log  # no reader held an old snapshot: all of it is in the database file now
+    engine.dispose()
+    with make_engine(f"sqlite:///{path}").connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 3000
 
 
 def test_database_errors_do_not_list_the_statements_values(engine):
