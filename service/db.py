@@ -137,14 +137,17 @@ class WalCheckpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        self.checkpoint()  # what the last seconds wrote
+        self._checkpoint_logging_failure()  # what the last second wrote
 
     def _run(self) -> None:
         while not self._stop.wait(self.seconds):
-            try:
-                self.checkpoint()
-            except Exception:  # a busy or missing file must not end checkpointing for the life of the process
-                log.exception("checkpointing the SQLite write-ahead log failed; retrying in %s s", self.seconds)
+            self._checkpoint_logging_failure()
+
+    def _checkpoint_logging_failure(self) -> None:
+        try:
+            self.checkpoint()
+        except Exception:  # a busy or missing file must not end checkpointing, or the server's shutdown
+            log.exception("checkpointing the SQLite write-ahead log failed; next try in %s s", self.seconds)
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool, checkpoints: bool) -> None:
