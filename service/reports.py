@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     insert,
-    select as core_select,
     select as sa_select,
     text,
     true,
@@ -462,7 +461,7 @@ def _report_read(case_scope: Scope) -> Any:
     """The read of one report (:report_id) with its enheter, one row per enhet, for a caller with this case
     scope (:subject): no row when they may not read it. Built once per scope: building a statement and
     its cache key costs more Python than running it, and callers' scopes are few (the subject is bound)."""
-    return (core_select(*_REPORT_TABLE.columns, *_UNIT_COLUMNS)
+    return (sa_select(*_REPORT_TABLE.columns, *_UNIT_COLUMNS)
             .select_from(_REPORT_TABLE)
             .outerjoin(_REPORT_UNIT_TABLE, _REPORT_UNIT_TABLE.c.report_id == _REPORT_TABLE.c.id)
             .outerjoin(_ORG_UNIT_TABLE, _ORG_UNIT_TABLE.c.id == _REPORT_UNIT_TABLE.c.unit_id)
@@ -562,12 +561,12 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
         conditions.append(col(Report.search_text).contains(wanted.text.casefold(), autoescape=True))
     if after is not None:
         conditions.append(tuple_(col(Report.received_at), col(Report.id)) < tuple_(*after))
-    page = (core_select(*_LISTED_COLUMNS).where(and_(true(), *conditions))
+    page = (sa_select(*_LISTED_COLUMNS).where(and_(true(), *conditions))
             .order_by(_REPORT_TABLE.c.received_at.desc(), _REPORT_TABLE.c.id.desc()).limit(limit + 1)
             .subquery("page"))
     # The page and its reports' enheter in one statement: one row per (report, enhet), newest report first.
     rows = session.connection().execute(
-        core_select(page, *_UNIT_COLUMNS).select_from(page)
+        sa_select(page, *_UNIT_COLUMNS).select_from(page)
         .outerjoin(_REPORT_UNIT_TABLE, _REPORT_UNIT_TABLE.c.report_id == page.c.id)
         .outerjoin(_ORG_UNIT_TABLE, _ORG_UNIT_TABLE.c.id == _REPORT_UNIT_TABLE.c.unit_id)
         .order_by(page.c.received_at.desc(), page.c.id.desc(), _ORG_UNIT_TABLE.c.code),
@@ -575,15 +574,16 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
     ).all()
     listed: dict[uuid.UUID, tuple[ListedReport, list[UnitInfo]]] = {}
     width = len(_LISTED_COLUMNS)
+    more = False
     for row in rows:
         report_id = row[0]
         if report_id not in listed:
             if len(listed) == limit:  # the row after the page only tells that more follow
+                more = True
                 break
             listed[report_id] = (ListedReport(*row[:width]), [])
         if row[width] is not None:
             listed[report_id][1].append(_unit_of(row, width))
-    more = len({row[0] for row in rows}) > limit
     viewer = _Viewer(principal)
     items = [viewer.view(report, units) for report, units in listed.values()]
     if not items:  # a search that finds nothing is still a search of case content, and may be a probe

@@ -6,7 +6,7 @@ sees what. A scope (service.domain.access.Scope) is a set of org subtrees, by pa
 below turn it into SQL. Routers hold none of these: they call use cases, which start from these.
 
 - reports_within: reports with at least one enhet in the scope (case reads, steps, links, deadlines);
-- readable_reports, readable_by: what a report read starts from (case scope, or the caller's own submissions);
+- readable_by: what a report read starts from (case scope, or the caller's own submissions);
 - audit_records_within: what an auditor sees of the access log;
 - log_reviews_visible_to: which recorded log reviews an auditor sees;
 - grants_manageable_by, may_manage_grant: which role grants an admin sees, gives and takes back;
@@ -51,14 +51,10 @@ def reports_within(scope: Scope, *, probe_per_report: bool = False) -> ColumnEle
     return exists(enheter.correlate(Report))
 
 
-def readable_reports(principal: Principal) -> ColumnElement[bool]:
-    """The one filter every report read starts from: case scope, or the caller's own submissions."""
-    return readable_by(principal.scope(Permission.read_case), principal.subject)
-
-
 def readable_by(case_scope: Scope, subject: str | BindParameter[str]) -> ColumnElement[bool]:
-    """readable_reports for a case scope and a subject; the subject may be a bind parameter, so that a
-    statement built once per scope serves every caller with that scope (service/reports.py get_report)."""
+    """The one filter every report read starts from: the caller's case scope (their read_case scope), or
+    their own submissions. The subject may be a bind parameter, so that a statement built once per scope
+    serves every caller with that scope (service/reports.py get_report)."""
     return or_(
         reports_within(case_scope, probe_per_report=True),
         col(Report.reporter_subject) == subject,
