@@ -20,7 +20,7 @@ from starlette.routing import Match
 from service.domain.closing import CannotClose
 from service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.domain.lifecycle import InvalidTransition
-from service.logs import database_error_summary, safe_traceback
+from service.logs import database_error_summary, route_template, safe_traceback
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:avvikelser:problem:"
@@ -109,14 +109,7 @@ def _allowed_methods(request: Request) -> str:
 def _instance(request: Request) -> str | None:
     """The operation's path template ("/api/v1/reports/{report_id}/close"), never the path as sent, which
     may hold anything a client put in it; none when no route matched."""
-    path_format = getattr(request.scope.get("route"), "path_format", None)
-    if not isinstance(path_format, str):
-        return None
-    # A route of an included router knows its path without the router's prefix ("/api/v1"), which has no
-    # parameters: take the prefix from the path as sent, as many segments as the route does not cover.
-    sent = request.scope["path"].split("/")
-    covered = path_format.count("/")
-    return "/".join(sent[:len(sent) - covered]) + path_format if len(sent) > covered else path_format
+    return route_template(request.scope)
 
 
 def _segment(part: Any) -> str:
