@@ -22,6 +22,7 @@ trigger (migration 0007) also refuses any UPDATE but the seal, and every DELETE 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, event, func, insert, select, text
+from sqlalchemy import Connection, Dialect, Engine, event, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session as OrmSession, SessionTransaction
 from sqlmodel import Session, col, select as select_model
@@ -89,26 +90,48 @@ def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = No
 # What `entry` fills; the sealer fills the rest later.
 ENTRY_COLUMNS = tuple(c.name for c in _table.columns if c.name not in ("id", "chain_seq", "prev_hash", "hash"))
 INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
-# Several records (a listing's, one per listed case) go in ONE multi-row INSERT statement, where a plain
-# executemany would run the INSERT once per record. SQLite: with RETURNING, SQLAlchemy sends an executemany
-# as `INSERT ... VALUES (...), (...), ...` ("insertmanyvalues"; batches are capped at 1000 rows or the bound
-# parameters SQLite takes, far above a page: service/config.py max_page_size). PostgreSQL: one array per
-# column, unnested. A VALUES list of a whole page is too long a query for psycopg to cache its parsing of,
-# and parsing it on every listing cost more than the rest of the listing's database work (bench/README.md,
-# "Reads"); this short statement with ten parameters is parsed once.
-INSERT_MANY = insert(_table).returning(_table.c.id)
-
-
-def _pg_array_type(name: str) -> str:
+# Several records (a listing's, one per listed case) go in ONE statement that reads them from ONE parameter, a
+# JSON array of the records: json_each on SQLite, json_to_recordset on PostgreSQL. The statement's text does
+# not depend on how many records there are, so it is parsed (and, on PostgreSQL, prepared) once. Earlier forms
+# bound every field of every record through SQLAlchemy's type processors (a VALUES list, or one array per
+# column that psycopg then built element by element in Python), ~20 µs per record; here json.dumps writes the
+# records in C and only the values JSON has no type for go through the column's own processor
+# (bench/README.md, "Routing, dependencies and the list's records").
+def _pg_type(name: str) -> str:
     # Text as TEXT, not VARCHAR(n): a cast would silently cut a value too long, where the INSERT refuses it.
     declared = _table.c[name].type.compile(dialect=postgresql.dialect())
     return "TEXT" if declared.startswith("VARCHAR") else declared
 
 
-_PG_INSERT_MANY = text(
-    f"INSERT INTO {_table.name} ({', '.join(ENTRY_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {_pg_array_type(name)}[])" for name in ENTRY_COLUMNS) + ")"
-)
+_INSERT_FROM_JSON = {
+    "sqlite": text(
+        f"INSERT INTO {_table.name} ({', '.join(ENTRY_COLUMNS)}) SELECT "
+        + ", ".join(f"json_extract(value, '$.{name}')" for name in ENTRY_COLUMNS) + " FROM json_each(:records)"),
+    "postgresql": text(
+        f"INSERT INTO {_table.name} ({', '.join(ENTRY_COLUMNS)}) SELECT {', '.join(ENTRY_COLUMNS)} "
+        "FROM json_to_recordset(CAST(:records AS json)) AS r("
+        + ", ".join(f"{name} {_pg_type(name)}" for name in ENTRY_COLUMNS) + ")"),
+}
+
+
+@functools.cache
+def _json_value(dialect: Dialect) -> Callable[[Any], Any]:
+    """How a record's value that JSON has no type for is written, as its column's type would bind it: on SQLite
+    the stored text itself (a time as SQLite's DATETIME keeps it, an id as 32 hex digits); on PostgreSQL text
+    that the column's type reads back (ISO 8601 with the offset)."""
+    bind_time = _table.c.at.type._cached_bind_processor(dialect)
+    bind_id = _table.c.report_id.type._cached_bind_processor(dialect)
+
+    def json_value(value: Any) -> Any:
+        if isinstance(value, datetime):
+            bound = bind_time(value) if bind_time else value
+        elif isinstance(value, uuid.UUID):
+            bound = bind_id(value) if bind_id else value
+        else:
+            raise TypeError(f"an access record's field holds a {type(value).__name__}, which JSON cannot carry")
+        return bound.isoformat() if isinstance(bound, datetime) else str(bound)
+
+    return json_value
 
 
 def roles_on(principal: Principal, unit_paths: Iterable[str]) -> frozenset[Role]:
@@ -144,13 +167,13 @@ def _write_uncommitted(session: OrmSession, transaction: SessionTransaction) -> 
 
 
 def _insert(connection: Connection, pending: list[dict[str, Any]]) -> None:
-    # One record (the common case) as a plain execute: the executemany path costs more for one row.
+    # One record (the common case) as a plain execute: cheaper than writing and reading JSON for one row.
     if len(pending) == 1:
         connection.execute(INSERT, pending[0])
-    elif connection.dialect.name == "postgresql":
-        connection.execute(_PG_INSERT_MANY, {name: [record[name] for record in pending] for name in ENTRY_COLUMNS})
     else:
-        connection.execute(INSERT_MANY, pending).close()
+        dialect = connection.dialect
+        connection.execute(_INSERT_FROM_JSON[dialect.name],
+                           {"records": json.dumps(pending, default=_json_value(dialect), separators=(",", ":"))})
 
 
 # ---- the auditor's reads and log reviews (docs/requirements.md L3) ------------------------------------

@@ -93,6 +93,34 @@ def test_records_are_written_at_commit_with_the_actor_and_the_request_id(db):
     assert person_record.chain_seq is None and person_record.hash is None
 
 
+def test_several_records_in_one_statement_are_stored_as_one_record_alone_is(db):
+    # A listing's records go in one statement that reads them from JSON; what is stored (the database's own
+    # text for times and ids on SQLite) must be what the one-record INSERT stores, or the chain, the auditor's
+    # filters and their ordering would see two kinds of record.
+    at = datetime(2026, 3, 1, 23, 59, 58, 123456, tzinfo=UTC)
+    report_id = uuid.UUID("0b7f3e2c-5d41-4a7e-9a55-6c1d2e3f4a5b")
+    one = {**audit.entry(PERSON, "read_report", report_id=report_id, detail="receipt only"), "at": at}
+    listed = [{**audit.entry(CLIENT, "list_cases", report_id=report_id, roles=[Role.integration]), "at": at},
+              {**audit.entry(PERSON, "list_cases", detail="Å \"citat\" \\ ✓", outcome=audit.DENIED),
+               "at": at + timedelta(microseconds=1)}]
+    with db.begin() as connection:
+        audit._insert(connection, [one])
+        audit._insert(connection, listed)
+    stored = {"at": "CAST(at AS TEXT)", "report_id": "CAST(report_id AS TEXT)"}
+    columns = ", ".join(stored.get(name, name) for name in audit.ENTRY_COLUMNS)
+    with db.connect() as connection:
+        raw = connection.execute(text(f"SELECT {columns} FROM audit_record ORDER BY id")).all()
+    alone, first, second = raw
+    assert (first[0], first[5]) == (alone[0], alone[5])  # the same stored text for the time and the id
+    assert first[1:5] == ("client:treserva", "Treserva", "system", "integration")
+    assert first[6:] == ("list_cases", "allowed", None, None)
+    assert second[5] is None and second[6:] == ("list_cases", "denied", None, 'Å "citat" \\ ✓')
+    read_back = rows(db)
+    assert [(r.at, r.report_id) for r in read_back] == [(at, report_id), (at, report_id),
+                                                         (at + timedelta(microseconds=1), None)]
+    assert seal(db) == 3 and verify(db) is None
+
+
 def test_records_of_a_transaction_that_rolls_back_are_kept_and_not_doubled(db):
     with Session(db) as session:
         session.exec(select(AuditRecord.id)).all()
