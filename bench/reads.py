@@ -152,7 +152,13 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
         for client in clients.values():
             await client.aclose()
 
-    asyncio.run(drive())
+    async def served() -> None:
+        # The app's lifespan runs as under uvicorn: on SQLite its checkpointer keeps the write-ahead log short,
+        # without which every read would search a log that only grows.
+        async with app.router.lifespan_context(app):
+            await drive()
+
+    asyncio.run(served())
     for engine, count in listened:
         event.remove(engine, "before_cursor_execute", count)
     app.state.engine.dispose()
