@@ -90,6 +90,14 @@ def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = No
 # What `entry` fills; the sealer fills the rest later.
 ENTRY_COLUMNS = tuple(c.name for c in _table.columns if c.name not in ("id", "chain_seq", "prev_hash", "hash"))
 INSERT = insert(_table)  # built once: intake, the hottest path, runs it on every report
+
+
+def _pg_type(name: str) -> str:
+    # Text as TEXT, not VARCHAR(n): a cast would silently cut a value too long, where the INSERT refuses it.
+    declared = _table.c[name].type.compile(dialect=postgresql.dialect())
+    return "TEXT" if declared.startswith("VARCHAR") else declared
+
+
 # Several records (a listing's, one per listed case) go in ONE statement that reads them from ONE parameter, a
 # JSON array of the records: json_each on SQLite, json_to_recordset on PostgreSQL. The statement's text does
 # not depend on how many records there are, so it is parsed (and, on PostgreSQL, prepared) once. Earlier forms
@@ -97,12 +105,6 @@ INSERT = insert(_table)  # built once: intake, the hottest path, runs it on ever
 # column that psycopg then built element by element in Python), ~20 µs per record; here json.dumps writes the
 # records in C and only the values JSON has no type for go through the column's own processor
 # (bench/README.md, "Routing, dependencies and the list's records").
-def _pg_type(name: str) -> str:
-    # Text as TEXT, not VARCHAR(n): a cast would silently cut a value too long, where the INSERT refuses it.
-    declared = _table.c[name].type.compile(dialect=postgresql.dialect())
-    return "TEXT" if declared.startswith("VARCHAR") else declared
-
-
 _INSERT_FROM_JSON = {
     "sqlite": text(
         f"INSERT INTO {_table.name} ({', '.join(ENTRY_COLUMNS)}) SELECT "
@@ -119,8 +121,8 @@ def _json_value(dialect: Dialect) -> Callable[[Any], Any]:
     """How a record's value that JSON has no type for is written, as its column's type would bind it: on SQLite
     the stored text itself (a time as SQLite's DATETIME keeps it, an id as 32 hex digits); on PostgreSQL text
     that the column's type reads back (ISO 8601 with the offset)."""
-    bind_time = _table.c.at.type._cached_bind_processor(dialect)
-    bind_id = _table.c.report_id.type._cached_bind_processor(dialect)
+    bind_time = _table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+    bind_id = _table.c.report_id.type.dialect_impl(dialect).bind_processor(dialect)
 
     def json_value(value: Any) -> Any:
         if isinstance(value, datetime):
