@@ -28,13 +28,6 @@ class TtlCache(Generic[T]):
         self._entries: dict[Hashable, tuple[T, float]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, load: Callable[[], T]) -> T:
-        value = self.peek(key)
-        if value is None:
-            value = load()
-            self.put(key, value)
-        return value
-
     def peek(self, key: Hashable) -> T | None:
         """The cached value, or None when absent or expired (the caller then loads and puts it)."""
         if self.seconds <= 0:

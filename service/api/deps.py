@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +18,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from service.api.problems import ProblemException
+from service.caches import TtlCache
 from service.categories import CategoryBook
 from service.config import Settings
 from service.domain.access import Principal
@@ -180,6 +181,15 @@ def read_alone(request: Request, load: Callable[[Session], T]) -> T:
         return load(session)
 
 
+async def cached(request: Request, cache: TtlCache[T], key: Hashable, load: Callable[[Session], T]) -> T:
+    """What `cache` keeps under `key`, or else `load`ed (off the event loop, as read_alone reads) and kept."""
+    value = cache.peek(key)
+    if value is None:
+        value = await run_in_threadpool(read_alone, request, load)
+        cache.put(key, value)
+    return value
+
+
 async def keep_org_current(request: Request) -> None:
     """Org changes dated in the future take effect on their day: the first request of each day (in this
     process's time zone) applies those that are due, before anything reads the tree or grants."""
@@ -221,13 +231,8 @@ async def get_principal(request: Request) -> Principal:
 async def principal_from_claims(request: Request, settings: Settings, claims: dict) -> Principal:
     """The principal of verified claims (a token's, or a browser session's): its stored or claimed grants."""
     await keep_org_current(request)
-    cache = request.app.state.grant_cache
-    key = grants_key(claims, settings.grant_source)
-    grants = cache.peek(key)
-    if grants is None:
-        grants = await run_in_threadpool(
-            read_alone, request, lambda session: load_grants(session, claims, settings.grant_source))
-        cache.put(key, grants)
+    grants = await cached(request, request.app.state.grant_cache, grants_key(claims, settings.grant_source),
+                          lambda session: load_grants(session, claims, settings.grant_source))
     principal = principal_of(claims, grants)
     request.state.principal_subject = principal.subject
     return principal
@@ -238,12 +243,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 async def get_org(request: Request) -> OrgSnapshot:
     await keep_org_current(request)
-    cache = request.app.state.org_cache
-    org = cache.peek("org")
-    if org is None:
-        org = await run_in_threadpool(read_alone, request, OrgSnapshot.load)
-        cache.put("org", org)
-    return org
+    return await cached(request, request.app.state.org_cache, "org", OrgSnapshot.load)
 
 
 def forget_org_data(state: Any) -> None:
@@ -264,12 +264,7 @@ OrgDep = Annotated[OrgSnapshot, Depends(get_org)]
 
 async def get_categories(request: Request) -> CategoryBook:
     """Every förvaltning's report categories, as intake checks them: cached like the org tree."""
-    cache = request.app.state.category_cache
-    book = cache.peek("categories")
-    if book is None:
-        book = await run_in_threadpool(read_alone, request, CategoryBook.load)
-        cache.put("categories", book)
-    return book
+    return await cached(request, request.app.state.category_cache, "categories", CategoryBook.load)
 
 
 def categories_changed(request: Request) -> None:
