@@ -24,11 +24,17 @@ from tests.conftest import TEST_AUDIENCE, TEST_ISSUER, FakeClock
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, oidc_issuer=TEST_ISSUER, oidc_audience=TEST_AUDIENCE,
-                    dev_key_path=Path("/nonexistent"), cursor_secret="test-cursor-secret",
-                    grant_cache_seconds=0,  # Users.grant writes grants straight into the database
-                    audit_seal_seconds=0)  # tests seal the audit log themselves
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    """The service's settings for a test. A module marked `exact_figures` reads small counts in the statistics
+    exactly: small-count suppression (a publishing rule, on at 5 by default and tested in test_suppression.py)
+    is off there, a minimum of 1."""
+    settings = Settings(database_url=database_url, oidc_issuer=TEST_ISSUER, oidc_audience=TEST_AUDIENCE,
+                        dev_key_path=Path("/nonexistent"), cursor_secret="test-cursor-secret",
+                        grant_cache_seconds=0,  # Users.grant writes grants straight into the database
+                        audit_seal_seconds=0)  # tests seal the audit log themselves
+    if request.node.get_closest_marker("exact_figures"):
+        settings = settings.model_copy(update={"statistics_min_suppress_below": 1})
+    return settings
 
 
 @pytest.fixture

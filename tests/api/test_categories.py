@@ -17,16 +17,13 @@ from service.models import AuditRecord, Report
 from tests.api.test_crosstab import COMPLAINT, OTHER, Office, at, table, totals
 from tests.bodies import report_body as report
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 CATEGORIES = "/api/v1/report-categories"
 REPORTS = "/api/v1/reports"
 DEFAULT_CODES = ["treatment", "documentation", "communication", "case_handling", "care", "medication", "it_support",
                  "safety", "confidentiality", "other"]
 
-
-@pytest.fixture
-def settings(settings):
-    """Exact small figures in the statistics: suppression off (tests/api/test_suppression.py has it on)."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ from service.domain.statistics import (
 from service.models import Notification, Report, ReportType, ReportUnit, table_of
 from tests.conftest import _truncate_all
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 URL = "/api/v1/statistics/annual-table"
 YEAR = 2026
 SINCE = date(2020, 1, 1)
@@ -48,11 +50,6 @@ DEVIATION_TYPES = ["lex_sarah", "personal_data_incident", "complaint", "other_de
 # Days around the year: the whole of it, and a few weeks either side.
 FIRST_DAY, LAST_DAY = date(YEAR - 1, 12, 1), date(YEAR + 1, 1, 31)
 
-
-@pytest.fixture
-def settings(settings):
-    """Exact figures: suppression off (a minimum of 1)."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 # ---- what hypothesis generates ---------------------------------------------------------------------------

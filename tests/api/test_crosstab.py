@@ -16,6 +16,8 @@ from tests.api.test_investigation_and_actions import decide, entry, start
 from tests.api.test_notifications import CONTACT  # with that module's DPO mailbox (dso@exempel.se)
 from tests.bodies import OPERATOR, UNIT, report_body as report, send_order
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 CROSSTAB = "/api/v1/statistics/crosstab"
 LEAD_TIMES = "/api/v1/statistics/lead-times"
 OPEN = "/api/v1/statistics/open-and-overdue"
@@ -82,12 +84,6 @@ class Office:
         closed = self.client.post(f"{REPORTS}/{case_id}/close", json={}, headers=self.investigator)
         assert closed.status_code == 200, closed.text
 
-
-@pytest.fixture
-def settings(settings):
-    """These tests read exact small figures: suppression off (a minimum of 1). It is on by default, at 5, in
-    tests/api/test_suppression.py."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import pytest
 from service.domain.access import Role
 from tests.bodies import CONTACT, OPERATOR, UNIT, report_body, send_order
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 REPORTS = "/api/v1/reports"
 SERIOUS = {"type": "lex_sarah", "lex_sarah_severity": "serious_impropriety"}
 INCIDENT = {"type": "personal_data_incident", "incident_risk": "risk"}
@@ -64,11 +66,6 @@ def refused(response, status: int, pointer: str | None = None) -> dict:
         assert [error["pointer"] for error in body["errors"]] == [pointer]
     return body
 
-
-@pytest.fixture
-def settings(settings):
-    """One report's lead time is read exactly here: small-count suppression (a publishing rule) off."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 from service.domain.access import Role
 from tests.bodies import report_body
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 IMPORT = "/api/v1/org-units/import"
 TABLE = "/api/v1/statistics/annual-table"
 
@@ -26,11 +28,6 @@ HISTORY: list[dict[str, Any]] = [
         {"parent_code": "A", "name": "Korttidsboendet", "valid_from": "2015-01-01", "valid_to": "2020-12-31"}]},
 ]
 
-
-@pytest.fixture
-def settings(settings):
-    """Exact small figures: suppression off (a minimum of 1)."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 def _file_report_on(client, clock, users, unit_code: str, day: str) -> None:

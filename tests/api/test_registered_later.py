@@ -13,6 +13,8 @@ import pytest
 from service.domain.access import Role
 from tests.bodies import report_body
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 URL = "/api/v1/reports"
 # Registered in the middle of January 2027; the paper report reached Hemtjänst Centrum before Christmas.
 REGISTERED = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
@@ -27,9 +29,8 @@ def paper_report(**overrides) -> dict:
 
 @pytest.fixture
 def settings(settings, request):
-    """Exact small figures in the statistics (no suppression); a test may ask for more settings with
-    indirect parametrisation."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1, **getattr(request, "param", {})})
+    """A test may ask for more settings with indirect parametrisation."""
+    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 @pytest.fixture

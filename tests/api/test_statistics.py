@@ -10,6 +10,8 @@ import pytest
 from service.domain.access import Role
 from tests.bodies import EXAMPLE_ORG, report_body as report
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 URL = "/api/v1/statistics/annual-table"
 COLUMNS = ["not_a_deviation", "lex_sarah", "personal_data_incident", "complaint", "other_deviation", "total"]
 
@@ -18,12 +20,6 @@ INCIDENT = {"type": "personal_data_incident", "incident_risk": "no_risk"}
 OTHER = {"type": "other_deviation"}
 NOT_A_DEVIATION = {"type": "not_a_deviation"}
 
-
-@pytest.fixture
-def settings(settings):
-    """These tests read exact small figures: suppression off (a minimum of 1). It is on by default, at 5, in
-    tests/api/test_suppression.py."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 @pytest.fixture

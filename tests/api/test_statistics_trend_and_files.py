@@ -18,6 +18,8 @@ from service.api.exports import AUTHOR
 from service.domain.access import Role
 from tests.bodies import EXAMPLE_ORG, report_body as report
 
+pytestmark = pytest.mark.exact_figures  # small counts read exactly: suppression off (conftest.py)
+
 ANNUAL = "/api/v1/statistics/annual-table"
 TREND = "/api/v1/statistics/annual-table/trend"
 LEAD_TIMES = "/api/v1/statistics/lead-times"
@@ -29,11 +31,6 @@ LEX_SARAH = {"type": "lex_sarah", "lex_sarah_severity": "impropriety"}
 OTHER = {"type": "other_deviation"}
 NOT_A_DEVIATION = {"type": "not_a_deviation"}
 
-
-@pytest.fixture
-def settings(settings):
-    """Exact small figures: suppression off unless a test asks for it (suppress_below)."""
-    return settings.model_copy(update={"statistics_min_suppress_below": 1})
 
 
 @pytest.fixture
