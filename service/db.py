@@ -118,6 +118,7 @@ class WalCheckpointer:
 
     def __init__(self, engine: Engine, seconds: float = 1.0) -> None:
         self.engine, self.seconds = engine, seconds
+        self.last_pass: tuple[int, int] | None = None  # what the last pass found, for the metrics
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
@@ -127,6 +128,7 @@ class WalCheckpointer:
         try:
             driver = cast(sqlite3.Connection, raw.driver_connection)
             _busy, in_log, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.last_pass = (in_log, copied)
             return in_log, copied
         finally:
             raw.close()

@@ -97,6 +97,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         sealer.start()
     # On SQLite the write-ahead log is copied into the database file here, not by the commits of requests.
     checkpointer = WalCheckpointer(app.state.engine) if app.state.engine.dialect.name == "sqlite" else None
+    app.state.wal_checkpointer = checkpointer  # its last pass is a metric
     if checkpointer is not None:
         checkpointer.start()
     # On PostgreSQL, other instances' grant, org and category changes clear this process's caches at once.
@@ -146,7 +147,9 @@ def create_app(
     app.state.org_day = None  # the day whose org placements are applied (service/api/deps.py keep_org_current)
     app.state.org_day_lock = threading.Lock()
     app.state.draining = False
-    app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds)
+    app.state.wal_checkpointer = None  # on SQLite, the lifespan's (_lifespan)
+    app.state.metrics_registry = app_registry(app.state.engine, app.state.clock, settings.metrics_cache_seconds,
+                                              wal_checkpointer=lambda: app.state.wal_checkpointer)
 
     install_problem_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,

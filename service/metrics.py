@@ -1,5 +1,6 @@
 """Prometheus metrics (README, "Running it in production"): requests, the database pool, the access log's
-sealing, overdue deadlines. Counts and durations only: no label ever holds an id, a subject or case content.
+sealing, overdue deadlines, SQLite's write-ahead log. Counts and durations only: no label ever holds an id, a
+subject or case content.
 
 Served on a port of its own (AVV_METRICS_PORT), never by the API's listener. The figures that need the
 database are read at scrape time, one query each, under a short statement timeout, and kept for
@@ -20,6 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import col
 
+from service.db import WalCheckpointer
 from service.models import AuditRecord, CaseDeadline
 
 log = logging.getLogger("service.metrics")
@@ -60,8 +62,10 @@ def _read_database(engine: Engine, now: datetime) -> tuple[int, float, dict[str,
 class DatabaseCollector(Collector):
     """Pool use from the engine (no I/O); unsealed records, seal lag and overdue deadlines from the database."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], cache_seconds: float = 5.0) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], cache_seconds: float = 5.0,
+                 wal_checkpointer: Callable[[], WalCheckpointer | None] | None = None) -> None:
         self.engine, self.clock, self.cache_seconds = engine, clock, cache_seconds
+        self.wal_checkpointer = wal_checkpointer
         self._lock = threading.Lock()
         self._read_at: float | None = None
         self._cached: tuple[int, float, dict[str, int]] | None = None
@@ -87,6 +91,7 @@ class DatabaseCollector(Collector):
             method = getattr(pool, attribute, None)
             if callable(method):
                 yield GaugeMetricFamily(name, doc, value=max(0, int(method())))
+        yield from self._write_ahead_log()
         read = self._database()
         yield GaugeMetricFamily("avv_db_up", "1 if the last scrape could read the database, else 0.",
                                 value=0 if read is None else 1)
@@ -102,9 +107,23 @@ class DatabaseCollector(Collector):
             family.add_metric([kind], count)
         yield family
 
+    def _write_ahead_log(self) -> Iterator[Metric]:
+        """SQLite: the log as the background checkpointer last found it (no I/O here). Pages it could not copy
+        are ones a reader still needed; if that stays high, some reader never lets go and the log file grows."""
+        checkpointer = self.wal_checkpointer() if self.wal_checkpointer is not None else None
+        found = checkpointer.last_pass if checkpointer is not None else None
+        if found is None or found[0] < 0:  # no pass yet, or the database is not in WAL mode
+            return
+        in_log, copied = found
+        yield GaugeMetricFamily("avv_sqlite_wal_pages",
+                                "Pages in SQLite's write-ahead log at the last background checkpoint.", value=in_log)
+        yield GaugeMetricFamily("avv_sqlite_wal_pages_behind", "Of those, pages not copied into the database file "
+                                "at that checkpoint because a reader still needed them.", value=max(0, in_log - copied))
 
-def app_registry(engine: Engine, clock: Callable[[], datetime], cache_seconds: float = 5.0) -> CollectorRegistry:
+
+def app_registry(engine: Engine, clock: Callable[[], datetime], cache_seconds: float = 5.0, *,
+                 wal_checkpointer: Callable[[], WalCheckpointer | None] | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HTTP_DURATION)
-    registry.register(DatabaseCollector(engine, clock, cache_seconds))
+    registry.register(DatabaseCollector(engine, clock, cache_seconds, wal_checkpointer))
     return registry

@@ -4,11 +4,13 @@ transaction (service/db.py)."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
 from service.db import ReaderWrote, WalCheckpointer, WriterQueue, make_engine, reading
+from service.metrics import app_registry
 
 
 def test_waiters_get_the_lock_in_the_order_they_asked():
@@ -125,6 +127,31 @@ def test_with_background_checkpoints_commits_leave_the_log_to_the_checkpointer(t
     engine.dispose()
     with make_engine(f"sqlite:///{path}").connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 3000
+
+
+def test_the_metrics_show_the_log_that_a_reader_keeps_out_of_the_database_file(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}", sqlite_background_checkpoints=True)
+    checkpointer = WalCheckpointer(engine)
+    registry = app_registry(engine, lambda: datetime.now(UTC), cache_seconds=0, wal_checkpointer=lambda: checkpointer)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER, filler TEXT)"))
+    assert registry.get_sample_value("avv_sqlite_wal_pages") is None  # no pass yet: nothing to tell
+
+    def write_rows() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:n, :filler)"),
+                               [{"n": n, "filler": "x" * 2000} for n in range(50)])
+
+    with reading(engine).connect() as reader, reader.begin():
+        reader.execute(text("SELECT count(*) FROM t")).scalar_one()  # a snapshot from before the rows
+        write_rows()
+        checkpointer.checkpoint()
+        held = registry.get_sample_value("avv_sqlite_wal_pages_behind")
+        assert held is not None and held > 0
+        assert registry.get_sample_value("avv_sqlite_wal_pages") >= held
+    checkpointer.checkpoint()  # the reader is gone: all of it is copied
+    assert registry.get_sample_value("avv_sqlite_wal_pages_behind") == 0
+    engine.dispose()
 
 
 def test_database_errors_do_not_list_the_statements_values(engine):
