@@ -60,7 +60,8 @@ def _read_database(engine: Engine, now: datetime) -> tuple[int, float, dict[str,
 
 
 class DatabaseCollector(Collector):
-    """Pool use from the engine (no I/O); unsealed records, seal lag and overdue deadlines from the database."""
+    """Pool use from the engine and SQLite's log from its checkpointer (no I/O); unsealed records, seal lag and
+    overdue deadlines from the database."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime], cache_seconds: float = 5.0,
                  wal_checkpointer: Callable[[], WalCheckpointer | None] | None = None) -> None:
@@ -109,7 +110,7 @@ class DatabaseCollector(Collector):
 
     def _write_ahead_log(self) -> Iterator[Metric]:
         """SQLite: the log as the background checkpointer last found it (no I/O here). Pages it could not copy
-        are ones a reader still needed; if that stays high, some reader never lets go and the log file grows."""
+        are ones a reader still needed; a log that keeps growing means some reader never lets go."""
         checkpointer = self.wal_checkpointer() if self.wal_checkpointer is not None else None
         found = checkpointer.last_pass if checkpointer is not None else None
         if found is None or found[0] < 0:  # no pass yet, or the database is not in WAL mode
