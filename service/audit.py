@@ -69,6 +69,19 @@ def record(session: Session, principal: Principal, action: str, *, report_id: uu
         entry(principal, action, report_id=report_id, outcome=outcome, detail=detail, roles=roles))
 
 
+def record_cases(session: Session, principal: Principal, action: str,
+                 cases: Iterable[tuple[uuid.UUID, frozenset[Role], str | None]]) -> None:
+    """Log one access to each of several cases at once (a listing shows them together): per case its id, the
+    roles the actor holds on its enheter and a detail. The records share their time and everything else."""
+    if not session.in_transaction():
+        session.begin()
+    shared = entry(principal, action)
+    session.info.setdefault(_PENDING, []).extend(
+        {**shared, "report_id": report_id, "acting_roles": ",".join(sorted({role.value for role in roles})),
+         "detail": detail[:500] if detail else None}
+        for report_id, roles, detail in cases)
+
+
 def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = None,
           outcome: str = ALLOWED, detail: str | None = None, roles: Iterable[Role] | None = None) -> dict[str, Any]:
     """One access record's columns, for a caller that inserts it in its own statement (intake does)."""
@@ -124,14 +137,22 @@ def _json_value(dialect: Dialect) -> Callable[[Any], Any]:
     bind_time = _table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
     bind_id = _table.c.report_id.type.dialect_impl(dialect).bind_processor(dialect)
 
+    # A listing's records share their time: it is written once. One tuple, replaced whole, so that threads
+    # sharing this function never see a time with another's text.
+    last_time: tuple[datetime | None, str] = (None, "")
+
     def json_value(value: Any) -> Any:
+        nonlocal last_time
         if isinstance(value, datetime):
+            if value is last_time[0]:
+                return last_time[1]
             bound = bind_time(value) if bind_time else value
-        elif isinstance(value, uuid.UUID):
-            bound = bind_id(value) if bind_id else value
-        else:
-            raise TypeError(f"an access record's field holds a {type(value).__name__}, which JSON cannot carry")
-        return bound.isoformat() if isinstance(bound, datetime) else str(bound)
+            written = bound.isoformat() if isinstance(bound, datetime) else str(bound)
+            last_time = (value, written)
+            return written
+        if isinstance(value, uuid.UUID):
+            return str(bind_id(value) if bind_id else value)
+        raise TypeError(f"an access record's field holds a {type(value).__name__}, which JSON cannot carry")
 
     return json_value
 

@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from service import audit
 from service.categories import CategoryBook, check_category
 from service.config import Settings
-from service.domain.access import Permission, Principal, Scope
+from service.domain.access import Permission, Principal, Role, Scope
 from service.domain.deadlines import Policy, first_assessment_deadline
 from service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.domain.late_registration import LateRegistrationPolicy, check_may_register_late, check_received
@@ -470,10 +470,16 @@ def _report_read(case_scope: Scope) -> Any:
             .order_by(_ORG_UNIT_TABLE.c.code))
 
 
+def _access(principal: Principal, view: ReportView) -> tuple[uuid.UUID, frozenset[Role], str | None]:
+    """What the access record of a shown report says besides the action: the case, the roles the caller holds
+    on its enheter, and whether they saw only the receipt."""
+    return (view.report.id, audit.roles_on(principal, (unit.path for unit in view.units)),
+            None if view.case_access else "receipt only")
+
+
 def _audit_view(session: Session, principal: Principal, action: str, view: ReportView) -> None:
-    audit.record(session, principal, action, report_id=view.report.id,
-                 roles=audit.roles_on(principal, (unit.path for unit in view.units)),
-                 detail=None if view.case_access else "receipt only")
+    report_id, roles, detail = _access(principal, view)
+    audit.record(session, principal, action, report_id=report_id, roles=roles, detail=detail)
 
 
 def audit_listing(session: Session, principal: Principal, action: str, report_ids: Iterable[uuid.UUID]) -> None:
@@ -490,9 +496,9 @@ def audit_listing(session: Session, principal: Principal, action: str, report_id
     if not listed:
         audit.record(session, principal, action, detail="no hits")
     units = units_of(session, listed)
-    for report_id in listed:
-        audit.record(session, principal, action, report_id=report_id,
-                     roles=audit.roles_on(principal, (unit.path for unit in units[report_id])))
+    audit.record_cases(session, principal, action, (
+        (report_id, audit.roles_on(principal, (unit.path for unit in units[report_id])), None)
+        for report_id in listed))
 
 
 def view_of_new(principal: Principal, stored: StoredReport) -> ReportView:
@@ -623,7 +629,7 @@ def list_reports(session: Session, principal: Principal, wanted: ReportFilter, *
     items = [viewer.view(report, units) for report, units in listed.values()]
     if not items:  # a search that finds nothing is still a search of case content, and may be a probe
         audit.record(session, principal, "list_cases", detail="no hits")
-    for view in items:  # one record per listed report; the session inserts them in one statement
-        _audit_view(session, principal, "list_cases", view)
+    # One record per listed report; the session inserts them in one statement.
+    audit.record_cases(session, principal, "list_cases", (_access(principal, view) for view in items))
     last = (items[-1].report.received_at, items[-1].report.id) if more else None
     return Page(items=items, last_key=last)

@@ -101,6 +101,7 @@ def test_several_records_in_one_statement_are_stored_as_one_record_alone_is(db):
     report_id = uuid.UUID("0b7f3e2c-5d41-4a7e-9a55-6c1d2e3f4a5b")
     one = {**audit.entry(PERSON, "read_report", report_id=report_id, detail="receipt only"), "at": at}
     listed = [{**audit.entry(CLIENT, "list_cases", report_id=report_id, roles=[Role.integration]), "at": at},
+              {**audit.entry(CLIENT, "list_cases", report_id=uuid.UUID(int=7)), "at": at},  # the same time again
               {**audit.entry(PERSON, "list_cases", detail="Å \"citat\" \\ ✓", outcome=audit.DENIED),
                "at": at + timedelta(microseconds=1)}]
     with db.begin() as connection:
@@ -110,15 +111,16 @@ def test_several_records_in_one_statement_are_stored_as_one_record_alone_is(db):
     columns = ", ".join(stored.get(name, name) for name in audit.ENTRY_COLUMNS)
     with db.connect() as connection:
         raw = connection.execute(text(f"SELECT {columns} FROM audit_record ORDER BY id")).all()
-    alone, first, second = raw
+    alone, first, same_time, second = raw
     assert (first[0], first[5]) == (alone[0], alone[5])  # the same stored text for the time and the id
+    assert same_time[0] == alone[0] and same_time[5] != alone[5] and second[0] != alone[0]
     assert first[1:5] == ("client:treserva", "Treserva", "system", "integration")
     assert first[6:] == ("list_cases", "allowed", None, None)
     assert second[5] is None and second[6:] == ("list_cases", "denied", None, 'Å "citat" \\ ✓')
     read_back = rows(db)
-    assert [(r.at, r.report_id) for r in read_back] == [(at, report_id), (at, report_id),
+    assert [(r.at, r.report_id) for r in read_back] == [(at, report_id), (at, report_id), (at, uuid.UUID(int=7)),
                                                          (at + timedelta(microseconds=1), None)]
-    assert seal(db) == 3 and verify(db) is None
+    assert seal(db) == 4 and verify(db) is None
 
 
 def test_records_of_a_transaction_that_rolls_back_are_kept_and_not_doubled(db):
