@@ -77,8 +77,7 @@ def record_cases(session: Session, principal: Principal, action: str,
         session.begin()
     shared = entry(principal, action)
     session.info.setdefault(_PENDING, []).extend(
-        {**shared, "report_id": report_id, "acting_roles": ",".join(sorted({role.value for role in roles})),
-         "detail": detail[:500] if detail else None}
+        {**shared, "report_id": report_id, "acting_roles": _roles_text(roles), "detail": _detail_text(detail)}
         for report_id, roles, detail in cases)
 
 
@@ -91,13 +90,21 @@ def entry(principal: Principal, action: str, *, report_id: uuid.UUID | None = No
         "actor_subject": principal.subject,
         "actor_name": principal.display_name,
         "actor_kind": "system" if principal.is_integration else "person",
-        "acting_roles": ",".join(sorted({role.value for role in held})),
+        "acting_roles": _roles_text(held),
         "report_id": report_id,
         "action": action,
         "outcome": outcome,
         "request_id": current_request_id.get(),
-        "detail": detail[:500] if detail else None,
+        "detail": _detail_text(detail),
     }
+
+
+def _roles_text(roles: Iterable[Role]) -> str:
+    return ",".join(sorted({role.value for role in roles}))
+
+
+def _detail_text(detail: str | None) -> str | None:
+    return detail[:500] if detail else None  # the column's length; a detail never holds case content
 
 
 # What `entry` fills; the sealer fills the rest later.
