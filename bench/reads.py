@@ -4,6 +4,7 @@
     .venv/bin/python bench/reads.py --database-url postgresql+psycopg://user@host:5432/postgres
     .venv/bin/python bench/reads.py --profile 40                      # also print the 40 costliest functions
     .venv/bin/python bench/reads.py --dump /tmp/prof                  # cProfile files to read with pstats
+    .venv/bin/python bench/reads.py --calls                           # Python calls per request, under cProfile
 
 One database is migrated, given the demo organisation and seeded with --reports reports (as bench/load.py
 seeds them; PostgreSQL is then ANALYZEd). The service app is built as deployed (token, grant and org caches
@@ -14,8 +15,10 @@ an id that does not exist (refused, logged) it prints the CPU time of this proce
 of --rounds interleaved rounds: on a shared machine others can only slow a round down), its ratio to the
 bare read, and the statements each request sends (a `before_cursor_execute` listener on the engine; an
 executemany counts once). Caches are warmed first, so what is counted is the request itself. The profile
-(--profile, --dump) measures CPU time too. With a PostgreSQL server URL a scratch database is created
-and dropped. The HTTP client's own work is in the CPU figures of every kind alike.
+(--profile, --dump, --calls) measures CPU time too; under it each line also gives the Python calls per request,
+a count that, unlike CPU time, does not move with what else the machine is doing: the figure to compare
+before and after a change to the Python side. With a PostgreSQL server URL a scratch database is created
+and dropped. The HTTP client's own work is in the figures of every kind alike.
 """
 
 from __future__ import annotations
@@ -66,8 +69,13 @@ def statement_kind(statement: str) -> str:
     return "SELECT" if word in ("SELECT", "WITH") else word
 
 
+def python_calls(profiler: cProfile.Profile) -> int:
+    """Every call the profiler saw, recursive ones included (what pstats prints as "function calls")."""
+    return sum(calls for _primitive, calls, *_times in pstats.Stats(profiler).stats.values())  # type: ignore[attr-defined]
+
+
 def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: int,
-        dump: Path | None = None, rounds: int = 3) -> None:
+        dump: Path | None = None, rounds: int = 3, calls: bool = False) -> None:
     upgrade(url)
     setup = make_engine(url)
     with Session(setup) as session:
@@ -113,7 +121,7 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
         }
         cpu_ms: dict[str, float] = {}
         statements: dict[str, dict[str, int]] = {}
-        profiled = bool(profile_lines or dump)
+        profiled = bool(profile_lines or dump or calls)
         # CPU time, not wall time: on a shared machine waiting for a core is not the code's cost.
         profilers = {name: cProfile.Profile(time.process_time) for name in kinds}
         status: dict[str, int] = {}
@@ -138,7 +146,8 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
         for name, (target, _path) in kinds.items():
             once = statements[name]
             print(f"{name}: HTTP {status[name]}, {cpu_ms[name]:.2f} ms CPU per request"
-                  + (" (under cProfile)" if profiled else "")
+                  + (f" (under cProfile), {python_calls(profilers[name]) / (requests * rounds):.0f}"
+                     " Python calls per request" if profiled else "")
                   + (f", {cpu_ms[name] / cpu_ms['bare read']:.2f} x the bare read" if name != "bare read" else "")
                   + ", statements per request: "
                   + (", ".join(f"{k} {v}" for k, v in sorted(once.items())) if target == "real" else "n/a")
@@ -172,11 +181,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the least CPU counts (default 3)")
     parser.add_argument("--dump", type=Path, help="write each kind's cProfile statistics to DIR/<kind>.prof")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
+    parser.add_argument("--calls", action="store_true", help="count Python calls per request (runs under cProfile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="avv-reads.") as tmp:
         if not args.database_url:
             run(f"sqlite:///{Path(tmp) / 'reads.db'}", Path(tmp), reports=args.reports, requests=args.requests,
-                profile_lines=args.profile, dump=args.dump, rounds=args.rounds)
+                profile_lines=args.profile, dump=args.dump, rounds=args.rounds, calls=args.calls)
             return 0
         admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
         name = f"avv_bench_{uuid.uuid4().hex[:12]}"
@@ -185,7 +195,7 @@ def main() -> int:
         try:
             run(make_url(args.database_url).set(database=name).render_as_string(hide_password=False), Path(tmp),
                 reports=args.reports, requests=args.requests, profile_lines=args.profile, dump=args.dump,
-                rounds=args.rounds)
+                rounds=args.rounds, calls=args.calls)
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
