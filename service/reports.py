@@ -580,7 +580,9 @@ def _page_read(case_scope: Scope, within: Scope | None, filters: frozenset[str])
 
 
 def _like_pattern(words: str) -> str:
-    """Text contained anywhere, as a LIKE pattern whose wildcards in the text itself match only themselves."""
+    """Text contained anywhere, as a LIKE pattern whose wildcards in the text itself match only themselves.
+    SQLAlchemy's contains(autoescape=True) does the same but only for a literal, and _page_read binds the text
+    so that its statement serves every search; this escapes as autoescape does ("/" the escape character)."""
     return "%" + words.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
