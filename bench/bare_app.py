@@ -6,6 +6,9 @@
   and ONE INSERT of an access record into `bench_access` (same columns and indexes as
   `audit_record`, created by bench/load.py), committed in one transaction; answers
   with the report's fields as JSON.
+- GET /bare/scoped-reports/{id} (bench/reads.py): the same, but the SELECT is the service's
+  own (service/reports.py: the caller's scope and the report's enheter, one row per enhet),
+  for an investigator on the demo organisation's förvaltning: what the SQL costs in Python.
 
 Both run on the same database and with the same engine settings as the service
 (`service.db.make_engine`, so on SQLite also its writer queue). No auth, no middleware,
@@ -25,13 +28,15 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, status
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, Index, MetaData, Table, bindparam, insert, select, text
+from sqlalchemy import Column, Connection, Index, MetaData, Table, bindparam, insert, select, text
 
 # Importable both as bench.bare_app and, with --app-dir bench, as bare_app.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.db import make_engine
-from service.models import AuditRecord, Report, table_of
+from service.domain.access import Scope
+from service.models import AuditRecord, OrgUnit, Report, table_of
+from service.reports import _report_read
 
 INSERT = text("INSERT INTO bench_bare (id, body, received_at) VALUES (:id, :body, :received_at)")
 
@@ -51,6 +56,13 @@ Index("ix_bench_access_at", bench_access.c.at)
 _report = table_of(Report)
 SELECT_REPORT = select(_report).where(_report.c.id == bindparam("id"))
 INSERT_ACCESS = insert(bench_access)
+
+
+def record_access(connection: Connection, report_id: uuid.UUID, *, allowed: bool) -> None:
+    connection.execute(INSERT_ACCESS, {
+        "at": datetime.now(UTC), "actor_subject": "bench", "actor_name": "Bench", "actor_kind": "person",
+        "acting_roles": "investigator", "report_id": report_id, "action": "read_report",
+        "outcome": "allowed" if allowed else "denied", "request_id": None, "detail": None})
 
 
 class BareIn(BaseModel):
@@ -100,13 +112,25 @@ def create_app(database_url: str) -> FastAPI:
     def bare_read(report_id: uuid.UUID) -> BareReport:
         with engine.begin() as connection:
             found = connection.execute(SELECT_REPORT, {"id": report_id}).mappings().first()
-            connection.execute(INSERT_ACCESS, {
-                "at": datetime.now(UTC), "actor_subject": "bench", "actor_name": "Bench", "actor_kind": "person",
-                "acting_roles": "investigator", "report_id": report_id, "action": "read_report",
-                "outcome": "allowed" if found else "denied", "request_id": None, "detail": None})
+            record_access(connection, report_id, allowed=found is not None)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report.")
         return BareReport.model_validate(dict(found))
+
+    administration: list[str] = []  # the demo förvaltning's path, read at the first scoped read
+
+    @app.get("/bare/scoped-reports/{report_id}")
+    def bare_scoped_read(report_id: uuid.UUID) -> BareReport:
+        with engine.begin() as connection:
+            if not administration:
+                administration.append(connection.execute(
+                    select(table_of(OrgUnit).c.path).where(table_of(OrgUnit).c.code == "SOC")).scalar_one())
+            statement = _report_read(Scope(frozenset(administration)))
+            rows = connection.execute(statement, {"report_id": report_id, "subject": "bench"}).mappings().all()
+            record_access(connection, report_id, allowed=bool(rows))
+        if not rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "No such report.")
+        return BareReport.model_validate(dict(rows[0]))
 
     return app
 

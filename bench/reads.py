@@ -10,10 +10,13 @@ One database is migrated, given the demo organisation and seeded with --reports 
 seeds them; PostgreSQL is then ANALYZEd). The service app is built as deployed (token, grant and org caches
 on, audit sealer off) and driven in this process, one request at a time, through httpx's ASGI transport,
 with the thread pool replaced by a direct call so that the profile sees the endpoint's own work too. For
-the bare read of bench/bare_app.py, GET /api/v1/reports/{id}, GET /api/v1/reports?limit=50 and a read of
-an id that does not exist (refused, logged) it prints the CPU time of this process per request (the least
-of --rounds interleaved rounds: on a shared machine others can only slow a round down), its ratio to the
-bare read, and the statements each request sends (a `before_cursor_execute` listener on the engine; an
+a trivial route of the bare app (the floor: the in-process client and the ASGI stack), the bare read of
+bench/bare_app.py, two steps between it and the audited read (the bare read with the service's own SELECT;
+the service's read served by a plain Starlette route, without FastAPI's routing and dependency solving:
+what a fast path beside FastAPI could save at most), GET /api/v1/reports/{id}, GET /api/v1/reports?limit=50
+and a read of an id that does not exist (refused, logged) it prints the CPU time of this process per request
+(the least of --rounds interleaved rounds: on a shared machine others can only slow a round down), its ratio
+to the bare read, and the statements each request sends (a `before_cursor_execute` listener on the engine; an
 executemany counts once). Caches are warmed first, so what is counted is the request itself. The profile
 (--profile, --dump, --calls) measures CPU time too; under it each line also gives the Python calls per request,
 a count that, unlike CPU time, does not move with what else the machine is doing: the figure to compare
@@ -30,6 +33,7 @@ import gc
 import io
 import pstats
 import random
+import re
 import sys
 import tempfile
 import time
@@ -44,10 +48,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anyio.to_thread
 import httpx
+from fastapi import FastAPI
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from bench.bare_app import bench_access, bench_metadata, create_app as create_bare_app
 from bench.load import seed_reports
+from service import reports as core_reports
+from service.api.deps import get_principal
+from service.api.reports import _read
 from service.config import Settings
 from service.db import make_engine
 from service.demo import ensure_grant, load_demo_organisation
@@ -58,6 +70,26 @@ from service.tokens import StaticKeySource, TokenVerifier, load_or_create_dev_ke
 
 warnings.simplefilter("ignore")
 ISSUER, AUDIENCE = "urn:avvikelser:bench", "avvikelser-bench"
+
+
+def mount_outside_fastapi(app: FastAPI) -> str:
+    """The service's single read as a plain Starlette route in front of the app's routes: the same token check,
+    grants, reading session, use case, access record, answer and middlewares, but none of FastAPI's routing,
+    parameter checking or dependency solving. For measuring only; returns the path it serves under."""
+    async def read_report(request: Request) -> Response:
+        principal = await get_principal(request)
+        engine = request.app.state.reading_engine
+
+        def read() -> str:
+            with Session(engine, expire_on_commit=False) as session:
+                view = core_reports.get_report(session, principal, request.path_params["report_id"])
+                session.commit()
+            return _read(view).model_dump_json()
+
+        return Response(await run_in_threadpool(read), media_type="application/json")
+
+    app.router.routes.insert(0, Route("/bench/outside-fastapi/{report_id:uuid}", read_report, methods=["GET"]))
+    return "/bench/outside-fastapi"
 
 
 async def _inline(func, *args, abandon_on_cancel=False, cancellable=None, limiter=None):  # type: ignore[no-untyped-def]
@@ -96,6 +128,7 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
     verifier = TokenVerifier(StaticKeySource(key.public_jwks()), issuer=ISSUER, audience=AUDIENCE,
                              cache_seconds=settings.token_cache_seconds)
     app = create_app(settings, clock=None, token_verifier=verifier)
+    outside_fastapi = mount_outside_fastapi(app)
     bare = create_bare_app(url)
     gc.collect()
     gc.freeze()  # as service/asgi.py does once the app is built: the collector then walks only what requests make
@@ -114,7 +147,10 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
         transports = {"real": httpx.ASGITransport(app=app), "bare": httpx.ASGITransport(app=bare)}
         clients = {name: httpx.AsyncClient(transport=t, base_url="http://bench") for name, t in transports.items()}
         kinds = {
+            "nothing (the bare app's /healthz)": ("bare", lambda: "/healthz"),
             "bare read": ("bare", lambda: f"/bare/reports/{rng.choice(ids)}"),
+            "bare read, the service's SELECT": ("bare", lambda: f"/bare/scoped-reports/{rng.choice(ids)}"),
+            "audited read outside FastAPI's routing": ("real", lambda: f"{outside_fastapi}/{rng.choice(ids)}"),
             "audited read": ("real", lambda: f"/api/v1/reports/{rng.choice(ids)}"),
             "list of 50": ("real", lambda: "/api/v1/reports?limit=50"),
             "read, not found": ("real", lambda: f"/api/v1/reports/{uuid.uuid4()}"),
@@ -153,7 +189,7 @@ def run(url: str, workdir: Path, *, reports: int, requests: int, profile_lines: 
                   + (", ".join(f"{k} {v}" for k, v in sorted(once.items())) if target == "real" else "n/a")
                   + f" (all {sum(once.values())})" * (target == "real"))
             if dump is not None:
-                profilers[name].dump_stats(str(dump / (name.replace(" ", "_").replace(",", "") + ".prof")))
+                profilers[name].dump_stats(str(dump / (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") + ".prof")))
             if profile_lines:
                 out = io.StringIO()
                 pstats.Stats(profilers[name], stream=out).sort_stats("cumulative").print_stats(profile_lines)
