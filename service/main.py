@@ -34,7 +34,7 @@ from service.api import (
     statistics,
 )
 from service.api.deps import forget_org_data
-from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware
+from service.api.middleware import RequestGuardMiddleware, RequestIdMiddleware, UnhandledErrorMiddleware
 from service.api.observe import ObserveMiddleware
 from service.api.openapi_bodies import SCHEMA_REF, body_models
 from service.api.problems import (
@@ -152,6 +152,7 @@ def create_app(
                                               wal_checkpointer=lambda: app.state.wal_checkpointer)
 
     install_problem_handlers(app)
+    app.add_middleware(UnhandledErrorMiddleware)  # the innermost of ours: its 500 passes through the others
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes,
                        accepted_types=_accepted_body_types,
                        streamed_body_bytes=lambda path: (settings.max_import_bytes if path == HISTORY_IMPORT_PATH

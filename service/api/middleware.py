@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from service.api.problems import PROBLEM_BASE, PROBLEM_JSON
+from starlette.requests import Request
+
+from service.api.problems import PROBLEM_BASE, PROBLEM_JSON, unhandled_error_response
 from service.request_id import current_request_id
+
+log = logging.getLogger("service.errors")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -186,3 +191,38 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
+
+
+class UnhandledErrorMiddleware:
+    """Answers an error that no handler took with the 500 problem (service/api/problems.py), inside the
+    middlewares that put the request id on every answer and every log line, and count and log the request.
+
+    Left to Starlette, its last resort sits outside all of them: that 500 went out without X-Request-ID, its log
+    line without the request id, and the error was raised again for the server to log a second time. Here it
+    ends: one line, with the request's id, and the client has the id to quote. An error after the answer began
+    cannot be answered; it is logged and raised, so that the server breaks off the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_start)
+        except Exception as exc:
+            if answered:
+                log.error("error after the answer began on %s %s", scope["method"], scope["path"], exc_info=exc)
+                raise
+            response = await unhandled_error_response(Request(scope), exc)
+            await response(scope, receive, send)

@@ -222,16 +222,20 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 detail="The database cannot be reached just now. Try again shortly.",
                                 instance=_instance(request), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        if database_error_summary(exc) is not None:
-            # A constraint the checks before it missed, say: PostgreSQL's message and DETAIL can quote the
-            # failing row, so only the SQLSTATE, the names involved and the frames are logged.
-            log.error("unhandled database error on %s %s\n%s", request.method, request.url.path, safe_traceback(exc))
-        else:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, detail="An unexpected error occurred. It has been logged.",
-                                instance=_instance(request))
+    # The last resort outside every middleware (Starlette's); UnhandledErrorMiddleware answers first.
+    app.add_exception_handler(Exception, unhandled_error_response)
+
+
+async def unhandled_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The 500 problem for an error nothing else handled, and its one log line."""
+    if database_error_summary(exc) is not None:
+        # A constraint the checks before it missed, say: PostgreSQL's message and DETAIL can quote the
+        # failing row, so only the SQLSTATE, the names involved and the frames are logged.
+        log.error("unhandled database error on %s %s\n%s", request.method, request.url.path, safe_traceback(exc))
+    else:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, detail="An unexpected error occurred. It has been logged.",
+                            instance=_instance(request))
 
 
 DATABASE_UNAVAILABLE = "DatabaseUnavailable"  # the name of the shared 503 in components/responses

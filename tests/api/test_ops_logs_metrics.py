@@ -122,10 +122,12 @@ def test_metrics_are_served_on_their_own_port_only(settings, db, clock):
         assert client.get("/metrics").status_code == 404  # never on the API's listener
 
 
-def test_a_database_error_is_logged_with_its_sqlstate_and_names_never_the_failing_row(client, staff, db, caplog):
-    # A rule the database holds and the checks before it missed (one made up for the test): PostgreSQL's DETAIL
-    # quotes the failing row. SQLite's messages name columns only (its RAISE takes no expression).
-    description = report_body()["description"]
+@pytest.fixture
+def intake_the_database_refuses(db):
+    """A rule the database holds and the checks before it missed (one made up for the test): a report whose
+    description holds 'kvällsbesöket', as the shared body's does, fails at its INSERT, an error no handler
+    takes. PostgreSQL's DETAIL quotes the failing row; SQLite's messages name columns only (its RAISE takes
+    no expression)."""
     if db.dialect.name == "postgresql":
         add = "ALTER TABLE report ADD CONSTRAINT ck_report_test_refuse CHECK (strpos(description, 'kvällsbesöket') = 0)"
         drop = "ALTER TABLE report DROP CONSTRAINT ck_report_test_refuse"
@@ -135,12 +137,33 @@ def test_a_database_error_is_logged_with_its_sqlstate_and_names_never_the_failin
         drop = "DROP TRIGGER test_refuse"
     with db.begin() as connection:
         connection.exec_driver_sql(add)
-    try:
-        caplog.set_level(logging.INFO, logger="service")
-        refused = client.post("/api/v1/reports", json=report_body(), headers=staff)
-    finally:
-        with db.begin() as connection:
-            connection.exec_driver_sql(drop)
+    yield
+    with db.begin() as connection:
+        connection.exec_driver_sql(drop)
+
+
+def test_an_unhandled_error_is_answered_and_logged_once_with_the_request_id(client, staff, caplog,
+                                                                           intake_the_database_refuses):
+    caplog.set_level(logging.INFO, logger="service")
+    refused = client.post("/api/v1/reports", json=report_body(), headers={**staff, "X-Request-ID": "req-failed-01"})
+    assert refused.status_code == 500
+    assert refused.headers["content-type"] == "application/problem+json"
+    # The id the client can quote to whoever reads the log, and the headers every answer has.
+    assert refused.headers["x-request-id"] == "req-failed-01"
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    lines = _json_lines(caplog)
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    assert error["logger"] == "service.errors" and error["request_id"] == "req-failed-01"
+    assert error["route"] == "/api/v1/reports" and error["subject"] == "anna"
+    (access,) = [line for line in lines if line["logger"] == "service.access"]
+    assert access["status"] == 500 and access["request_id"] == "req-failed-01"
+
+
+def test_a_database_error_is_logged_with_its_sqlstate_and_names_never_the_failing_row(client, staff, db, caplog,
+                                                                                     intake_the_database_refuses):
+    description = report_body()["description"]
+    caplog.set_level(logging.INFO, logger="service")
+    refused = client.post("/api/v1/reports", json=report_body(), headers=staff)
     assert refused.status_code == 500
     assert refused.headers["content-type"] == "application/problem+json"
     (record,) = [record for record in caplog.records if record.name == "service.errors"]
