@@ -172,7 +172,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """The development format: time level logger message, and the request id when there is one."""
+    """The development format: time level logger message, and the request id when there is one, at the end of
+    the first line (a traceback follows on the next)."""
 
     def __init__(self) -> None:
         super().__init__(FORMAT, DATE_FORMAT)
@@ -180,7 +181,10 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         request_id = getattr(record, "request_id", None)
-        return f"{text} [request {request_id}]" if request_id and "\n" not in text else text
+        if not request_id:
+            return text
+        first, newline, rest = text.partition("\n")
+        return f"{first} [request {request_id}]{newline}{rest}"
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - overrides logging.Formatter's method
         """A database error without its text (safe_traceback); any other exception as usual."""

@@ -45,6 +45,16 @@ def test_other_errors_keep_their_whole_traceback():
     assert safe_traceback(error).endswith("KeyError: 'units'")
 
 
+def test_the_text_format_gives_the_request_id_on_the_first_line_of_a_record_with_a_traceback():
+    error = _raised(KeyError("units"))
+    record = logging.LogRecord("service.errors", logging.ERROR, __file__, 1, "unhandled error on GET /x", None,
+                               (type(error), error, error.__traceback__))
+    record.request_id = "req-12345678"
+    first, *rest = TextFormatter().format(record).splitlines()
+    assert first.endswith(" ERROR service.errors unhandled error on GET /x [request req-12345678]")
+    assert rest[0] == "Traceback (most recent call last):" and rest[-1] == "KeyError: 'units'"
+
+
 def test_every_formatter_and_the_filter_leave_the_failing_row_out():
     error = _raised(_integrity_error())
     for make in (JsonFormatter, TextFormatter):
