@@ -3,6 +3,7 @@ itself, and the Prometheus metrics (README, "Running it in production")."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import urllib.request
@@ -11,6 +12,7 @@ import uuid
 import pytest
 from sqlmodel import Session
 
+from service.api.middleware import UnhandledErrorMiddleware
 from service.logs import JsonFormatter, RequestContextFilter
 from service.main import create_app
 from service.metrics import app_registry
@@ -157,6 +159,31 @@ def test_an_unhandled_error_is_answered_and_logged_once_with_the_request_id(clie
     assert error["route"] == "/api/v1/reports" and error["subject"] == "anna"
     (access,) = [line for line in lines if line["logger"] == "service.access"]
     assert access["status"] == 500 and access["request_id"] == "req-failed-01"
+
+
+def test_an_error_after_the_answer_began_is_logged_once_and_breaks_off_the_response(caplog):
+    # A streamed answer (an export, say) that fails midway cannot become a 500: the status is sent. The error
+    # goes on to the server, which ends the connection, so the client cannot take half an answer for whole.
+    async def failing_midway(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first;rows\n", "more_body": True})
+        raise RuntimeError("the export failed")
+
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    caplog.set_level(logging.INFO, logger="service")
+    scope = {"type": "http", "method": "GET", "path": "/export", "headers": [], "query_string": b""}
+    with pytest.raises(RuntimeError, match="the export failed"):
+        asyncio.run(UnhandledErrorMiddleware(failing_midway)(scope, receive, send))
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    (record,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert record.name == "service.errors" and record.getMessage() == "error after the answer began on GET /export"
 
 
 def test_a_database_error_is_logged_with_its_sqlstate_and_names_never_the_failing_row(client, staff, db, caplog,
