@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service.db import make_engine
 from service.domain.access import Scope
 from service.models import AuditRecord, OrgUnit, Report, table_of
-from service.reports import _report_read
+from service.reports import _report_read  # the service's own statement, private to it: measured as it is
 
 INSERT = text("INSERT INTO bench_bare (id, body, received_at) VALUES (:id, :body, :received_at)")
 

@@ -59,7 +59,7 @@ from bench.bare_app import bench_access, bench_metadata, create_app as create_ba
 from bench.load import seed_reports
 from service import reports as core_reports
 from service.api.deps import get_principal
-from service.api.reports import _read
+from service.api.reports import _read  # the endpoint's own answer, private to it: measured as it is
 from service.config import Settings
 from service.db import make_engine
 from service.demo import ensure_grant, load_demo_organisation
